@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A row of `activities`: who did what to which resource, and when.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "activities")]
+pub struct Model {
+    /// UUIDv7, so the primary key is ordered by creation time.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub uuid: Uuid,
+    /// What happened, dotted by convention: "post.created".
+    pub action: String,
+    /// The part of the platform that logged it.
+    pub module: Option<String>,
+    /// How it was triggered: "manual", "auto", "cron", "script", …
+    pub mode: Option<String>,
+    /// Who performed the action.
+    pub actor_uuid: Option<Uuid>,
+    /// The kind of thing acted upon: "post", "user", …
+    pub resource_type: Option<String>,
+    /// The thing acted upon.
+    pub resource_uuid: Option<Uuid>,
+    /// The person the action was aimed at, when it is not the actor.
+    pub target_uuid: Option<Uuid>,
+    /// Free-form details; always a JSON object.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub metadata: Json,
+    /// When the server stored the row, UTC, microsecond precision.
+    pub inserted_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

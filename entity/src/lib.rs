@@ -1,0 +1,12 @@
+//! SeaORM entities of activity-feed.
+//!
+//! The tables are created by the `migration` crate; these structs mirror them
+//! column for column so that queries are type-checked on both SQLite and PostgreSQL.
+
+/// One logged business action: "post.created", "role.assigned", …
+pub mod activity;
+/// The people who appear as actor, target or resource of an activity.
+pub mod user;
+
+pub use activity::Entity as Activity;
+pub use user::Entity as User;

@@ -1,0 +1,19 @@
+//! Schema migrations of activity-feed.
+//!
+//! One set of migrations serves SQLite and PostgreSQL; where the two need
+//! different DDL, the migration asks the manager for the backend.
+
+pub use sea_orm_migration::prelude::*;
+
+/// Creates `activities` and `users` with the indexes the feed's queries use.
+mod m20261126_000001_create_tables;
+
+/// Every migration of the project, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_tables::Migration)]
+    }
+}

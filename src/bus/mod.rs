@@ -1,0 +1,50 @@
+//! How committed activities reach live subscribers.
+//!
+//! Writers hand every batch to an [`EventBus`] twice: once inside their
+//! transaction (a bus that travels through the database publishes there, so a
+//! rollback publishes nothing) and once after the commit (an in-process bus
+//! publishes there). Subscribers get one stream of committed rows.
+
+use std::sync::Arc;
+
+use entity::activity;
+use futures_util::stream::BoxStream;
+use sea_orm::{DatabaseTransaction, DbErr};
+
+/// Fans committed rows out to every subscriber of this process.
+pub mod memory;
+
+pub use memory::MemoryBus;
+
+/// What a subscriber's stream yields.
+pub type BusItem = Result<Arc<activity::Model>, BusError>;
+
+/// Why a subscriber's stream stopped short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The subscriber read too slowly and `missed` events were dropped for it.
+    #[error("subscriber fell behind and missed {missed} events")]
+    Lagged {
+        /// How many events it missed.
+        missed: u64,
+    },
+}
+
+/// Publishes committed activities and hands out subscriptions to them.
+#[async_trait::async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Called inside the writing transaction, before it commits.
+    async fn stage(
+        &self,
+        _txn: &DatabaseTransaction,
+        _rows: &[activity::Model],
+    ) -> Result<(), DbErr> {
+        Ok(())
+    }
+
+    /// Called once the rows are committed, in commit order.
+    fn committed(&self, rows: &[activity::Model]);
+
+    /// Every activity committed from now on.
+    fn subscribe(&self) -> BoxStream<'static, BusItem>;
+}

@@ -1,0 +1,148 @@
+//! Configuration: one struct per concern, read from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The embedded default: an SQLite file in the working directory, created on first run.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://activity-feed.db?mode=rwc";
+
+/// activity-feed: a GraphQL API server for an activity feed.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Where the activities are stored.
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// How logs are written.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// The commands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(Box<ServeConfig>),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+    /// Delete activities older than N days and exit.
+    Prune {
+        /// Age in days beyond which activities are deleted.
+        #[arg(long)]
+        days: i64,
+    },
+    /// Fill the database with realistic demo data.
+    Seed(SeedConfig),
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The database connection.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub url: String,
+    /// PostgreSQL schema to use (search_path); the database's default when unset.
+    #[arg(long = "database-schema", env = "DATABASE_SCHEMA", global = true)]
+    pub schema: Option<String>,
+    /// Most connections in the pool.
+    #[arg(
+        long = "database-pool-size",
+        env = "DATABASE_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
+    pub pool_size: u32,
+    /// Longest a PostgreSQL statement may run before it is cancelled, e.g. "30s".
+    #[arg(long = "statement-timeout", env = "STATEMENT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s", global = true)]
+    pub statement_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_DATABASE_URL.into(),
+            schema: None,
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The HTTP server and its background jobs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+    /// Days activities are kept; the retention job deletes older ones.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+    /// How often the retention job runs, e.g. "1d", "6h"; "0s" turns it off.
+    #[arg(long, env = "RETENTION_INTERVAL", value_parser = humantime::parse_duration, default_value = "1d")]
+    pub retention_interval: Duration,
+    /// How many unread live events one subscriber may fall behind before it is dropped.
+    #[arg(long, env = "SUBSCRIBER_BUFFER", default_value_t = 1024)]
+    pub subscriber_buffer: usize,
+    /// How long shutdown waits for requests and sockets to finish.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            retention_days: 90,
+            retention_interval: Duration::from_secs(24 * 60 * 60),
+            subscriber_buffer: 1024,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The serve settings from environment variables and defaults alone, for
+    /// when the binary is started without a command.
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct EnvOnly {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        EnvOnly::parse_from(["activity-feed"]).serve
+    }
+}
+
+/// What `seed` generates.
+#[derive(Debug, Clone, Args)]
+pub struct SeedConfig {
+    /// How many activities.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// How many people act in them.
+    #[arg(long, default_value_t = 100)]
+    pub users: u64,
+    /// How many days back they reach; keep it within the retention, or the
+    /// retention job deletes the oldest part when the server starts.
+    #[arg(long, default_value_t = 60)]
+    pub days: u32,
+    /// Random seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}

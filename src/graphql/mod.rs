@@ -1,0 +1,54 @@
+//! The GraphQL API over the service layer. Resolvers are thin: they turn
+//! arguments into service calls and service results into GraphQL types.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::Schema;
+
+use crate::service::ActivityFeed;
+
+/// How service errors become GraphQL errors.
+pub mod error;
+/// Batching loaders for related rows.
+pub mod loaders;
+/// Write operations.
+pub mod mutation;
+/// Read operations.
+pub mod query;
+/// Live operations.
+pub mod subscription;
+/// Object, input and enum types.
+pub mod types;
+
+pub use mutation::MutationRoot;
+pub use query::{QueryRoot, RetentionDays};
+pub use subscription::{Shutdown, SubscriptionRoot};
+
+/// The schema this server serves.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// What the schema needs beyond the service.
+#[derive(Clone, Default)]
+pub struct SchemaConfig {
+    /// Days activities are kept, as reported by `retentionDays`.
+    pub retention_days: u32,
+    /// Cancelled when the server shuts down, to complete subscriptions.
+    pub shutdown: Shutdown,
+}
+
+/// Builds the schema over `feed`; every limit on queries is applied here.
+pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
+    let users = DataLoader::new(loaders::UserLoader(feed.clone()), tokio::spawn);
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(feed)
+        .data(users)
+        .data(RetentionDays(config.retention_days))
+        .data(config.shutdown)
+        .finish()
+}
+
+/// The schema's SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}

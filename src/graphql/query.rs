@@ -1,0 +1,231 @@
+//! The read side of the API.
+
+use async_graphql::connection::{self, Connection, CursorType, Edge};
+use async_graphql::{Context, ErrorExtensions, Object, Result};
+use entity::activity::Column;
+use uuid::Uuid;
+
+use super::error::{IntoGraphql, BAD_USER_INPUT};
+use super::types::{
+    Activity, ActivityFilterInput, ActivityGroupBy, ActivityPage, CountBucket, User,
+};
+use crate::service::{badge, ActivityFeed, ActivityFilter, Cursor, FeedArgs};
+
+/// The feed's cursor as async-graphql's connection helper reads and writes it.
+pub struct FeedCursor(Cursor);
+
+impl CursorType for FeedCursor {
+    type Error = &'static str;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        Cursor::decode(s).map(FeedCursor).ok_or("invalid cursor")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
+
+/// The retention the server was configured with, in days.
+pub struct RetentionDays(pub u32);
+
+/// A GraphQL size argument as the service's unsigned size; negative means 0,
+/// which the service refuses with a clear message.
+fn size(n: i32) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn filter(f: Option<ActivityFilterInput>) -> ActivityFilter {
+    f.map(Into::into).unwrap_or_default()
+}
+
+/// Read operations on the activity feed.
+#[derive(Default)]
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Matching activities by numbered page, newest first.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilterInput>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 50)] per_page: i32,
+    ) -> Result<ActivityPage> {
+        page_of(ctx, self::filter(filter), page, per_page).await
+    }
+
+    /// Activities a person performed (as actor), by numbered page, newest first.
+    async fn activities_for_user(
+        &self,
+        ctx: &Context<'_>,
+        user_uuid: Uuid,
+        filter: Option<ActivityFilterInput>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 50)] per_page: i32,
+    ) -> Result<ActivityPage> {
+        let mut filter = self::filter(filter);
+        filter.within_actor = Some(user_uuid);
+        page_of(ctx, filter, page, per_page).await
+    }
+
+    /// Matching activities as a Relay connection, newest first. Keyset-paged
+    /// on (insertedAt, uuid), so a page deep in history costs what the first costs.
+    async fn activity_feed(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<FeedCursor, Activity>> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        let filter = self::filter(filter);
+        let conn = connection::query(
+            after,
+            before,
+            first,
+            last,
+            |after: Option<FeedCursor>, before: Option<FeedCursor>, first, last| async move {
+                let args = FeedArgs {
+                    after: after.map(|c| c.0),
+                    before: before.map(|c| c.0),
+                    first: first.map(|n| n as u64),
+                    last: last.map(|n| n as u64),
+                };
+                let slice = feed.feed(&filter, args).await.graphql()?;
+                let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
+                conn.edges.extend(
+                    slice
+                        .entries
+                        .into_iter()
+                        .map(|row| Edge::new(FeedCursor(Cursor::of(&row)), Activity(row))),
+                );
+                Ok::<_, async_graphql::Error>(conn)
+            },
+        )
+        .await;
+        // The helper's own argument errors carry no code; they are all bad input.
+        conn.map_err(|e| match e.extensions {
+            Some(_) => e,
+            None => e.extend_with(|_, ext| ext.set("code", BAD_USER_INPUT)),
+        })
+    }
+
+    /// The newest activities.
+    async fn recent_activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<Vec<Activity>> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        let rows = feed
+            .recent(&ActivityFilter::default(), size(limit))
+            .await
+            .graphql()?;
+        Ok(rows.into_iter().map(Activity).collect())
+    }
+
+    /// One activity by id; null when there is none.
+    async fn activity(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<Activity>> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        Ok(feed.get(uuid).await.graphql()?.map(Activity))
+    }
+
+    /// How many activities match.
+    async fn activity_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilterInput>,
+    ) -> Result<u64> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        feed.count(&self::filter(filter)).await.graphql()
+    }
+
+    /// Matching activities counted by group: largest first, or in time order for DAY and HOUR.
+    async fn activity_counts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilterInput>,
+        group_by: ActivityGroupBy,
+    ) -> Result<Vec<CountBucket>> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        let buckets = feed
+            .counts(&self::filter(filter), group_by.into())
+            .await
+            .graphql()?;
+        Ok(buckets.into_iter().map(Into::into).collect())
+    }
+
+    /// Every action that has been logged, sorted.
+    async fn action_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        ctx.data::<ActivityFeed>()?
+            .distinct(Column::Action)
+            .await
+            .graphql()
+    }
+
+    /// Every mode that has been logged, sorted.
+    async fn modes(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        ctx.data::<ActivityFeed>()?
+            .distinct(Column::Mode)
+            .await
+            .graphql()
+    }
+
+    /// Every module that has been logged, sorted.
+    async fn modules(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        ctx.data::<ActivityFeed>()?
+            .distinct(Column::Module)
+            .await
+            .graphql()
+    }
+
+    /// Every resource type that has been logged, sorted.
+    async fn resource_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        ctx.data::<ActivityFeed>()?
+            .distinct(Column::ResourceType)
+            .await
+            .graphql()
+    }
+
+    /// How many days activities are kept before the retention job deletes them.
+    async fn retention_days(&self, ctx: &Context<'_>) -> Result<u32> {
+        Ok(ctx.data::<RetentionDays>()?.0)
+    }
+
+    /// The dashboard badge class for an action.
+    async fn action_badge_color(&self, action: String) -> &'static str {
+        badge::action_badge_color(&action)
+    }
+
+    /// The dashboard badge class for a mode.
+    async fn mode_badge_color(&self, mode: Option<String>) -> &'static str {
+        badge::mode_badge_color(mode.as_deref())
+    }
+
+    /// One person by uuid; null when unknown.
+    async fn user(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<User>> {
+        let feed = ctx.data::<ActivityFeed>()?;
+        Ok(feed.user(uuid).await.graphql()?.map(User))
+    }
+}
+
+async fn page_of(
+    ctx: &Context<'_>,
+    filter: ActivityFilter,
+    page: i32,
+    per_page: i32,
+) -> Result<ActivityPage> {
+    let feed = ctx.data::<ActivityFeed>()?;
+    let (page, per_page) = (size(page), size(per_page));
+    let result = feed.page(&filter, page, per_page).await.graphql()?;
+    Ok(ActivityPage {
+        entries: result.entries.into_iter().map(Activity).collect(),
+        total: result.total,
+        page,
+        per_page,
+    })
+}

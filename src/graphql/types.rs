@@ -1,0 +1,386 @@
+//! The GraphQL object, input and enum types, each a thin view of a service type.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{activity, user};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::internal;
+use super::loaders::UserLoader;
+use crate::service::{self, badge};
+
+/// One logged business action.
+pub struct Activity(pub activity::Model);
+
+impl From<activity::Model> for Activity {
+    fn from(row: activity::Model) -> Self {
+        Self(row)
+    }
+}
+
+/// Loads one person through the request's batching loader.
+async fn load_user(ctx: &Context<'_>, uuid: Option<Uuid>) -> async_graphql::Result<Option<User>> {
+    let Some(uuid) = uuid else { return Ok(None) };
+    let loader = ctx.data::<DataLoader<UserLoader>>()?;
+    let user = loader.load_one(uuid).await.map_err(internal)?;
+    Ok(user.map(User))
+}
+
+/// One logged business action: who did what to which resource, and when.
+#[Object]
+impl Activity {
+    /// Time-ordered unique id (UUIDv7).
+    async fn uuid(&self) -> Uuid {
+        self.0.uuid
+    }
+    /// What happened, e.g. "post.created".
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// The part of the platform that logged it.
+    async fn module(&self) -> Option<&str> {
+        self.0.module.as_deref()
+    }
+    /// How it was triggered: "manual", "auto", "cron", "script", …
+    async fn mode(&self) -> Option<&str> {
+        self.0.mode.as_deref()
+    }
+    /// Who performed it.
+    async fn actor_uuid(&self) -> Option<Uuid> {
+        self.0.actor_uuid
+    }
+    /// The person who performed it; null when unknown.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.0.actor_uuid).await
+    }
+    /// The kind of thing acted upon, e.g. "post" or "user".
+    async fn resource_type(&self) -> Option<&str> {
+        self.0.resource_type.as_deref()
+    }
+    /// The thing acted upon.
+    async fn resource_uuid(&self) -> Option<Uuid> {
+        self.0.resource_uuid
+    }
+    /// The person acted upon, when resourceType is "user"; null otherwise or when unknown.
+    async fn resource_user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let is_user = self.0.resource_type.as_deref() == Some("user");
+        load_user(ctx, self.0.resource_uuid.filter(|_| is_user)).await
+    }
+    /// The person the action was aimed at.
+    async fn target_uuid(&self) -> Option<Uuid> {
+        self.0.target_uuid
+    }
+    /// The person the action was aimed at; null when unknown.
+    async fn target(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.0.target_uuid).await
+    }
+    /// Free-form details; always a JSON object.
+    async fn metadata(&self) -> Json<&Value> {
+        Json(&self.0.metadata)
+    }
+    /// When the server stored it (UTC, microsecond precision).
+    async fn inserted_at(&self) -> DateTime<Utc> {
+        self.0.inserted_at
+    }
+    /// Dashboard badge class for the action.
+    async fn action_badge_color(&self) -> &'static str {
+        badge::action_badge_color(&self.0.action)
+    }
+    /// Dashboard badge class for the mode.
+    async fn mode_badge_color(&self) -> &'static str {
+        badge::mode_badge_color(self.0.mode.as_deref())
+    }
+}
+
+/// A person who appears as actor, target or resource of activities.
+pub struct User(pub user::Model);
+
+/// A person who appears as actor, target or resource of activities.
+#[Object]
+impl User {
+    /// The host platform's id for this person.
+    async fn uuid(&self) -> Uuid {
+        self.0.uuid
+    }
+    /// Contact address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// Given name.
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    /// Family name.
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+}
+
+/// One numbered page of activities.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ActivityPage {
+    /// The activities on this page, newest first.
+    pub entries: Vec<Activity>,
+    /// How many activities match the filter in all.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u64,
+    /// The page size asked for.
+    pub per_page: u64,
+}
+
+#[ComplexObject]
+impl ActivityPage {
+    /// How many pages there are; at least 1, even when nothing matches.
+    async fn total_pages(&self) -> u64 {
+        self.total.div_ceil(self.per_page).max(1)
+    }
+}
+
+/// A group of a grouped count.
+#[derive(SimpleObject)]
+pub struct CountBucket {
+    /// The group's value; null for activities where it is not set.
+    pub key: Option<String>,
+    /// How many activities fall in the group.
+    pub count: u64,
+}
+
+impl From<service::Bucket> for CountBucket {
+    fn from(b: service::Bucket) -> Self {
+        Self {
+            key: b.key,
+            count: b.count,
+        }
+    }
+}
+
+/// Why a piece of input was refused.
+#[derive(SimpleObject, Clone)]
+pub struct FieldError {
+    /// The input field at fault.
+    pub field: String,
+    /// What is wrong, for people.
+    pub message: String,
+    /// A stable code for programs, e.g. BAD_USER_INPUT.
+    pub code: String,
+}
+
+impl From<service::FieldError> for FieldError {
+    fn from(e: service::FieldError) -> Self {
+        Self {
+            field: e.field,
+            message: e.message,
+            code: e.code.into(),
+        }
+    }
+}
+
+/// The result of `log`: the activity, or why it was refused.
+#[derive(SimpleObject)]
+pub struct LogPayload {
+    /// The stored activity; null when the input was refused.
+    pub activity: Option<Activity>,
+    /// What is wrong with the input; empty on success.
+    pub errors: Vec<FieldError>,
+}
+
+/// The result of `logUserChange`.
+#[derive(SimpleObject)]
+pub struct LogUserChangePayload {
+    /// Whether any field actually changed (and so an activity was written).
+    pub changed: bool,
+    /// The stored activity; null when nothing changed or the input was refused.
+    pub activity: Option<Activity>,
+    /// What is wrong with the input; empty on success.
+    pub errors: Vec<FieldError>,
+}
+
+/// What a prune removed.
+#[derive(SimpleObject)]
+pub struct PruneResult {
+    /// How many activities were deleted.
+    pub deleted: u64,
+    /// Activities stored before this instant were deleted.
+    pub cutoff: DateTime<Utc>,
+}
+
+/// How `activityCounts` groups activities.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ActivityGroupBy {
+    /// By action.
+    Action,
+    /// By module.
+    Module,
+    /// By mode.
+    Mode,
+    /// By resource type.
+    ResourceType,
+    /// By actor uuid.
+    Actor,
+    /// By UTC day; keys look like "2026-11-26".
+    Day,
+    /// By UTC hour; keys look like "2026-11-26T14:00:00Z".
+    Hour,
+}
+
+impl From<ActivityGroupBy> for service::GroupBy {
+    fn from(g: ActivityGroupBy) -> Self {
+        match g {
+            ActivityGroupBy::Action => Self::Action,
+            ActivityGroupBy::Module => Self::Module,
+            ActivityGroupBy::Mode => Self::Mode,
+            ActivityGroupBy::ResourceType => Self::ResourceType,
+            ActivityGroupBy::Actor => Self::Actor,
+            ActivityGroupBy::Day => Self::Day,
+            ActivityGroupBy::Hour => Self::Hour,
+        }
+    }
+}
+
+/// Conditions on activities; every field that is set must hold.
+#[derive(InputObject, Default)]
+#[graphql(name = "ActivityFilter")]
+pub struct ActivityFilterInput {
+    /// Exact action, or a prefix when it ends in ".*": "post.*" matches
+    /// "post.created" but not "postage.paid". `%` and `_` are literal.
+    pub action: Option<String>,
+    /// Exact module.
+    pub module: Option<String>,
+    /// Exact mode.
+    pub mode: Option<String>,
+    /// Exact actor.
+    pub actor_uuid: Option<Uuid>,
+    /// Exact resource type.
+    pub resource_type: Option<String>,
+    /// Exact resource.
+    pub resource_uuid: Option<Uuid>,
+    /// Exact target.
+    pub target_uuid: Option<Uuid>,
+    /// Stored at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Stored at or before this instant.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl From<ActivityFilterInput> for service::ActivityFilter {
+    fn from(f: ActivityFilterInput) -> Self {
+        Self {
+            action: f.action,
+            module: f.module,
+            mode: f.mode,
+            actor_uuid: f.actor_uuid,
+            resource_type: f.resource_type,
+            resource_uuid: f.resource_uuid,
+            target_uuid: f.target_uuid,
+            within_actor: None,
+            since: f.since,
+            until: f.until,
+        }
+    }
+}
+
+/// An activity to log; the server assigns its uuid and time.
+#[derive(InputObject)]
+pub struct LogInput {
+    /// What happened, e.g. "post.created"; 1 to 100 characters.
+    pub action: String,
+    /// The part of the platform logging it; at most 50 characters.
+    pub module: Option<String>,
+    /// How it was triggered; at most 20 characters.
+    pub mode: Option<String>,
+    /// Who did it.
+    pub actor_uuid: Option<Uuid>,
+    /// What kind of thing it was done to; at most 50 characters.
+    pub resource_type: Option<String>,
+    /// The thing it was done to.
+    pub resource_uuid: Option<Uuid>,
+    /// The person it was aimed at.
+    pub target_uuid: Option<Uuid>,
+    /// Details; must be a JSON object.
+    pub metadata: Option<Json<Value>>,
+}
+
+impl From<LogInput> for service::NewActivity {
+    fn from(i: LogInput) -> Self {
+        Self {
+            action: i.action,
+            module: i.module,
+            mode: i.mode,
+            actor_uuid: i.actor_uuid,
+            resource_type: i.resource_type,
+            resource_uuid: i.resource_uuid,
+            target_uuid: i.target_uuid,
+            metadata: i.metadata.map(|m| m.0),
+        }
+    }
+}
+
+/// A person as the host platform knows them now.
+#[derive(InputObject)]
+pub struct UserInput {
+    /// The host platform's id.
+    pub uuid: Uuid,
+    /// Contact address; at most 320 characters.
+    pub email: Option<String>,
+    /// Given name; at most 100 characters.
+    pub first_name: Option<String>,
+    /// Family name; at most 100 characters.
+    pub last_name: Option<String>,
+}
+
+impl From<UserInput> for service::NewUser {
+    fn from(i: UserInput) -> Self {
+        Self {
+            uuid: i.uuid,
+            email: i.email,
+            first_name: i.first_name,
+            last_name: i.last_name,
+        }
+    }
+}
+
+/// A change to a person's fields, logged as one activity holding the diff.
+#[derive(InputObject)]
+pub struct LogUserChangeInput {
+    /// What happened, e.g. "user.updated".
+    pub action: String,
+    /// The person whose fields changed.
+    pub user_uuid: Uuid,
+    /// Field name to new value (a JSON object).
+    pub changes: Json<Value>,
+    /// Field name to old value (a JSON object); the stored user row when omitted.
+    pub before: Option<Json<Value>>,
+    /// Who made the change; the user themself when omitted.
+    pub actor_uuid: Option<Uuid>,
+    /// The person the change was aimed at.
+    pub target_uuid: Option<Uuid>,
+    /// How it was triggered; "auto" when omitted.
+    pub mode: Option<String>,
+    /// The actor's role, stored as metadata.actor_role; "user" when omitted.
+    pub actor_role: Option<String>,
+    /// More metadata stored beside the diff (a JSON object).
+    pub extra_metadata: Option<Json<Value>>,
+    /// Fields never diffed; ["custom_fields"] when omitted.
+    pub skip_fields: Option<Vec<String>>,
+}
+
+impl From<LogUserChangeInput> for service::UserChange {
+    fn from(i: LogUserChangeInput) -> Self {
+        Self {
+            action: i.action,
+            user_uuid: i.user_uuid,
+            changes: i.changes.0,
+            before: i.before.map(|b| b.0),
+            actor_uuid: i.actor_uuid,
+            target_uuid: i.target_uuid,
+            mode: i.mode,
+            actor_role: i.actor_role,
+            extra_metadata: i.extra_metadata.map(|m| m.0),
+            skip_fields: i.skip_fields,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+use std::process::ExitCode;
+
+use activity_feed::config::{Cli, Command, ServeConfig};
+use activity_feed::db::StatementCounter;
+use activity_feed::service::SeedPlan;
+use activity_feed::startup::{open_feed, Application};
+use activity_feed::{graphql, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env())));
+    let counter = StatementCounter::default();
+    match command {
+        Command::Serve(config) => {
+            let app = Application::build(&cli.database, *config).await?;
+            let token = app.shutdown_token();
+            tokio::spawn(async move {
+                activity_feed::startup::shutdown_signal().await;
+                tracing::info!("shutting down");
+                token.cancel();
+            });
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            open_feed(&cli.database, 1, &counter).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::Prune { days } => {
+            let feed = open_feed(&cli.database, 1, &counter).await?;
+            let result = feed.prune(days).await?;
+            tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
+        }
+        Command::Seed(seed) => {
+            let feed = open_feed(&cli.database, 1, &counter).await?;
+            let plan = SeedPlan {
+                activities: seed.count,
+                users: seed.users,
+                days: seed.days,
+                seed: seed.seed,
+            };
+            feed.seed(plan, |written| {
+                if written % 100_000 == 0 || written == plan.activities {
+                    tracing::info!(written, of = plan.activities, "seeding");
+                }
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}

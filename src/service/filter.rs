@@ -1,0 +1,185 @@
+//! Which activities a query, a count or a subscription is about.
+//!
+//! The same [`ActivityFilter`] becomes a SQL condition for stored rows and a
+//! predicate for rows that are being published live, so that a list and a
+//! subscription with the same filter always agree.
+
+use chrono::{DateTime, Utc};
+use entity::activity::{self, Column};
+use sea_orm::{ColumnTrait, Condition};
+use uuid::Uuid;
+
+/// Conditions on activities; every field that is set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    /// An exact action, or a prefix when it ends in `.*` ("post.*").
+    pub action: Option<String>,
+    /// Exact module.
+    pub module: Option<String>,
+    /// Exact mode.
+    pub mode: Option<String>,
+    /// Exact actor.
+    pub actor_uuid: Option<Uuid>,
+    /// Exact resource type.
+    pub resource_type: Option<String>,
+    /// Exact resource.
+    pub resource_uuid: Option<Uuid>,
+    /// Exact target.
+    pub target_uuid: Option<Uuid>,
+    /// Only this actor's activities, on top of `actor_uuid`: how a person's
+    /// own view is imposed whatever else the filter asks for.
+    pub within_actor: Option<Uuid>,
+    /// Inserted at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Inserted at or before this instant.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// How an `action` filter matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ActionMatch<'a> {
+    Exact(&'a str),
+    /// Actions that start with this prefix, which ends in a dot.
+    Prefix(&'a str),
+}
+
+impl ActionMatch<'_> {
+    fn parse(action: &str) -> ActionMatch<'_> {
+        match action.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('.') => ActionMatch::Prefix(prefix),
+            _ => ActionMatch::Exact(action),
+        }
+    }
+}
+
+/// The smallest string greater than every string that starts with `prefix`,
+/// where `prefix` ends in '.': the same prefix ending in '/', the next byte.
+///
+/// A range `[prefix, upper)` rather than `LIKE 'prefix%'` keeps `%` and `_`
+/// literal and lets both databases walk the (action, inserted_at) index.
+fn prefix_upper_bound(prefix: &str) -> String {
+    let mut upper = prefix[..prefix.len() - 1].to_owned();
+    upper.push('/');
+    upper
+}
+
+impl ActivityFilter {
+    /// This filter as a SQL condition on `activities`.
+    pub fn condition(&self) -> Condition {
+        let mut cond = Condition::all();
+        if let Some(action) = &self.action {
+            cond = match ActionMatch::parse(action) {
+                ActionMatch::Exact(a) => cond.add(Column::Action.eq(a)),
+                ActionMatch::Prefix(p) => cond
+                    .add(Column::Action.gte(p))
+                    .add(Column::Action.lt(prefix_upper_bound(p))),
+            };
+        }
+        let strings = [
+            (Column::Module, &self.module),
+            (Column::Mode, &self.mode),
+            (Column::ResourceType, &self.resource_type),
+        ];
+        for (col, value) in strings {
+            if let Some(v) = value {
+                cond = cond.add(col.eq(v.as_str()));
+            }
+        }
+        let uuids = [
+            (Column::ActorUuid, self.actor_uuid),
+            (Column::ActorUuid, self.within_actor),
+            (Column::ResourceUuid, self.resource_uuid),
+            (Column::TargetUuid, self.target_uuid),
+        ];
+        for (col, value) in uuids {
+            if let Some(v) = value {
+                cond = cond.add(col.eq(v));
+            }
+        }
+        if let Some(since) = self.since {
+            cond = cond.add(Column::InsertedAt.gte(since));
+        }
+        if let Some(until) = self.until {
+            cond = cond.add(Column::InsertedAt.lte(until));
+        }
+        cond
+    }
+
+    /// Whether `row` passes this filter: the same rules as [`Self::condition`].
+    pub fn matches(&self, row: &activity::Model) -> bool {
+        let action_ok = match self.action.as_deref().map(ActionMatch::parse) {
+            None => true,
+            Some(ActionMatch::Exact(a)) => row.action == a,
+            Some(ActionMatch::Prefix(p)) => row.action.starts_with(p),
+        };
+        fn same<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
+            want.is_none() || want == have
+        }
+        action_ok
+            && same(&self.module, &row.module)
+            && same(&self.mode, &row.mode)
+            && same(&self.resource_type, &row.resource_type)
+            && same(&self.actor_uuid, &row.actor_uuid)
+            && same(&self.within_actor, &row.actor_uuid)
+            && same(&self.resource_uuid, &row.resource_uuid)
+            && same(&self.target_uuid, &row.target_uuid)
+            && self.since.is_none_or(|s| row.inserted_at >= s)
+            && self.until.is_none_or(|u| row.inserted_at <= u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(action: &str) -> activity::Model {
+        activity::Model {
+            uuid: Uuid::now_v7(),
+            action: action.into(),
+            module: None,
+            mode: None,
+            actor_uuid: None,
+            resource_type: None,
+            resource_uuid: None,
+            target_uuid: None,
+            metadata: serde_json::json!({}),
+            inserted_at: Utc::now(),
+        }
+    }
+
+    fn action(a: &str) -> ActivityFilter {
+        ActivityFilter {
+            action: Some(a.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn prefix_matches_dotted_children_only() {
+        let f = action("post.*");
+        assert!(f.matches(&row("post.created")));
+        assert!(f.matches(&row("post.comment.added")));
+        assert!(!f.matches(&row("postage.paid")));
+        assert!(!f.matches(&row("post")));
+    }
+
+    #[test]
+    fn wildcard_characters_are_literal() {
+        assert!(!action("p%").matches(&row("post.created")));
+        assert!(action("p%").matches(&row("p%")));
+        assert!(!action("post_created").matches(&row("post.created")));
+        assert!(!action("%.*").matches(&row("post.created")));
+        assert!(action("%.*").matches(&row("%.x")));
+    }
+
+    #[test]
+    fn star_without_dot_is_exact() {
+        assert!(!action("post*").matches(&row("post.created")));
+        assert!(action("post*").matches(&row("post*")));
+    }
+
+    #[test]
+    fn upper_bound_is_next_byte() {
+        assert_eq!(prefix_upper_bound("post."), "post/");
+    }
+}

@@ -1,0 +1,234 @@
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::activity;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TransactionTrait};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{ActivityFeed, FieldError, Result, ServiceError};
+
+/// An activity to be logged; the server assigns its uuid and time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewActivity {
+    /// What happened: "post.created". Required, at most 100 characters.
+    pub action: String,
+    /// The part of the platform that logged it; at most 50 characters.
+    pub module: Option<String>,
+    /// How it was triggered; at most 20 characters.
+    pub mode: Option<String>,
+    /// Who did it.
+    pub actor_uuid: Option<Uuid>,
+    /// What kind of thing it was done to; at most 50 characters.
+    pub resource_type: Option<String>,
+    /// The thing it was done to.
+    pub resource_uuid: Option<Uuid>,
+    /// The person it was aimed at.
+    pub target_uuid: Option<Uuid>,
+    /// Details; must be a JSON object when given. `None` and `null` mean `{}`.
+    pub metadata: Option<Value>,
+}
+
+/// Checks that an optional text field fits its column.
+fn check_len(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max: usize) {
+    if let Some(v) = value {
+        if v.chars().count() > max {
+            errors.push(FieldError::invalid(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+        }
+    }
+}
+
+impl NewActivity {
+    /// Every rule this input breaks; empty when it may be written.
+    pub fn validate(&self, max_metadata_bytes: usize) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.action.trim().is_empty() {
+            errors.push(FieldError::invalid("action", "must not be empty"));
+        }
+        check_len(&mut errors, "action", Some(&self.action), 100);
+        check_len(&mut errors, "module", self.module.as_deref(), 50);
+        check_len(&mut errors, "mode", self.mode.as_deref(), 20);
+        check_len(
+            &mut errors,
+            "resourceType",
+            self.resource_type.as_deref(),
+            50,
+        );
+        match &self.metadata {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(_) => errors.push(FieldError::invalid("metadata", "must be a JSON object")),
+        }
+        if let Some(meta @ Value::Object(_)) = &self.metadata {
+            let size = serde_json::to_vec(meta).map_or(usize::MAX, |b| b.len());
+            if size > max_metadata_bytes {
+                errors.push(FieldError::invalid(
+                    "metadata",
+                    format!("must be at most {max_metadata_bytes} bytes as JSON"),
+                ));
+            }
+        }
+        errors
+    }
+
+    /// The row this input becomes at `now`.
+    fn into_model(self, now: DateTime<Utc>) -> activity::Model {
+        activity::Model {
+            uuid: Uuid::now_v7(),
+            action: self.action,
+            module: self.module,
+            mode: self.mode,
+            actor_uuid: self.actor_uuid,
+            resource_type: self.resource_type,
+            resource_uuid: self.resource_uuid,
+            target_uuid: self.target_uuid,
+            metadata: match self.metadata {
+                Some(meta @ Value::Object(_)) => meta,
+                _ => Value::Object(Default::default()),
+            },
+            inserted_at: now,
+        }
+    }
+}
+
+/// The time stored for a new row. Both databases keep microseconds, so the
+/// value returned to the caller is cut to microseconds too and equals the stored one.
+pub(super) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl ActivityFeed {
+    /// Validates and stores one activity, then publishes it.
+    #[tracing::instrument(skip_all, fields(action = %input.action))]
+    pub async fn log(&self, input: NewActivity) -> Result<activity::Model> {
+        let errors = input.validate(self.limits.max_metadata_bytes);
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let mut rows = self.insert(vec![input.into_model(now())]).await?;
+        Ok(rows.remove(0))
+    }
+
+    /// Validates and stores many activities in one transaction: all or none.
+    ///
+    /// When any input is invalid nothing is written, and the error lists
+    /// every input's problems by position.
+    #[tracing::instrument(skip_all, fields(count = inputs.len()))]
+    pub async fn log_batch(&self, inputs: Vec<NewActivity>) -> Result<Vec<activity::Model>> {
+        if inputs.len() > self.limits.max_batch_size {
+            return Err(ServiceError::invalid(
+                "inputs",
+                format!("at most {} entries per batch", self.limits.max_batch_size),
+            ));
+        }
+        let errors: Vec<Vec<FieldError>> = inputs
+            .iter()
+            .map(|i| i.validate(self.limits.max_metadata_bytes))
+            .collect();
+        if errors.iter().any(|e| !e.is_empty()) {
+            return Err(ServiceError::InvalidBatch(errors));
+        }
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        self.insert(inputs.into_iter().map(|i| i.into_model(at)).collect())
+            .await
+    }
+
+    /// Writes rows in one transaction, publishing them once committed.
+    async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
+        let txn = self.db.begin().await?;
+        write_rows(&txn, &rows).await?;
+        self.bus.stage(&txn, &rows).await?;
+        txn.commit().await?;
+        self.bus.committed(&rows);
+        Ok(rows)
+    }
+
+    /// Writes rows in one transaction without publishing them: for imported
+    /// or generated history that live subscribers should not see as new.
+    pub(super) async fn insert_history(&self, rows: Vec<activity::Model>) -> Result<()> {
+        let txn = self.db.begin().await?;
+        write_rows(&txn, &rows).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Inserts rows with multi-row INSERTs.
+async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Result<()> {
+    // SQLite allows 32,766 bound values per statement; 10 columns a row.
+    for chunk in rows.chunks(1000) {
+        let models = chunk.iter().map(|row| activity::ActiveModel {
+            uuid: Set(row.uuid),
+            action: Set(row.action.clone()),
+            module: Set(row.module.clone()),
+            mode: Set(row.mode.clone()),
+            actor_uuid: Set(row.actor_uuid),
+            resource_type: Set(row.resource_type.clone()),
+            resource_uuid: Set(row.resource_uuid),
+            target_uuid: Set(row.target_uuid),
+            metadata: Set(row.metadata.clone()),
+            inserted_at: Set(row.inserted_at),
+        });
+        activity::Entity::insert_many(models)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(input: &NewActivity) -> Vec<String> {
+        input.validate(64).into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn accepts_a_minimal_input() {
+        let input = NewActivity {
+            action: "post.created".into(),
+            ..Default::default()
+        };
+        assert!(fields(&input).is_empty());
+    }
+
+    #[test]
+    fn reports_every_broken_rule() {
+        let input = NewActivity {
+            action: " ".into(),
+            module: Some("m".repeat(51)),
+            mode: Some("m".repeat(21)),
+            resource_type: Some("r".repeat(51)),
+            metadata: Some(json!([1, 2])),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(&input),
+            ["action", "module", "mode", "resourceType", "metadata"]
+        );
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let input = NewActivity {
+            action: "é".repeat(100),
+            ..Default::default()
+        };
+        assert!(fields(&input).is_empty());
+    }
+
+    #[test]
+    fn limits_metadata_size() {
+        let input = NewActivity {
+            action: "a".into(),
+            metadata: Some(json!({ "k": "x".repeat(100) })),
+            ..Default::default()
+        };
+        assert_eq!(fields(&input), ["metadata"]);
+    }
+}

@@ -1,0 +1,104 @@
+//! The activity feed as plain Rust: log, list, count, prune, keep users current.
+//!
+//! Nothing here knows about GraphQL or HTTP, so a Rust host application can
+//! embed [`ActivityFeed`] and call [`ActivityFeed::log`] directly.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::bus::EventBus;
+
+/// Badge colours for actions and modes.
+pub mod badge;
+/// Opaque keyset cursors.
+pub mod cursor;
+/// The service's error type.
+pub mod error;
+/// Which activities a call is about.
+pub mod filter;
+/// Writing activities.
+mod log;
+/// Deleting activities past their retention.
+mod prune;
+/// Reading activities: pages, keyset slices, counts, distinct values.
+mod query;
+/// Realistic demo data.
+pub mod seed;
+/// Diffing a user's fields into one activity.
+mod user_change;
+/// The people table.
+mod users;
+
+pub use cursor::Cursor;
+pub use error::{FieldError, Result, ServiceError};
+pub use filter::ActivityFilter;
+pub use log::NewActivity;
+pub use prune::PruneResult;
+pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page};
+pub use seed::SeedPlan;
+pub use user_change::{UserChange, UserChangeOutcome};
+pub use users::NewUser;
+
+/// Bounds on what one call may ask for, so no caller can make the service
+/// read or write without limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most rows one page (`perPage`, `first`, `last`, `limit`) may hold.
+    pub max_page_size: u64,
+    /// The most entries one `log_batch` or `upsert_users` call may carry.
+    pub max_batch_size: usize,
+    /// The most bytes an activity's metadata may take, serialised as JSON.
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_page_size: 500,
+            max_batch_size: 1000,
+            max_metadata_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The activity feed service: a database, a bus for live subscribers, and limits.
+#[derive(Clone)]
+pub struct ActivityFeed {
+    db: DatabaseConnection,
+    bus: Arc<dyn EventBus>,
+    limits: Limits,
+}
+
+impl ActivityFeed {
+    /// A service over a migrated database that publishes to `bus`.
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, limits: Limits) -> Self {
+        Self { db, bus, limits }
+    }
+
+    /// The database connection pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The bus committed activities are published on.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
+    /// The limits this service enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Refuses a page size outside 1..=max_page_size.
+    fn check_page_size(&self, field: &str, size: u64) -> Result<()> {
+        if size < 1 || size > self.limits.max_page_size {
+            return Err(ServiceError::invalid(
+                field,
+                format!("must be between 1 and {}", self.limits.max_page_size),
+            ));
+        }
+        Ok(())
+    }
+}

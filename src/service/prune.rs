@@ -1,0 +1,52 @@
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::activity::{Column, Entity};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{log::now, ActivityFeed, Result, ServiceError};
+
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneResult {
+    /// How many activities were deleted.
+    pub deleted: u64,
+    /// Activities stored before this instant were deleted.
+    pub cutoff: DateTime<Utc>,
+}
+
+/// Rows deleted per statement: small enough that no delete holds its locks for long.
+const PRUNE_BATCH: u64 = 5000;
+
+impl ActivityFeed {
+    /// Deletes activities stored more than `days` days ago, in bounded batches.
+    #[tracing::instrument(skip(self))]
+    pub async fn prune(&self, days: i64) -> Result<PruneResult> {
+        if days < 1 {
+            return Err(ServiceError::invalid("days", "must be at least 1"));
+        }
+        let cutoff = TimeDelta::try_days(days)
+            .and_then(|age| now().checked_sub_signed(age))
+            .ok_or_else(|| ServiceError::invalid("days", "is too large"))?;
+        let mut deleted = 0;
+        loop {
+            let batch = Query::select()
+                .column(Column::Uuid)
+                .from(Entity)
+                .and_where(Column::InsertedAt.lt(cutoff))
+                .limit(PRUNE_BATCH)
+                .to_owned();
+            let res = Entity::delete_many()
+                .filter(Column::Uuid.in_subquery(batch))
+                .exec(&self.db)
+                .await?;
+            deleted += res.rows_affected;
+            if res.rows_affected < PRUNE_BATCH {
+                break;
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, %cutoff, "pruned activities");
+        }
+        Ok(PruneResult { deleted, cutoff })
+    }
+}

@@ -1,0 +1,282 @@
+use entity::activity::{self, Column, Entity};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+use uuid::Uuid;
+
+use super::{ActivityFeed, ActivityFilter, Cursor, Result, ServiceError};
+
+/// One numbered page of activities and the size of the whole result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The rows of this page, newest first.
+    pub entries: Vec<activity::Model>,
+    /// How many rows match the filter in all.
+    pub total: u64,
+}
+
+/// Which slice of the keyset-ordered feed to read, as Relay describes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedArgs {
+    /// Only rows older than this cursor.
+    pub after: Option<Cursor>,
+    /// Only rows newer than this cursor.
+    pub before: Option<Cursor>,
+    /// The newest `first` rows of what is left.
+    pub first: Option<u64>,
+    /// The oldest `last` rows of what is left.
+    pub last: Option<u64>,
+}
+
+/// A slice of the feed, newest first, and whether there is more on either side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSlice {
+    /// The rows, newest first.
+    pub entries: Vec<activity::Model>,
+    /// There are newer rows than the first one.
+    pub has_previous_page: bool,
+    /// There are older rows than the last one.
+    pub has_next_page: bool,
+}
+
+/// How `counts` groups activities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By action.
+    Action,
+    /// By module.
+    Module,
+    /// By mode.
+    Mode,
+    /// By resource type.
+    ResourceType,
+    /// By actor uuid.
+    Actor,
+    /// By UTC day, "YYYY-MM-DD".
+    Day,
+    /// By UTC hour, "YYYY-MM-DDTHH:00:00Z".
+    Hour,
+}
+
+/// One group of a grouped count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    /// The group's value; `None` for rows where it is not set.
+    pub key: Option<String>,
+    /// How many activities fall in the group.
+    pub count: u64,
+}
+
+/// The size of a feed slice when the caller names none.
+const DEFAULT_FEED_SIZE: u64 = 50;
+
+/// Activities matching `filter`, without order.
+fn matching(filter: &ActivityFilter) -> Select<Entity> {
+    Entity::find().filter(filter.condition())
+}
+
+/// The tuple (inserted_at, uuid) that orders the feed.
+fn keyset() -> Expr {
+    Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)])
+}
+
+/// A cursor as a tuple to compare [`keyset`] with.
+fn keyset_of(c: Cursor) -> Expr {
+    Expr::tuple([Expr::val(c.inserted_at), Expr::val(c.uuid)])
+}
+
+/// Newest first: insertion time, then uuid as the tiebreak.
+fn newest_first(select: Select<Entity>) -> Select<Entity> {
+    select
+        .order_by(Column::InsertedAt, Order::Desc)
+        .order_by(Column::Uuid, Order::Desc)
+}
+
+impl ActivityFeed {
+    /// One activity by id.
+    pub async fn get(&self, uuid: Uuid) -> Result<Option<activity::Model>> {
+        Ok(Entity::find_by_id(uuid).one(&self.db).await?)
+    }
+
+    /// Page `page` (from 1) of `per_page` matching activities, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn page(&self, filter: &ActivityFilter, page: u64, per_page: u64) -> Result<Page> {
+        if page < 1 {
+            return Err(ServiceError::invalid("page", "must be at least 1"));
+        }
+        self.check_page_size("perPage", per_page)?;
+        let offset = (page - 1)
+            .checked_mul(per_page)
+            .ok_or_else(|| ServiceError::invalid("page", "is too large"))?;
+        let entries = newest_first(matching(filter))
+            .offset(offset)
+            .limit(per_page)
+            .all(&self.db)
+            .await?;
+        let total = self.count(filter).await?;
+        Ok(Page { entries, total })
+    }
+
+    /// The newest `limit` activities.
+    pub async fn recent(
+        &self,
+        filter: &ActivityFilter,
+        limit: u64,
+    ) -> Result<Vec<activity::Model>> {
+        self.check_page_size("limit", limit)?;
+        Ok(newest_first(matching(filter))
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// A keyset slice of the feed: its cost does not grow with its distance from the top.
+    #[tracing::instrument(skip(self))]
+    pub async fn feed(&self, filter: &ActivityFilter, args: FeedArgs) -> Result<FeedSlice> {
+        let (size, backwards) = match (args.first, args.last) {
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "first",
+                    "give either first or last, not both",
+                ))
+            }
+            (Some(first), None) => (first, false),
+            (None, Some(last)) => (last, true),
+            (None, None) => (
+                Ord::min(DEFAULT_FEED_SIZE, self.limits.max_page_size),
+                false,
+            ),
+        };
+        self.check_page_size(if backwards { "last" } else { "first" }, size)?;
+
+        let mut select = matching(filter);
+        if let Some(after) = args.after {
+            select = select.filter(keyset().lt(keyset_of(after)));
+        }
+        if let Some(before) = args.before {
+            select = select.filter(keyset().gt(keyset_of(before)));
+        }
+        // Read one row more than asked to learn whether there is more.
+        let select = if backwards {
+            select
+                .order_by(Column::InsertedAt, Order::Asc)
+                .order_by(Column::Uuid, Order::Asc)
+        } else {
+            newest_first(select)
+        };
+        let mut entries = select.limit(size + 1).all(&self.db).await?;
+        let more = entries.len() as u64 > size;
+        entries.truncate(size as usize);
+        if backwards {
+            entries.reverse();
+            Ok(FeedSlice {
+                entries,
+                has_previous_page: more,
+                has_next_page: args.before.is_some(),
+            })
+        } else {
+            Ok(FeedSlice {
+                entries,
+                has_previous_page: args.after.is_some(),
+                has_next_page: more,
+            })
+        }
+    }
+
+    /// How many activities match `filter`.
+    pub async fn count(&self, filter: &ActivityFilter) -> Result<u64> {
+        Ok(matching(filter).count(&self.db).await?)
+    }
+
+    /// Matching activities counted by group: largest first, or in time order
+    /// for [`GroupBy::Day`] and [`GroupBy::Hour`].
+    #[tracing::instrument(skip(self))]
+    pub async fn counts(&self, filter: &ActivityFilter, group_by: GroupBy) -> Result<Vec<Bucket>> {
+        #[derive(FromQueryResult)]
+        struct Text {
+            key: Option<String>,
+            count: i64,
+        }
+        #[derive(FromQueryResult)]
+        struct Id {
+            key: Option<Uuid>,
+            count: i64,
+        }
+        let backend = self.db.get_database_backend();
+        let key = match group_by {
+            GroupBy::Action => Expr::col(Column::Action),
+            GroupBy::Module => Expr::col(Column::Module),
+            GroupBy::Mode => Expr::col(Column::Mode),
+            GroupBy::ResourceType => Expr::col(Column::ResourceType),
+            GroupBy::Actor => Expr::col(Column::ActorUuid),
+            GroupBy::Day | GroupBy::Hour => time_bucket(backend, group_by),
+        };
+        let select = matching(filter)
+            .select_only()
+            .expr_as(key, "key")
+            .expr_as(Expr::col(Column::Uuid).count(), "count")
+            .group_by(Expr::cust("key"));
+        let select = match group_by {
+            GroupBy::Day | GroupBy::Hour => select.order_by(Expr::cust("key"), Order::Asc),
+            _ => select
+                .order_by(Expr::cust("count"), Order::Desc)
+                .order_by(Expr::cust("key"), Order::Asc),
+        };
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        Ok(if group_by == GroupBy::Actor {
+            select
+                .into_model::<Id>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|r| Bucket {
+                    key: r.key.map(|u| u.to_string()),
+                    count: count(r.count),
+                })
+                .collect()
+        } else {
+            select
+                .into_model::<Text>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|r| Bucket {
+                    key: r.key,
+                    count: count(r.count),
+                })
+                .collect()
+        })
+    }
+
+    /// The distinct non-null values of a text column, sorted.
+    pub async fn distinct(&self, column: Column) -> Result<Vec<String>> {
+        Ok(Entity::find()
+            .select_only()
+            .column(column)
+            .distinct()
+            .filter(column.is_not_null())
+            .order_by(column, Order::Asc)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
+    }
+}
+
+/// The SQL that turns `inserted_at` into a day or hour key, per backend.
+///
+/// SQLite stores the time as RFC 3339 text in UTC, so the key is a prefix of it.
+fn time_bucket(backend: DbBackend, group_by: GroupBy) -> Expr {
+    let hour = group_by == GroupBy::Hour;
+    match (backend, hour) {
+        (DbBackend::Postgres, false) => {
+            Expr::cust("to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        }
+        (DbBackend::Postgres, true) => {
+            Expr::cust("to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\":00:00Z\"')")
+        }
+        (_, false) => Expr::cust("substr(inserted_at, 1, 10)"),
+        (_, true) => Expr::cust("substr(inserted_at, 1, 13) || ':00:00Z'"),
+    }
+}

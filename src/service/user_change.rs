@@ -1,0 +1,176 @@
+use entity::activity;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{ActivityFeed, FieldError, NewActivity, Result, ServiceError};
+
+/// A change to a person's fields, to be logged as one activity holding the diff.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChange {
+    /// What happened: "user.updated", "password.changed", …
+    pub action: String,
+    /// The person whose fields changed.
+    pub user_uuid: Uuid,
+    /// Field name to new value; must be a JSON object.
+    pub changes: Value,
+    /// Field name to old value; when `None`, the stored user row is used.
+    pub before: Option<Value>,
+    /// Who made the change; defaults to the user themself.
+    pub actor_uuid: Option<Uuid>,
+    /// The person the change was aimed at.
+    pub target_uuid: Option<Uuid>,
+    /// How it was triggered; defaults to "auto".
+    pub mode: Option<String>,
+    /// The actor's role, recorded as `actor_role`; defaults to "user".
+    pub actor_role: Option<String>,
+    /// More metadata to store beside the diff; must be a JSON object.
+    pub extra_metadata: Option<Value>,
+    /// Fields never diffed; defaults to `["custom_fields"]`.
+    pub skip_fields: Option<Vec<String>>,
+}
+
+/// What `log_user_change` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChangeOutcome {
+    /// The activity written, or `None` when no field actually changed.
+    pub activity: Option<activity::Model>,
+}
+
+/// A value as it is shown in a diff: strings as they are, null as "",
+/// everything else as JSON.
+fn as_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Takes a JSON object out of an optional field, or says why it is not one.
+fn object(field: &str, value: Option<Value>, errors: &mut Vec<FieldError>) -> Map<String, Value> {
+    match value {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            errors.push(FieldError::invalid(field, "must be a JSON object"));
+            Map::new()
+        }
+    }
+}
+
+/// `{"<field>_from": old, "<field>_to": new}` for every field whose shown value changed.
+fn diff(
+    changes: &Map<String, Value>,
+    before: &Map<String, Value>,
+    skip: &[String],
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (field, new) in changes {
+        if skip.iter().any(|s| s == field) {
+            continue;
+        }
+        let (from, to) = (as_text(before.get(field)), as_text(Some(new)));
+        if from != to {
+            out.insert(format!("{field}_from"), Value::String(from));
+            out.insert(format!("{field}_to"), Value::String(to));
+        }
+    }
+    out
+}
+
+impl ActivityFeed {
+    /// Logs the fields of a person that really changed, or nothing when none did.
+    #[tracing::instrument(skip_all, fields(action = %change.action, user = %change.user_uuid))]
+    pub async fn log_user_change(&self, change: UserChange) -> Result<UserChangeOutcome> {
+        let mut errors = Vec::new();
+        if change.changes.is_null() {
+            errors.push(FieldError::invalid("changes", "must be a JSON object"));
+        }
+        let changes = object("changes", Some(change.changes), &mut errors);
+        let given_before = change
+            .before
+            .map(|b| object("before", Some(b), &mut errors));
+        let extra = object("extraMetadata", change.extra_metadata, &mut errors);
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+
+        let before = match given_before {
+            Some(before) => before,
+            None => self.stored_fields(change.user_uuid).await?,
+        };
+        let skip = change
+            .skip_fields
+            .unwrap_or_else(|| vec!["custom_fields".to_owned()]);
+        let diff = diff(&changes, &before, &skip);
+        if diff.is_empty() {
+            return Ok(UserChangeOutcome { activity: None });
+        }
+
+        let mut metadata = extra;
+        metadata.extend(diff);
+        metadata.insert(
+            "actor_role".into(),
+            Value::String(change.actor_role.unwrap_or_else(|| "user".into())),
+        );
+        let activity = self
+            .log(NewActivity {
+                action: change.action,
+                module: Some("users".into()),
+                mode: Some(change.mode.unwrap_or_else(|| "auto".into())),
+                actor_uuid: Some(change.actor_uuid.unwrap_or(change.user_uuid)),
+                resource_type: Some("user".into()),
+                resource_uuid: Some(change.user_uuid),
+                target_uuid: change.target_uuid,
+                metadata: Some(Value::Object(metadata)),
+            })
+            .await?;
+        Ok(UserChangeOutcome {
+            activity: Some(activity),
+        })
+    }
+
+    /// A stored person's fields under the names a diff uses; empty when unknown.
+    async fn stored_fields(&self, uuid: Uuid) -> Result<Map<String, Value>> {
+        let Some(user) = self.user(uuid).await? else {
+            return Ok(Map::new());
+        };
+        let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+        Ok(Map::from_iter([
+            ("email".to_owned(), text(user.email)),
+            ("first_name".to_owned(), text(user.first_name)),
+            ("last_name".to_owned(), text(user.last_name)),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn keeps_only_changed_fields_as_text() {
+        let changes =
+            map(json!({"name": "Bo", "age": 5, "admin": true, "same": "x", "gone": null}));
+        let before = map(json!({"name": "Al", "age": "5", "admin": false, "same": "x"}));
+        assert_eq!(
+            Value::Object(diff(&changes, &before, &[])),
+            json!({"name_from": "Al", "name_to": "Bo", "admin_from": "false", "admin_to": "true"})
+        );
+    }
+
+    #[test]
+    fn skips_fields() {
+        let changes = map(json!({"custom_fields": {"a": 1}, "email": "b@x"}));
+        let out = diff(&changes, &Map::new(), &["custom_fields".into()]);
+        assert_eq!(
+            Value::Object(out),
+            json!({"email_from": "", "email_to": "b@x"})
+        );
+    }
+}

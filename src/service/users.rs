@@ -1,0 +1,106 @@
+use std::collections::HashMap;
+
+use entity::user::{self, Column, Entity};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{log::now, ActivityFeed, FieldError, Result, ServiceError};
+
+/// A person as the host platform knows them now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewUser {
+    /// The host platform's id.
+    pub uuid: Uuid,
+    /// Contact address; at most 320 characters.
+    pub email: Option<String>,
+    /// Given name; at most 100 characters.
+    pub first_name: Option<String>,
+    /// Family name; at most 100 characters.
+    pub last_name: Option<String>,
+}
+
+impl NewUser {
+    /// Every rule this input breaks.
+    fn validate(&self) -> Vec<FieldError> {
+        let fields = [
+            ("email", &self.email, 320),
+            ("firstName", &self.first_name, 100),
+            ("lastName", &self.last_name, 100),
+        ];
+        fields
+            .into_iter()
+            .filter(|(_, v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max))
+            .map(|(f, _, max)| FieldError::invalid(f, format!("must be at most {max} characters")))
+            .collect()
+    }
+}
+
+impl ActivityFeed {
+    /// Inserts or updates people by uuid and returns them as stored.
+    ///
+    /// A uuid given twice takes its last entry. All or nothing.
+    #[tracing::instrument(skip_all, fields(count = inputs.len()))]
+    pub async fn upsert_users(&self, inputs: Vec<NewUser>) -> Result<Vec<user::Model>> {
+        if inputs.len() > self.limits.max_batch_size {
+            return Err(ServiceError::invalid(
+                "inputs",
+                format!("at most {} entries per batch", self.limits.max_batch_size),
+            ));
+        }
+        let errors: Vec<Vec<FieldError>> = inputs.iter().map(NewUser::validate).collect();
+        if errors.iter().any(|e| !e.is_empty()) {
+            return Err(ServiceError::InvalidBatch(errors));
+        }
+        // PostgreSQL refuses to update one row twice in one statement.
+        let mut order = Vec::new();
+        let mut latest: HashMap<Uuid, NewUser> = HashMap::new();
+        for input in inputs {
+            if latest.insert(input.uuid, input.clone()).is_none() {
+                order.push(input.uuid);
+            }
+        }
+        if order.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        let models = order.iter().map(|id| {
+            let u = &latest[id];
+            user::ActiveModel {
+                uuid: Set(u.uuid),
+                email: Set(u.email.clone()),
+                first_name: Set(u.first_name.clone()),
+                last_name: Set(u.last_name.clone()),
+                inserted_at: Set(at),
+            }
+        });
+        Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(Column::Uuid)
+                    .update_columns([Column::Email, Column::FirstName, Column::LastName])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        let mut stored: HashMap<Uuid, user::Model> = self
+            .users(&order)
+            .await?
+            .into_iter()
+            .map(|u| (u.uuid, u))
+            .collect();
+        Ok(order.iter().filter_map(|id| stored.remove(id)).collect())
+    }
+
+    /// The people with these uuids, in no particular order; unknown ones are left out.
+    pub async fn users(&self, uuids: &[Uuid]) -> Result<Vec<user::Model>> {
+        Ok(Entity::find()
+            .filter(Column::Uuid.is_in(uuids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One person by uuid.
+    pub async fn user(&self, uuid: Uuid) -> Result<Option<user::Model>> {
+        Ok(Entity::find_by_id(uuid).one(&self.db).await?)
+    }
+}

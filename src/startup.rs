@@ -1,0 +1,184 @@
+//! Builds the server from configuration and runs it until it is told to stop.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sea_orm::DbErr;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::MemoryBus;
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::db::{self, StatementCounter};
+use crate::graphql::{self, SchemaConfig, Shutdown};
+use crate::http::{self, AppState};
+use crate::retention;
+use crate::service::{ActivityFeed, Limits};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the database, applies migrations and builds the service on it.
+pub async fn open_feed(
+    database: &DatabaseConfig,
+    subscriber_buffer: usize,
+    statements: &StatementCounter,
+) -> Result<ActivityFeed, DbErr> {
+    let db = db::connect(database, statements).await?;
+    db::migrate(&db).await?;
+    let bus = Arc::new(MemoryBus::new(subscriber_buffer));
+    Ok(ActivityFeed::new(db, bus, Limits::default()))
+}
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: ServeConfig,
+    statements: StatementCounter,
+}
+
+impl Application {
+    /// Connects, migrates, builds the schema, binds the address and starts the
+    /// background jobs. Bind port 0 to get a free port (see [`Self::local_addr`]).
+    pub async fn build(
+        database: &DatabaseConfig,
+        config: ServeConfig,
+    ) -> Result<Self, StartupError> {
+        let statements = StatementCounter::default();
+        let feed = open_feed(database, config.subscriber_buffer, &statements).await?;
+        let shutdown = CancellationToken::new();
+        let sockets = TaskTracker::new();
+        let schema = graphql::build_schema(
+            feed.clone(),
+            SchemaConfig {
+                retention_days: config.retention_days,
+                shutdown: Shutdown(shutdown.clone()),
+            },
+        );
+        retention::spawn(
+            feed.clone(),
+            config.retention_days,
+            config.retention_interval,
+            shutdown.clone(),
+            &sockets,
+        );
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        Ok(Self {
+            listener,
+            state: AppState {
+                schema,
+                feed,
+                shutdown,
+                sockets,
+            },
+            config,
+            statements,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has a local address")
+    }
+
+    /// Cancel it to shut the server down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Counts the SQL statements the server runs.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    /// The service the server runs on.
+    pub fn feed(&self) -> &ActivityFeed {
+        &self.state.feed
+    }
+
+    /// Serves until the shutdown token is cancelled, then lets in-flight
+    /// requests finish, completes subscriptions and closes websockets,
+    /// waiting at most the configured shutdown timeout.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            listener,
+            state,
+            config,
+            ..
+        } = self;
+        let shutdown = state.shutdown.clone();
+        let sockets = state.sockets.clone();
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let server = axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = tokio::spawn(server.into_future());
+        shutdown.cancelled().await;
+        sockets.close();
+        let drained = tokio::time::timeout(config.shutdown_timeout, async {
+            let served = server.await;
+            sockets.wait().await;
+            served
+        })
+        .await;
+        match drained {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => {
+                tracing::warn!("shutdown timed out; closing the remaining connections");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
