@@ -1,0 +1,353 @@
+//! The harness: boots the real server on an ephemeral port, each test on a
+//! fresh database (an SQLite file, or a PostgreSQL schema when
+//! TEST_DATABASE_URL points at PostgreSQL), and talks HTTP and websocket to it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use activity_feed::config::{DatabaseConfig, ServeConfig};
+use activity_feed::db::StatementCounter;
+use activity_feed::startup::Application;
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// The database a test runs on, removed when the test ends.
+pub struct TestDb {
+    /// How the server connects to it.
+    pub config: DatabaseConfig,
+    /// Keeps the SQLite file alive for the test.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh, empty database.
+    pub async fn new() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) if url.starts_with("postgres") => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create test schema");
+                admin.close().await.ok();
+                Self {
+                    config: DatabaseConfig {
+                        url,
+                        schema: Some(schema),
+                        pool_size: 8,
+                        ..DatabaseConfig::default()
+                    },
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("feed.db");
+                Self {
+                    config: DatabaseConfig {
+                        url: format!("sqlite://{}?mode=rwc", path.display()),
+                        pool_size: 8,
+                        ..DatabaseConfig::default()
+                    },
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    /// Whether the test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.config.url.starts_with("postgres")
+    }
+
+    /// Drops a PostgreSQL test schema; SQLite files go with their temp dir.
+    async fn drop(&self) {
+        if let (true, Some(schema)) = (self.is_postgres(), &self.config.schema) {
+            if let Ok(admin) = Database::connect(&self.config.url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .await;
+                admin.close().await.ok();
+            }
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    /// Counts the SQL statements the server runs.
+    pub statements: StatementCounter,
+    /// The database it runs on.
+    pub db: TestDb,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// A server with the default configuration on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose configuration `configure` may change first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let db = TestDb::new().await;
+    spawn_app_on(db, configure).await
+}
+
+/// A server on an existing test database.
+pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let mut config = ServeConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        retention_interval: Duration::ZERO,
+        shutdown_timeout: Duration::from_secs(5),
+        ..ServeConfig::default()
+    };
+    configure(&mut config);
+    let app = Application::build(&db.config, config)
+        .await
+        .expect("server starts");
+    let addr = app.local_addr();
+    let statements = app.statements();
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        statements,
+        db,
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a GraphQL document and returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let res = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        res.json().await.expect("JSON response")
+    }
+
+    /// POSTs a GraphQL document that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Logs an activity that must be valid and returns it with every scalar field.
+    pub async fn log(&self, input: Value) -> Value {
+        let data = self
+            .data(
+                &format!("mutation($input: LogInput!) {{ log(input: $input) {{ activity {{ {ACTIVITY_FIELDS} }} errors {{ field message code }} }} }}"),
+                json!({ "input": input }),
+            )
+            .await;
+        assert_eq!(data["log"]["errors"], json!([]), "log refused: {data}");
+        data["log"]["activity"].clone()
+    }
+
+    /// Stores people.
+    pub async fn upsert_users(&self, users: Value) -> Value {
+        self.data(
+            "mutation($u: [UserInput!]!) { upsertUsers(inputs: $u) { uuid email firstName lastName } }",
+            json!({ "u": users }),
+        )
+        .await["upsertUsers"]
+            .clone()
+    }
+
+    /// Opens a graphql-transport-ws connection, acknowledged and ready.
+    pub async fn websocket(&self) -> WsClient {
+        self.websocket_with("graphql-transport-ws", json!({})).await
+    }
+
+    /// Opens a websocket with `protocol` and sends `connection_init` with `payload`.
+    pub async fn websocket_with(&self, protocol: &str, payload: Value) -> WsClient {
+        let mut ws = self.raw_websocket(protocol).await;
+        ws.send_json(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        let ack = ws.next_json().await.expect("connection_ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    /// Opens a websocket with `protocol` and sends nothing yet.
+    pub async fn raw_websocket(&self, protocol: &str) -> WsClient {
+        let mut request = format!("ws://{}/graphql", self.addr)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_str(protocol).unwrap(),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        WsClient { stream }
+    }
+
+    /// Subscribes on `ws` and returns once the server is surely delivering to it.
+    ///
+    /// graphql-transport-ws does not acknowledge a subscribe, so this opens a
+    /// second probe subscription on the same socket after it and logs probe
+    /// activities (action "test.probe") until one arrives: the server handles
+    /// a socket's messages in order, so the first subscription is live too.
+    pub async fn subscribe_ready(
+        &self,
+        ws: &mut WsClient,
+        id: &str,
+        query: &str,
+        variables: Value,
+    ) {
+        ws.subscribe(id, query, variables).await;
+        ws.subscribe(
+            PROBE,
+            r#"subscription { activityAdded(filter: {action: "test.probe"}) { uuid } }"#,
+            json!({}),
+        )
+        .await;
+        for _ in 0..100 {
+            self.log(json!({ "action": "test.probe" })).await;
+            if ws.probe_arrived(Duration::from_millis(50)).await {
+                // Late probe messages and the server's `complete` are skipped by `next_json`.
+                ws.send_json(json!({ "id": PROBE, "type": "complete" }))
+                    .await;
+                return;
+            }
+        }
+        panic!("the probe subscription never received anything");
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stops cleanly");
+        self.db.drop().await;
+    }
+
+    /// Starts a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Every scalar field of Activity, for tests that compare whole activities.
+pub const ACTIVITY_FIELDS: &str = "uuid action module mode actorUuid resourceType resourceUuid targetUuid metadata insertedAt actionBadgeColor modeBadgeColor";
+
+/// The id of the probe subscription of [`TestApp::subscribe_ready`].
+const PROBE: &str = "probe";
+
+/// A websocket client speaking JSON messages.
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// Sends one JSON message.
+    pub async fn send_json(&mut self, msg: Value) {
+        self.stream
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .expect("websocket send");
+    }
+
+    /// The next JSON message, skipping pings; `None` when the socket closed or
+    /// nothing came within five seconds.
+    pub async fn next_json(&mut self) -> Option<Value> {
+        self.next_json_within(Duration::from_secs(5)).await
+    }
+
+    /// The next JSON message within `wait`.
+    pub async fn next_json_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON message");
+                    if matches!(value["type"].as_str(), Some("ping" | "ka")) || value["id"] == PROBE
+                    {
+                        continue;
+                    }
+                    return Some(value);
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Whether a probe message arrives within `wait`; anything else is a failure.
+    async fn probe_arrived(&mut self, wait: Duration) -> bool {
+        let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(wait, self.stream.next()).await
+        else {
+            return false;
+        };
+        let value: Value = serde_json::from_str(&text).expect("JSON message");
+        assert_eq!(
+            value["id"], PROBE,
+            "unexpected message while waiting for the probe: {value}"
+        );
+        true
+    }
+
+    /// Subscribes (graphql-transport-ws) with operation `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send_json(json!({
+            "id": id,
+            "type": "subscribe",
+            "payload": { "query": query, "variables": variables },
+        }))
+        .await;
+    }
+
+    /// The next `next` payload's data for a subscription, or panics.
+    pub async fn next_data(&mut self) -> Value {
+        let msg = self.next_json().await.expect("a subscription message");
+        assert_eq!(msg["type"], "next", "{msg}");
+        assert!(msg["payload"].get("errors").is_none(), "{msg}");
+        msg["payload"]["data"].clone()
+    }
+
+    /// Asserts nothing arrives within `wait`.
+    pub async fn assert_silent(&mut self, wait: Duration) {
+        if let Some(msg) = self.next_json_within(wait).await {
+            panic!("expected no message, got {msg}");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One test binary for the whole API, so it is compiled and linked once.
+
+mod helpers;
+
+mod core;
