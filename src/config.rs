@@ -102,6 +102,77 @@ pub struct ServeConfig {
     /// How long shutdown waits for requests and sockets to finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
+    /// Who may call.
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    /// Bounds on what one request may ask for.
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+}
+
+/// Token verification. With neither key set the server runs in open
+/// development mode, which it allows only on a loopback address.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuthConfig {
+    /// Shared secret for HS256 bearer tokens.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file with the RSA public key for RS256 bearer tokens.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<std::path::PathBuf>,
+}
+
+/// Limits on hostile or mistaken input; each has a default that suits a
+/// public deployment.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Most rows in one page (`perPage`, `first`, `last`, `limit`).
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: u64,
+    /// Most entries in one `logBatch` or `upsertUsers`.
+    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 1000)]
+    pub max_batch_size: usize,
+    /// Most bytes of one activity's metadata, as JSON.
+    #[arg(long, env = "MAX_METADATA_BYTES", default_value_t = 64 * 1024)]
+    pub max_metadata_bytes: usize,
+    /// Most bytes in one request body.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Deepest nesting of selections in one query.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+    /// Highest query complexity: each field costs 1, list fields cost their page size times their entries.
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
+    pub max_complexity: usize,
+    /// Longest one HTTP request may take.
+    #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub request_timeout: Duration,
+    /// Whether the schema may be introspected; turn off in production if clients do not need it.
+    #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+    /// Whether a browser GET on /graphql gets GraphiQL.
+    #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+    /// How long a websocket may wait before sending `connection_init`.
+    #[arg(long, env = "WS_INIT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub ws_init_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_page_size: 500,
+            max_batch_size: 1000,
+            max_metadata_bytes: 64 * 1024,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_depth: 12,
+            max_complexity: 20_000,
+            request_timeout: Duration::from_secs(30),
+            introspection: true,
+            graphiql: true,
+            ws_init_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for ServeConfig {
@@ -112,6 +183,8 @@ impl Default for ServeConfig {
             retention_interval: Duration::from_secs(24 * 60 * 60),
             subscriber_buffer: 1024,
             shutdown_timeout: Duration::from_secs(10),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! [`bus`] (live delivery of committed rows), [`graphql`] (the schema over the
 //! service), [`http`] (routes), and [`startup`] (wiring it all into a server).
 
+/// Bearer tokens and open development mode.
+pub mod auth;
 /// How committed activities reach live subscribers.
 pub mod bus;
 /// Configuration from flags and environment.

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use activity_feed::config::{Cli, Command, ServeConfig};
 use activity_feed::db::StatementCounter;
-use activity_feed::service::SeedPlan;
+use activity_feed::service::{Caller, Limits, SeedPlan};
 use activity_feed::startup::{open_feed, Application};
 use activity_feed::{graphql, telemetry};
 use clap::Parser;
@@ -37,17 +37,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            open_feed(&cli.database, 1, &counter).await?;
+            open_feed(&cli.database, 1, Limits::default(), &counter).await?;
             tracing::info!("migrations applied");
         }
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Prune { days } => {
-            let feed = open_feed(&cli.database, 1, &counter).await?;
-            let result = feed.prune(days).await?;
+            let feed = open_feed(&cli.database, 1, Limits::default(), &counter).await?;
+            let result = feed.prune(&Caller::SYSTEM, days).await?;
             tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
         }
         Command::Seed(seed) => {
-            let feed = open_feed(&cli.database, 1, &counter).await?;
+            let feed = open_feed(&cli.database, 1, Limits::default(), &counter).await?;
             let plan = SeedPlan {
                 activities: seed.count,
                 users: seed.users,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::service::ActivityFeed;
+use crate::service::{ActivityFeed, Caller};
 
 /// Prunes to `days` now and then every `interval` until `shutdown`; an
 /// interval of zero turns the job off.
@@ -22,7 +22,7 @@ pub fn spawn(
     }
     tasks.spawn(async move {
         loop {
-            if let Err(error) = feed.prune(days.into()).await {
+            if let Err(error) = feed.prune(&Caller::SYSTEM, days.into()).await {
                 tracing::error!(%error, "retention prune failed; will try again next interval");
             }
             tokio::select! {

@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Authenticator;
 use crate::bus::MemoryBus;
-use crate::config::{DatabaseConfig, ServeConfig};
+use crate::config::{AuthConfig, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::{self, SchemaConfig, Shutdown};
 use crate::http::{self, AppState};
@@ -23,6 +24,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] DbErr),
+    /// The authentication settings are unusable or unsafe.
+    #[error("{0}")]
+    Auth(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -37,12 +41,45 @@ pub enum StartupError {
 pub async fn open_feed(
     database: &DatabaseConfig,
     subscriber_buffer: usize,
+    limits: Limits,
     statements: &StatementCounter,
 ) -> Result<ActivityFeed, DbErr> {
     let db = db::connect(database, statements).await?;
     db::migrate(&db).await?;
     let bus = Arc::new(MemoryBus::new(subscriber_buffer));
-    Ok(ActivityFeed::new(db, bus, Limits::default()))
+    Ok(ActivityFeed::new(db, bus, limits))
+}
+
+/// The authenticator the configuration asks for. Open development mode is
+/// allowed only on a loopback address, and announced loudly.
+pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authenticator, StartupError> {
+    let public_key = config
+        .jwt_public_key_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path).map_err(|e| {
+                StartupError::Auth(format!(
+                    "cannot read JWT public key {}: {e}",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?;
+    let auth = Authenticator::new(config.jwt_secret.as_deref(), public_key.as_deref())
+        .map_err(|e| StartupError::Auth(e.to_string()))?;
+    if auth.is_open() {
+        if !bind.ip().is_loopback() {
+            return Err(StartupError::Auth(format!(
+                "refusing to listen on {bind} without authentication: set JWT_SECRET \
+                 (or JWT_PUBLIC_KEY_FILE), or bind to a loopback address for development"
+            )));
+        }
+        tracing::warn!(
+            "OPEN DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE is set, so every \
+             request acts as an administrator. Reachable from this machine only ({bind})."
+        );
+    }
+    Ok(auth)
 }
 
 /// A bound, ready server.
@@ -60,8 +97,14 @@ impl Application {
         database: &DatabaseConfig,
         config: ServeConfig,
     ) -> Result<Self, StartupError> {
+        let auth = authenticator(&config.auth, config.bind)?;
         let statements = StatementCounter::default();
-        let feed = open_feed(database, config.subscriber_buffer, &statements).await?;
+        let limits = Limits {
+            max_page_size: config.limits.max_page_size,
+            max_batch_size: config.limits.max_batch_size,
+            max_metadata_bytes: config.limits.max_metadata_bytes,
+        };
+        let feed = open_feed(database, config.subscriber_buffer, limits, &statements).await?;
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();
         let schema = graphql::build_schema(
@@ -69,6 +112,9 @@ impl Application {
             SchemaConfig {
                 retention_days: config.retention_days,
                 shutdown: Shutdown(shutdown.clone()),
+                max_depth: config.limits.max_depth,
+                max_complexity: config.limits.max_complexity,
+                introspection: config.limits.introspection,
             },
         );
         retention::spawn(
@@ -90,8 +136,10 @@ impl Application {
             state: AppState {
                 schema,
                 feed,
+                auth,
                 shutdown,
                 sockets,
+                limits: config.limits.clone(),
             },
             config,
             statements,

@@ -7,6 +7,10 @@ use crate::service::{FieldError, ServiceError};
 
 /// Input breaks a documented rule.
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// The request carries no valid credentials.
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+/// The caller's role does not allow the operation.
+pub const FORBIDDEN: &str = "FORBIDDEN";
 /// Something failed on our side; the details are in the server's log.
 pub const INTERNAL: &str = "INTERNAL";
 /// A subscriber read too slowly and was disconnected; it may resume.
@@ -44,6 +48,7 @@ pub fn service_error(e: ServiceError) -> Error {
                 err
             })
             .unwrap_or_else(|| coded(BAD_USER_INPUT, "invalid input")),
+        ServiceError::Forbidden(message) => coded(FORBIDDEN, message),
         ServiceError::Database(db) => internal(db),
     }
 }

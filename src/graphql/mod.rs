@@ -6,6 +6,8 @@ use async_graphql::Schema;
 
 use crate::service::ActivityFeed;
 
+/// The service and caller of a request.
+pub mod context;
 /// How service errors become GraphQL errors.
 pub mod error;
 /// Batching loaders for related rows.
@@ -27,23 +29,37 @@ pub use subscription::{Shutdown, SubscriptionRoot};
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What the schema needs beyond the service.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SchemaConfig {
     /// Days activities are kept, as reported by `retentionDays`.
     pub retention_days: u32,
     /// Cancelled when the server shuts down, to complete subscriptions.
     pub shutdown: Shutdown,
+    /// Deepest nesting of selections in one query.
+    pub max_depth: usize,
+    /// Highest complexity of one query.
+    pub max_complexity: usize,
+    /// Whether the schema may be introspected.
+    pub introspection: bool,
 }
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
 pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
     let users = DataLoader::new(loaders::UserLoader(feed.clone()), tokio::spawn);
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(feed)
         .data(users)
         .data(RetentionDays(config.retention_days))
         .data(config.shutdown)
-        .finish()
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .limit_recursive_depth(config.max_depth.max(32))
+        .limit_directives(16);
+    if config.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.

@@ -2,12 +2,13 @@
 
 use async_graphql::{Context, Object, Result};
 
+use super::context::service;
 use super::error::{service_error, IntoGraphql};
 use super::types::{
     Activity, FieldError, LogInput, LogPayload, LogUserChangeInput, LogUserChangePayload,
     PruneResult, User, UserInput,
 };
-use crate::service::{self, ActivityFeed, ServiceError};
+use crate::service::{self, ServiceError};
 
 /// The code given to valid entries of a batch that was refused because of others.
 pub const BATCH_REJECTED: &str = "BATCH_REJECTED";
@@ -20,8 +21,8 @@ pub struct MutationRoot;
 impl MutationRoot {
     /// Logs one activity. Invalid input comes back in `errors`, and nothing is written.
     async fn log(&self, ctx: &Context<'_>, input: LogInput) -> Result<LogPayload> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        match feed.log(input.into()).await {
+        let (feed, caller) = service(ctx)?;
+        match feed.log(&caller, input.into()).await {
             Ok(row) => Ok(LogPayload {
                 activity: Some(Activity(row)),
                 errors: Vec::new(),
@@ -37,9 +38,9 @@ impl MutationRoot {
     /// Logs many activities in one transaction: all are written, or, when any
     /// is invalid, none is and each payload says why.
     async fn log_batch(&self, ctx: &Context<'_>, inputs: Vec<LogInput>) -> Result<Vec<LogPayload>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
         let inputs: Vec<service::NewActivity> = inputs.into_iter().map(Into::into).collect();
-        match feed.log_batch(inputs).await {
+        match feed.log_batch(&caller, inputs).await {
             Ok(rows) => Ok(rows
                 .into_iter()
                 .map(|row| LogPayload {
@@ -59,8 +60,8 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: LogUserChangeInput,
     ) -> Result<LogUserChangePayload> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        match feed.log_user_change(input.into()).await {
+        let (feed, caller) = service(ctx)?;
+        match feed.log_user_change(&caller, input.into()).await {
             Ok(outcome) => Ok(LogUserChangePayload {
                 changed: outcome.activity.is_some(),
                 activity: outcome.activity.map(Activity),
@@ -77,8 +78,8 @@ impl MutationRoot {
 
     /// Deletes activities stored more than `days` days ago (days > 0).
     async fn prune(&self, ctx: &Context<'_>, days: i64) -> Result<PruneResult> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        let result = feed.prune(days).await.graphql()?;
+        let (feed, caller) = service(ctx)?;
+        let result = feed.prune(&caller, days).await.graphql()?;
         Ok(PruneResult {
             deleted: result.deleted,
             cutoff: result.cutoff,
@@ -87,9 +88,9 @@ impl MutationRoot {
 
     /// Inserts or updates people by uuid; returns them as stored.
     async fn upsert_users(&self, ctx: &Context<'_>, inputs: Vec<UserInput>) -> Result<Vec<User>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
         let users = feed
-            .upsert_users(inputs.into_iter().map(Into::into).collect())
+            .upsert_users(&caller, inputs.into_iter().map(Into::into).collect())
             .await
             .graphql()?;
         Ok(users.into_iter().map(User).collect())

@@ -5,14 +5,15 @@ use async_graphql::{Context, ErrorExtensions, Object, Result};
 use entity::activity::Column;
 use uuid::Uuid;
 
+use super::context::service;
 use super::error::{IntoGraphql, BAD_USER_INPUT};
 use super::types::{
     Activity, ActivityFilterInput, ActivityGroupBy, ActivityPage, CountBucket, User,
 };
-use crate::service::{badge, ActivityFeed, ActivityFilter, Cursor, FeedArgs};
+use crate::service::{badge, ActivityFilter, Cursor, FeedArgs};
 
 /// The feed's cursor as async-graphql's connection helper reads and writes it.
-pub struct FeedCursor(Cursor);
+pub struct FeedCursor(pub Cursor);
 
 impl CursorType for FeedCursor {
     type Error = &'static str;
@@ -35,6 +36,12 @@ fn size(n: i32) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The cost of a list field: its page size times the cost of one entry, so
+/// that the complexity limit bounds the rows a query can ask for.
+fn list_cost(page_size: Option<i32>, child: usize) -> usize {
+    (page_size.unwrap_or(50).max(1) as usize).saturating_mul(child)
+}
+
 fn filter(f: Option<ActivityFilterInput>) -> ActivityFilter {
     f.map(Into::into).unwrap_or_default()
 }
@@ -46,6 +53,7 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     /// Matching activities by numbered page, newest first.
+    #[graphql(complexity = "list_cost(Some(per_page), child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -57,6 +65,7 @@ impl QueryRoot {
     }
 
     /// Activities a person performed (as actor), by numbered page, newest first.
+    #[graphql(complexity = "list_cost(Some(per_page), child_complexity)")]
     async fn activities_for_user(
         &self,
         ctx: &Context<'_>,
@@ -72,6 +81,7 @@ impl QueryRoot {
 
     /// Matching activities as a Relay connection, newest first. Keyset-paged
     /// on (insertedAt, uuid), so a page deep in history costs what the first costs.
+    #[graphql(complexity = "list_cost(first.or(last), child_complexity)")]
     async fn activity_feed(
         &self,
         ctx: &Context<'_>,
@@ -81,7 +91,7 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Connection<FeedCursor, Activity>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
         let filter = self::filter(filter);
         let conn = connection::query(
             after,
@@ -95,7 +105,7 @@ impl QueryRoot {
                     first: first.map(|n| n as u64),
                     last: last.map(|n| n as u64),
                 };
-                let slice = feed.feed(&filter, args).await.graphql()?;
+                let slice = feed.feed(&caller, &filter, args).await.graphql()?;
                 let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
                 conn.edges.extend(
                     slice
@@ -115,23 +125,24 @@ impl QueryRoot {
     }
 
     /// The newest activities.
+    #[graphql(complexity = "list_cost(Some(limit), child_complexity)")]
     async fn recent_activities(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] limit: i32,
     ) -> Result<Vec<Activity>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
         let rows = feed
-            .recent(&ActivityFilter::default(), size(limit))
+            .recent(&caller, &ActivityFilter::default(), size(limit))
             .await
             .graphql()?;
         Ok(rows.into_iter().map(Activity).collect())
     }
 
-    /// One activity by id; null when there is none.
+    /// One activity by id; null when there is none, or when the caller may not see it.
     async fn activity(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<Activity>> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        Ok(feed.get(uuid).await.graphql()?.map(Activity))
+        let (feed, caller) = service(ctx)?;
+        Ok(feed.get(&caller, uuid).await.graphql()?.map(Activity))
     }
 
     /// How many activities match.
@@ -140,8 +151,8 @@ impl QueryRoot {
         ctx: &Context<'_>,
         filter: Option<ActivityFilterInput>,
     ) -> Result<u64> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        feed.count(&self::filter(filter)).await.graphql()
+        let (feed, caller) = service(ctx)?;
+        feed.count(&caller, &self::filter(filter)).await.graphql()
     }
 
     /// Matching activities counted by group: largest first, or in time order for DAY and HOUR.
@@ -151,9 +162,9 @@ impl QueryRoot {
         filter: Option<ActivityFilterInput>,
         group_by: ActivityGroupBy,
     ) -> Result<Vec<CountBucket>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
         let buckets = feed
-            .counts(&self::filter(filter), group_by.into())
+            .counts(&caller, &self::filter(filter), group_by.into())
             .await
             .graphql()?;
         Ok(buckets.into_iter().map(Into::into).collect())
@@ -161,38 +172,27 @@ impl QueryRoot {
 
     /// Every action that has been logged, sorted.
     async fn action_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        ctx.data::<ActivityFeed>()?
-            .distinct(Column::Action)
-            .await
-            .graphql()
+        distinct(ctx, Column::Action).await
     }
 
     /// Every mode that has been logged, sorted.
     async fn modes(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        ctx.data::<ActivityFeed>()?
-            .distinct(Column::Mode)
-            .await
-            .graphql()
+        distinct(ctx, Column::Mode).await
     }
 
     /// Every module that has been logged, sorted.
     async fn modules(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        ctx.data::<ActivityFeed>()?
-            .distinct(Column::Module)
-            .await
-            .graphql()
+        distinct(ctx, Column::Module).await
     }
 
     /// Every resource type that has been logged, sorted.
     async fn resource_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        ctx.data::<ActivityFeed>()?
-            .distinct(Column::ResourceType)
-            .await
-            .graphql()
+        distinct(ctx, Column::ResourceType).await
     }
 
     /// How many days activities are kept before the retention job deletes them.
     async fn retention_days(&self, ctx: &Context<'_>) -> Result<u32> {
+        service(ctx)?;
         Ok(ctx.data::<RetentionDays>()?.0)
     }
 
@@ -206,11 +206,16 @@ impl QueryRoot {
         badge::mode_badge_color(mode.as_deref())
     }
 
-    /// One person by uuid; null when unknown.
+    /// One person by uuid; null when unknown. A user may only look up themselves.
     async fn user(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<User>> {
-        let feed = ctx.data::<ActivityFeed>()?;
-        Ok(feed.user(uuid).await.graphql()?.map(User))
+        let (feed, caller) = service(ctx)?;
+        Ok(feed.user(&caller, uuid).await.graphql()?.map(User))
     }
+}
+
+async fn distinct(ctx: &Context<'_>, column: Column) -> Result<Vec<String>> {
+    let (feed, caller) = service(ctx)?;
+    feed.distinct(&caller, column).await.graphql()
 }
 
 async fn page_of(
@@ -219,9 +224,12 @@ async fn page_of(
     page: i32,
     per_page: i32,
 ) -> Result<ActivityPage> {
-    let feed = ctx.data::<ActivityFeed>()?;
+    let (feed, caller) = service(ctx)?;
     let (page, per_page) = (size(page), size(per_page));
-    let result = feed.page(&filter, page, per_page).await.graphql()?;
+    let result = feed
+        .page(&caller, &filter, page, per_page)
+        .await
+        .graphql()?;
     Ok(ActivityPage {
         entries: result.entries.into_iter().map(Activity).collect(),
         total: result.total,

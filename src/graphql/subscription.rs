@@ -4,10 +4,10 @@ use async_graphql::{Context, Result, Subscription};
 use futures_util::stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::error::{coded, SUBSCRIBER_LAGGED};
+use super::context::{identity, service};
+use super::error::{coded, IntoGraphql, SUBSCRIBER_LAGGED, UNAUTHENTICATED};
 use super::types::{Activity, ActivityFilterInput};
 use crate::bus::BusError;
-use crate::service::{ActivityFeed, ActivityFilter};
 
 /// Fired when the server shuts down, so every subscription completes cleanly.
 #[derive(Clone, Default)]
@@ -17,40 +17,56 @@ pub struct Shutdown(pub CancellationToken);
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// What ends a live stream early, with the error the client is told.
+enum End {
+    Lagged(u64),
+    TokenExpired,
+}
+
 #[Subscription]
 impl SubscriptionRoot {
     /// Every activity committed after the subscription starts that matches the
-    /// filter, in commit order.
+    /// filter (and that the caller may see), in commit order.
     async fn activity_added(
         &self,
         ctx: &Context<'_>,
         filter: Option<ActivityFilterInput>,
     ) -> Result<impl Stream<Item = Result<Activity>>> {
-        let feed = ctx.data::<ActivityFeed>()?;
+        let (feed, caller) = service(ctx)?;
+        let expires_at = identity(ctx)?.expires_at;
         let shutdown = ctx.data::<Shutdown>()?.0.clone();
-        let filter: ActivityFilter = filter.map(Into::into).unwrap_or_default();
         // Subscribe before returning, so nothing committed from now on is missed.
-        let events = feed.bus().subscribe();
-        let stream = events
+        let events = feed
+            .subscribe(&caller, filter.map(Into::into).unwrap_or_default())
+            .graphql()?;
+        let expiry = async move {
+            match expires_at.and_then(|at| (at - chrono::Utc::now()).to_std().ok()) {
+                Some(left) => tokio::time::sleep(left).await,
+                None if expires_at.is_some() => {}
+                None => std::future::pending().await,
+            }
+        };
+        let expired = futures_util::stream::once(expiry).map(|()| Err(End::TokenExpired));
+        let live =
+            events.map(|item| item.map_err(|BusError::Lagged { missed }| End::Lagged(missed)));
+        let stream = futures_util::stream::select(live, expired)
             .take_until(shutdown.cancelled_owned())
-            .filter_map(move |item| {
-                let out = match item {
-                    Ok(row) if filter.matches(&row) => Some(Ok(Activity((*row).clone()))),
-                    Ok(_) => None,
-                    Err(BusError::Lagged { missed }) => Some(Err(coded(
-                        SUBSCRIBER_LAGGED,
-                        format!("subscriber fell behind and missed {missed} activities; subscribe again"),
-                    ))),
-                };
-                async move { out }
-            })
-            // A lagging subscriber gets its error, then the stream ends.
+            // The first error is delivered, then the stream ends.
             .scan(false, |ended, item| {
-                if *ended {
-                    return futures_util::future::ready(None);
-                }
-                *ended = item.is_err();
-                futures_util::future::ready(Some(item))
+                let out = if *ended {
+                    None
+                } else {
+                    *ended = item.is_err();
+                    Some(match item {
+                        Ok(row) => Ok(Activity((*row).clone())),
+                        Err(End::Lagged(missed)) => Err(coded(
+                            SUBSCRIBER_LAGGED,
+                            format!("subscriber fell behind and missed {missed} activities; subscribe again"),
+                        )),
+                        Err(End::TokenExpired) => Err(coded(UNAUTHENTICATED, "the token has expired")),
+                    })
+                };
+                futures_util::future::ready(out)
             });
         Ok(stream)
     }

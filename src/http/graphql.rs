@@ -1,23 +1,18 @@
-use std::time::Duration;
-
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::AppState;
-
-/// How long a websocket stays open after shutdown began, so the `complete`
-/// messages of its subscriptions reach the client before the socket closes.
-const COMPLETE_FLUSH: Duration = Duration::from_millis(250);
+use super::{websocket, AppState};
+use crate::graphql::context::Authentication;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
 pub async fn get(State(state): State<AppState>, req: Request) -> Response {
     if is_websocket(req.headers()) {
-        return websocket(state, req).await;
+        return upgrade(state, req).await;
     }
-    if wants_html(req.headers()) {
+    if state.limits.graphiql && wants_html(req.headers()) {
         let page = GraphiQLSource::build()
             .endpoint("/graphql")
             .subscription_endpoint("/graphql")
@@ -32,12 +27,24 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     execute(state, req).await
 }
 
+/// The request's `Authorization` header, if it is text.
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 async fn execute(state: AppState, req: Request) -> Response {
+    let identity = state
+        .auth
+        .authenticate(authorization(req.headers()).as_deref());
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(req, &())
         .await
     {
         Ok(request) => {
-            GraphQLResponse::from(state.schema.execute(request.into_inner()).await).into_response()
+            let request = request.into_inner().data(Authentication(identity));
+            GraphQLResponse::from(state.schema.execute(request).await).into_response()
         }
         Err(rejection) => rejection.into_response(),
     }
@@ -57,35 +64,24 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// Serves graphql-transport-ws and the legacy graphql-ws on one socket.
-async fn websocket(state: AppState, req: Request) -> Response {
+/// Upgrades to a GraphQL websocket (graphql-transport-ws or the legacy graphql-ws).
+async fn upgrade(state: AppState, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
-        Ok(p) => p,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let requested = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let protocol = websocket::negotiate(requested.as_deref());
+    let authorization = authorization(&parts.headers);
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    let AppState {
-        schema,
-        shutdown,
-        sockets,
-        ..
-    } = state;
+    let sockets = state.sockets.clone();
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .protocols([protocol.sec_websocket_protocol()])
         .on_upgrade(move |socket| {
-            let serve = GraphQLWebSocket::new(socket, schema, protocol).serve();
-            sockets.track_future(async move {
-                tokio::select! {
-                    _ = serve => {}
-                    _ = async {
-                        shutdown.cancelled().await;
-                        tokio::time::sleep(COMPLETE_FLUSH).await;
-                    } => {}
-                }
-            })
+            sockets.track_future(websocket::serve(socket, state, protocol, authorization))
         })
 }

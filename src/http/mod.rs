@@ -4,8 +4,13 @@ use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Authenticator;
+use crate::config::LimitsConfig;
 use crate::graphql::AppSchema;
 use crate::service::ActivityFeed;
 
@@ -13,6 +18,8 @@ use crate::service::ActivityFeed;
 mod graphql;
 /// `/healthz` and `/readyz`.
 mod health;
+/// GraphQL over websockets, with the protocol's rules enforced.
+pub mod websocket;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -21,6 +28,10 @@ pub struct AppState {
     pub schema: AppSchema,
     /// The service, for health checks.
     pub feed: ActivityFeed,
+    /// Verifies bearer tokens.
+    pub auth: Authenticator,
+    /// Request limits.
+    pub limits: LimitsConfig,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Open websockets, so shutdown can wait for them.
@@ -29,10 +40,18 @@ pub struct AppState {
 
 /// The server's routes. A host application can nest this router in its own.
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        // A panic is a bug; the client gets a 500, the process keeps serving.
+        .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// per entry, in input order, empty for the entries that were fine.
     #[error("invalid batch: {} entries refused", .0.iter().filter(|e| !e.is_empty()).count())]
     InvalidBatch(Vec<Vec<FieldError>>),
+    /// The caller's role does not allow the operation.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The database failed; the details are for the logs, not for clients.
     #[error("database error: {0}")]
     Database(#[from] DbErr),

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TransactionTra
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{ActivityFeed, FieldError, Result, ServiceError};
+use super::{ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
 
 /// An activity to be logged; the server assigns its uuid and time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -100,7 +100,8 @@ pub(super) fn now() -> DateTime<Utc> {
 impl ActivityFeed {
     /// Validates and stores one activity, then publishes it.
     #[tracing::instrument(skip_all, fields(action = %input.action))]
-    pub async fn log(&self, input: NewActivity) -> Result<activity::Model> {
+    pub async fn log(&self, caller: &Caller, input: NewActivity) -> Result<activity::Model> {
+        caller.require(Operation::Log)?;
         let errors = input.validate(self.limits.max_metadata_bytes);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
@@ -114,7 +115,12 @@ impl ActivityFeed {
     /// When any input is invalid nothing is written, and the error lists
     /// every input's problems by position.
     #[tracing::instrument(skip_all, fields(count = inputs.len()))]
-    pub async fn log_batch(&self, inputs: Vec<NewActivity>) -> Result<Vec<activity::Model>> {
+    pub async fn log_batch(
+        &self,
+        caller: &Caller,
+        inputs: Vec<NewActivity>,
+    ) -> Result<Vec<activity::Model>> {
+        caller.require(Operation::Log)?;
         if inputs.len() > self.limits.max_batch_size {
             return Err(ServiceError::invalid(
                 "inputs",

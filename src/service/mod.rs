@@ -9,6 +9,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::bus::EventBus;
 
+/// Who may do what.
+pub mod access;
 /// Badge colours for actions and modes.
 pub mod badge;
 /// Opaque keyset cursors.
@@ -17,6 +19,8 @@ pub mod cursor;
 pub mod error;
 /// Which activities a call is about.
 pub mod filter;
+/// Live streams of committed activities.
+mod live;
 /// Writing activities.
 mod log;
 /// Deleting activities past their retention.
@@ -30,6 +34,7 @@ mod user_change;
 /// The people table.
 mod users;
 
+pub use access::{Caller, Operation, Role};
 pub use cursor::Cursor;
 pub use error::{FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;

@@ -3,7 +3,7 @@ use entity::activity::{Column, Entity};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{log::now, ActivityFeed, Result, ServiceError};
+use super::{log::now, ActivityFeed, Caller, Operation, Result, ServiceError};
 
 /// What a prune removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,8 @@ const PRUNE_BATCH: u64 = 5000;
 impl ActivityFeed {
     /// Deletes activities stored more than `days` days ago, in bounded batches.
     #[tracing::instrument(skip(self))]
-    pub async fn prune(&self, days: i64) -> Result<PruneResult> {
+    pub async fn prune(&self, caller: &Caller, days: i64) -> Result<PruneResult> {
+        caller.require(Operation::Prune)?;
         if days < 1 {
             return Err(ServiceError::invalid("days", "must be at least 1"));
         }

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ActivityFeed, ActivityFilter, Cursor, Result, ServiceError};
+use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
 
 /// One numbered page of activities and the size of the whole result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +72,11 @@ pub struct Bucket {
 /// The size of a feed slice when the caller names none.
 const DEFAULT_FEED_SIZE: u64 = 50;
 
-/// Activities matching `filter`, without order.
-fn matching(filter: &ActivityFilter) -> Select<Entity> {
-    Entity::find().filter(filter.condition())
+/// Activities matching `filter` that `caller` may see, without order.
+fn matching(caller: &Caller, filter: &ActivityFilter) -> Select<Entity> {
+    Entity::find()
+        .filter(caller.visible())
+        .filter(filter.condition())
 }
 
 /// The tuple (inserted_at, uuid) that orders the feed.
@@ -95,14 +97,25 @@ fn newest_first(select: Select<Entity>) -> Select<Entity> {
 }
 
 impl ActivityFeed {
-    /// One activity by id.
-    pub async fn get(&self, uuid: Uuid) -> Result<Option<activity::Model>> {
-        Ok(Entity::find_by_id(uuid).one(&self.db).await?)
+    /// One activity by id; `None` when it does not exist or the caller may not see it.
+    pub async fn get(&self, caller: &Caller, uuid: Uuid) -> Result<Option<activity::Model>> {
+        caller.require(Operation::Read)?;
+        Ok(Entity::find_by_id(uuid)
+            .filter(caller.visible())
+            .one(&self.db)
+            .await?)
     }
 
     /// Page `page` (from 1) of `per_page` matching activities, newest first.
     #[tracing::instrument(skip(self))]
-    pub async fn page(&self, filter: &ActivityFilter, page: u64, per_page: u64) -> Result<Page> {
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        filter: &ActivityFilter,
+        page: u64,
+        per_page: u64,
+    ) -> Result<Page> {
+        caller.require(Operation::Read)?;
         if page < 1 {
             return Err(ServiceError::invalid("page", "must be at least 1"));
         }
@@ -110,23 +123,25 @@ impl ActivityFeed {
         let offset = (page - 1)
             .checked_mul(per_page)
             .ok_or_else(|| ServiceError::invalid("page", "is too large"))?;
-        let entries = newest_first(matching(filter))
+        let entries = newest_first(matching(caller, filter))
             .offset(offset)
             .limit(per_page)
             .all(&self.db)
             .await?;
-        let total = self.count(filter).await?;
+        let total = self.count(caller, filter).await?;
         Ok(Page { entries, total })
     }
 
     /// The newest `limit` activities.
     pub async fn recent(
         &self,
+        caller: &Caller,
         filter: &ActivityFilter,
         limit: u64,
     ) -> Result<Vec<activity::Model>> {
+        caller.require(Operation::Read)?;
         self.check_page_size("limit", limit)?;
-        Ok(newest_first(matching(filter))
+        Ok(newest_first(matching(caller, filter))
             .limit(limit)
             .all(&self.db)
             .await?)
@@ -134,7 +149,13 @@ impl ActivityFeed {
 
     /// A keyset slice of the feed: its cost does not grow with its distance from the top.
     #[tracing::instrument(skip(self))]
-    pub async fn feed(&self, filter: &ActivityFilter, args: FeedArgs) -> Result<FeedSlice> {
+    pub async fn feed(
+        &self,
+        caller: &Caller,
+        filter: &ActivityFilter,
+        args: FeedArgs,
+    ) -> Result<FeedSlice> {
+        caller.require(Operation::Read)?;
         let (size, backwards) = match (args.first, args.last) {
             (Some(_), Some(_)) => {
                 return Err(ServiceError::invalid(
@@ -151,7 +172,7 @@ impl ActivityFeed {
         };
         self.check_page_size(if backwards { "last" } else { "first" }, size)?;
 
-        let mut select = matching(filter);
+        let mut select = matching(caller, filter);
         if let Some(after) = args.after {
             select = select.filter(keyset().lt(keyset_of(after)));
         }
@@ -186,14 +207,21 @@ impl ActivityFeed {
     }
 
     /// How many activities match `filter`.
-    pub async fn count(&self, filter: &ActivityFilter) -> Result<u64> {
-        Ok(matching(filter).count(&self.db).await?)
+    pub async fn count(&self, caller: &Caller, filter: &ActivityFilter) -> Result<u64> {
+        caller.require(Operation::Read)?;
+        Ok(matching(caller, filter).count(&self.db).await?)
     }
 
     /// Matching activities counted by group: largest first, or in time order
     /// for [`GroupBy::Day`] and [`GroupBy::Hour`].
     #[tracing::instrument(skip(self))]
-    pub async fn counts(&self, filter: &ActivityFilter, group_by: GroupBy) -> Result<Vec<Bucket>> {
+    pub async fn counts(
+        &self,
+        caller: &Caller,
+        filter: &ActivityFilter,
+        group_by: GroupBy,
+    ) -> Result<Vec<Bucket>> {
+        caller.require(Operation::Read)?;
         #[derive(FromQueryResult)]
         struct Text {
             key: Option<String>,
@@ -213,7 +241,7 @@ impl ActivityFeed {
             GroupBy::Actor => Expr::col(Column::ActorUuid),
             GroupBy::Day | GroupBy::Hour => time_bucket(backend, group_by),
         };
-        let select = matching(filter)
+        let select = matching(caller, filter)
             .select_only()
             .expr_as(key, "key")
             .expr_as(Expr::col(Column::Uuid).count(), "count")
@@ -250,9 +278,11 @@ impl ActivityFeed {
         })
     }
 
-    /// The distinct non-null values of a text column, sorted.
-    pub async fn distinct(&self, column: Column) -> Result<Vec<String>> {
-        Ok(Entity::find()
+    /// The distinct non-null values of a text column among the activities
+    /// the caller may see, sorted.
+    pub async fn distinct(&self, caller: &Caller, column: Column) -> Result<Vec<String>> {
+        caller.require(Operation::Read)?;
+        Ok(matching(caller, &ActivityFilter::default())
             .select_only()
             .column(column)
             .distinct()

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use uuid::{Builder, Uuid};
 
-use super::{log::now, ActivityFeed, NewUser, Result, ServiceError};
+use super::{log::now, ActivityFeed, Caller, NewUser, Result, ServiceError};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,7 @@ impl ActivityFeed {
             })
             .collect();
         for chunk in users.chunks(self.limits.max_batch_size.max(1)) {
-            self.upsert_users(chunk.to_vec()).await?;
+            self.upsert_users(&Caller::SYSTEM, chunk.to_vec()).await?;
         }
 
         // Walk forward in time from `days` ago so the rows come out in order.

@@ -2,7 +2,7 @@ use entity::activity;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{ActivityFeed, FieldError, NewActivity, Result, ServiceError};
+use super::{ActivityFeed, Caller, FieldError, NewActivity, Operation, Result, ServiceError};
 
 /// A change to a person's fields, to be logged as one activity holding the diff.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,7 +81,12 @@ fn diff(
 impl ActivityFeed {
     /// Logs the fields of a person that really changed, or nothing when none did.
     #[tracing::instrument(skip_all, fields(action = %change.action, user = %change.user_uuid))]
-    pub async fn log_user_change(&self, change: UserChange) -> Result<UserChangeOutcome> {
+    pub async fn log_user_change(
+        &self,
+        caller: &Caller,
+        change: UserChange,
+    ) -> Result<UserChangeOutcome> {
+        caller.require(Operation::Log)?;
         let mut errors = Vec::new();
         if change.changes.is_null() {
             errors.push(FieldError::invalid("changes", "must be a JSON object"));
@@ -97,7 +102,7 @@ impl ActivityFeed {
 
         let before = match given_before {
             Some(before) => before,
-            None => self.stored_fields(change.user_uuid).await?,
+            None => self.stored_fields(caller, change.user_uuid).await?,
         };
         let skip = change
             .skip_fields
@@ -114,16 +119,19 @@ impl ActivityFeed {
             Value::String(change.actor_role.unwrap_or_else(|| "user".into())),
         );
         let activity = self
-            .log(NewActivity {
-                action: change.action,
-                module: Some("users".into()),
-                mode: Some(change.mode.unwrap_or_else(|| "auto".into())),
-                actor_uuid: Some(change.actor_uuid.unwrap_or(change.user_uuid)),
-                resource_type: Some("user".into()),
-                resource_uuid: Some(change.user_uuid),
-                target_uuid: change.target_uuid,
-                metadata: Some(Value::Object(metadata)),
-            })
+            .log(
+                caller,
+                NewActivity {
+                    action: change.action,
+                    module: Some("users".into()),
+                    mode: Some(change.mode.unwrap_or_else(|| "auto".into())),
+                    actor_uuid: Some(change.actor_uuid.unwrap_or(change.user_uuid)),
+                    resource_type: Some("user".into()),
+                    resource_uuid: Some(change.user_uuid),
+                    target_uuid: change.target_uuid,
+                    metadata: Some(Value::Object(metadata)),
+                },
+            )
             .await?;
         Ok(UserChangeOutcome {
             activity: Some(activity),
@@ -131,8 +139,8 @@ impl ActivityFeed {
     }
 
     /// A stored person's fields under the names a diff uses; empty when unknown.
-    async fn stored_fields(&self, uuid: Uuid) -> Result<Map<String, Value>> {
-        let Some(user) = self.user(uuid).await? else {
+    async fn stored_fields(&self, caller: &Caller, uuid: Uuid) -> Result<Map<String, Value>> {
+        let Some(user) = self.user(caller, uuid).await? else {
             return Ok(Map::new());
         };
         let text = |v: Option<String>| v.map_or(Value::Null, Value::String);

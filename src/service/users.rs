@@ -5,7 +5,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{log::now, ActivityFeed, FieldError, Result, ServiceError};
+use super::{log::now, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
 
 /// A person as the host platform knows them now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,7 +41,12 @@ impl ActivityFeed {
     ///
     /// A uuid given twice takes its last entry. All or nothing.
     #[tracing::instrument(skip_all, fields(count = inputs.len()))]
-    pub async fn upsert_users(&self, inputs: Vec<NewUser>) -> Result<Vec<user::Model>> {
+    pub async fn upsert_users(
+        &self,
+        caller: &Caller,
+        inputs: Vec<NewUser>,
+    ) -> Result<Vec<user::Model>> {
+        caller.require(Operation::UpsertUsers)?;
         if inputs.len() > self.limits.max_batch_size {
             return Err(ServiceError::invalid(
                 "inputs",
@@ -92,6 +97,7 @@ impl ActivityFeed {
     }
 
     /// The people with these uuids, in no particular order; unknown ones are left out.
+    /// For resolving the people of activities the caller may already see.
     pub async fn users(&self, uuids: &[Uuid]) -> Result<Vec<user::Model>> {
         Ok(Entity::find()
             .filter(Column::Uuid.is_in(uuids.iter().copied()))
@@ -99,8 +105,12 @@ impl ActivityFeed {
             .await?)
     }
 
-    /// One person by uuid.
-    pub async fn user(&self, uuid: Uuid) -> Result<Option<user::Model>> {
+    /// One person by uuid; `None` when unknown or when the caller may not see them.
+    pub async fn user(&self, caller: &Caller, uuid: Uuid) -> Result<Option<user::Model>> {
+        caller.require(Operation::Read)?;
+        if !caller.sees_user(uuid) {
+            return Ok(None);
+        }
         Ok(Entity::find_by_id(uuid).one(&self.db).await?)
     }
 }

@@ -1,0 +1,205 @@
+//! Who is calling: bearer tokens (JWT) turned into a service [`Caller`].
+//!
+//! Without a configured key the server runs in open development mode, where
+//! every caller is the system; [`crate::startup`] allows that only on loopback.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::service::{Caller, Role};
+
+/// The claims of an activity-feed token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The caller's uuid.
+    pub sub: String,
+    /// "admin", "service" or "user".
+    pub role: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// An authenticated caller and until when its token holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// Who is calling, for the service layer.
+    pub caller: Caller,
+    /// When the token expires; `None` in open development mode.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Why a request could not be authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token was sent.
+    #[error("authentication required: send a bearer token")]
+    Missing,
+    /// The token is past its `exp`.
+    #[error("the token has expired")]
+    Expired,
+    /// The token is malformed, forged, or uses an algorithm that is not configured.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Verifies bearer tokens, or lets everyone in as the system in open mode.
+#[derive(Clone)]
+pub struct Authenticator {
+    hs256: Option<DecodingKey>,
+    rs256: Option<DecodingKey>,
+}
+
+/// Seconds of clock skew tolerated on `exp`.
+const LEEWAY_SECS: u64 = 5;
+
+impl Authenticator {
+    /// Open development mode: no token needed, every caller is the system.
+    pub fn open() -> Self {
+        Self {
+            hs256: None,
+            rs256: None,
+        }
+    }
+
+    /// Verifies HS256 tokens with `secret` and/or RS256 tokens with a PEM public key.
+    pub fn new(secret: Option<&str>, rsa_public_pem: Option<&[u8]>) -> Result<Self, AuthError> {
+        let rs256 = rsa_public_pem
+            .map(DecodingKey::from_rsa_pem)
+            .transpose()
+            .map_err(|e| AuthError::Invalid(format!("RSA public key: {e}")))?;
+        Ok(Self {
+            hs256: secret.map(|s| DecodingKey::from_secret(s.as_bytes())),
+            rs256,
+        })
+    }
+
+    /// Whether no key is configured.
+    pub fn is_open(&self) -> bool {
+        self.hs256.is_none() && self.rs256.is_none()
+    }
+
+    /// Authenticates an `Authorization` header value ("Bearer …").
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+        if self.is_open() {
+            return Ok(Identity {
+                caller: Caller::SYSTEM,
+                expires_at: None,
+            });
+        }
+        let header = authorization.map(str::trim).filter(|h| !h.is_empty());
+        let header = header.ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| AuthError::Invalid("expected \"Bearer <token>\"".into()))?
+            .trim();
+        self.verify(token)
+    }
+
+    /// Verifies a bare token. Each key is bound to its own algorithm, so a
+    /// token cannot choose how it is checked.
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.hs256.as_ref(),
+            Algorithm::RS256 => self.rs256.as_ref(),
+            _ => None,
+        }
+        .ok_or_else(|| AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg)))?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid(e.to_string()),
+        })?;
+        let claims = data.claims;
+        let role = Role::parse(&claims.role)
+            .ok_or_else(|| AuthError::Invalid(format!("unknown role {:?}", claims.role)))?;
+        let subject = Uuid::try_parse(&claims.sub).ok();
+        if role == Role::User && subject.is_none() {
+            return Err(AuthError::Invalid("a user token needs a uuid `sub`".into()));
+        }
+        Ok(Identity {
+            caller: Caller { role, subject },
+            expires_at: DateTime::from_timestamp(claims.exp, 0),
+        })
+    }
+}
+
+/// Signs a token for `role` and `sub` that expires at `exp`: HS256 with a
+/// secret, or RS256 with a PEM private key.
+pub fn mint(claims: &Claims, key: SigningKey<'_>) -> Result<String, AuthError> {
+    let (alg, key) = match key {
+        SigningKey::Secret(secret) => (
+            Algorithm::HS256,
+            EncodingKey::from_secret(secret.as_bytes()),
+        ),
+        SigningKey::RsaPem(pem) => (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(pem)
+                .map_err(|e| AuthError::Invalid(format!("RSA private key: {e}")))?,
+        ),
+    };
+    jsonwebtoken::encode(&Header::new(alg), claims, &key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
+/// The key a token is signed with.
+#[derive(Debug, Clone, Copy)]
+pub enum SigningKey<'a> {
+    /// HS256 shared secret.
+    Secret(&'a str),
+    /// RS256 private key, PEM.
+    RsaPem(&'a [u8]),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(role: &str, exp_in: i64) -> Claims {
+        Claims {
+            sub: Uuid::now_v7().to_string(),
+            role: role.into(),
+            exp: Utc::now().timestamp() + exp_in,
+        }
+    }
+
+    #[test]
+    fn accepts_a_valid_hs256_token() {
+        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
+        let c = claims("user", 60);
+        let token = mint(&c, SigningKey::Secret("s3cret")).unwrap();
+        let id = auth.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+        assert_eq!(id.caller.role, Role::User);
+        assert_eq!(id.caller.subject.unwrap().to_string(), c.sub);
+    }
+
+    #[test]
+    fn refuses_forged_expired_and_unknown() {
+        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
+        let forged = mint(&claims("admin", 60), SigningKey::Secret("other")).unwrap();
+        assert!(matches!(auth.verify(&forged), Err(AuthError::Invalid(_))));
+        let expired = mint(&claims("admin", -60), SigningKey::Secret("s3cret")).unwrap();
+        assert_eq!(auth.verify(&expired), Err(AuthError::Expired));
+        let bad_role = mint(&claims("root", 60), SigningKey::Secret("s3cret")).unwrap();
+        assert!(matches!(auth.verify(&bad_role), Err(AuthError::Invalid(_))));
+        assert_eq!(auth.authenticate(None), Err(AuthError::Missing));
+        assert!(matches!(
+            auth.authenticate(Some("Basic abc")),
+            Err(AuthError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn open_mode_lets_the_system_in() {
+        let id = Authenticator::open().authenticate(None).unwrap();
+        assert_eq!(id.caller, Caller::SYSTEM);
+    }
+}
