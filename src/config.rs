@@ -40,6 +40,28 @@ pub enum Command {
     },
     /// Fill the database with realistic demo data.
     Seed(SeedConfig),
+    /// Mint a bearer token for development and scripts, and print it.
+    Token(TokenConfig),
+}
+
+/// What `token` signs.
+#[derive(Debug, Clone, Args)]
+pub struct TokenConfig {
+    /// The role: admin, service or user.
+    #[arg(long)]
+    pub role: String,
+    /// The caller's uuid (the `sub` claim).
+    #[arg(long)]
+    pub sub: uuid::Uuid,
+    /// How long the token is valid, e.g. "1h", "30d".
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub ttl: Duration,
+    /// HS256 secret to sign with.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// PEM file with an RSA private key to sign with (RS256) instead.
+    #[arg(long)]
+    pub private_key_file: Option<std::path::PathBuf>,
 }
 
 /// Log output formats.

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
-use activity_feed::config::{Cli, Command, ServeConfig};
+use activity_feed::auth::{self, Claims, SigningKey};
+use activity_feed::config::{Cli, Command, ServeConfig, TokenConfig};
 use activity_feed::db::StatementCounter;
-use activity_feed::service::{Caller, Limits, SeedPlan};
+use activity_feed::service::{Caller, Limits, Role, SeedPlan};
 use activity_feed::startup::{open_feed, Application};
 use activity_feed::{graphql, telemetry};
 use clap::Parser;
@@ -46,6 +47,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let result = feed.prune(&Caller::SYSTEM, days).await?;
             tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
         }
+        Command::Token(token) => println!("{}", mint_token(&token)?),
         Command::Seed(seed) => {
             let feed = open_feed(&cli.database, 1, Limits::default(), &counter).await?;
             let plan = SeedPlan {
@@ -63,4 +65,27 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Signs the token `token` describes with the secret or private key it names.
+fn mint_token(token: &TokenConfig) -> Result<String, Box<dyn std::error::Error>> {
+    if Role::parse(&token.role).is_none() {
+        return Err(format!("unknown role {:?}: use admin, service or user", token.role).into());
+    }
+    let ttl = chrono::Duration::from_std(token.ttl)?;
+    let claims = Claims {
+        sub: token.sub.to_string(),
+        role: token.role.clone(),
+        exp: (chrono::Utc::now() + ttl).timestamp(),
+    };
+    let pem;
+    let key = match (&token.private_key_file, &token.secret) {
+        (Some(path), _) => {
+            pem = std::fs::read(path)?;
+            SigningKey::RsaPem(&pem)
+        }
+        (None, Some(secret)) => SigningKey::Secret(secret),
+        (None, None) => return Err("set JWT_SECRET (or --secret), or --private-key-file".into()),
+    };
+    Ok(auth::mint(&claims, key)?)
 }

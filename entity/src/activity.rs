@@ -27,6 +27,8 @@ pub struct Model {
     pub metadata: Json,
     /// When the server stored the row, UTC, microsecond precision.
     pub inserted_at: DateTimeUtc,
+    /// The producer's key for retries: a second `log` with it returns this row.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,8 @@ pub use sea_orm_migration::prelude::*;
 
 /// Creates `activities` and `users` with the indexes the feed's queries use.
 mod m20261126_000001_create_tables;
+/// Adds `idempotency_key`, so a retried `log` returns its first activity.
+mod m20261127_000002_idempotency_key;
 
 /// Every migration of the project, in order.
 pub struct Migrator;
@@ -14,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_tables::Migration),
+            Box::new(m20261127_000002_idempotency_key::Migration),
+        ]
     }
 }

@@ -302,6 +302,9 @@ pub struct LogInput {
     pub target_uuid: Option<Uuid>,
     /// Details; must be a JSON object.
     pub metadata: Option<Json<Value>>,
+    /// A key that makes retries safe: a second log with the same key writes
+    /// nothing and returns the first activity. 1 to 200 characters.
+    pub idempotency_key: Option<String>,
 }
 
 impl From<LogInput> for service::NewActivity {
@@ -315,6 +318,7 @@ impl From<LogInput> for service::NewActivity {
             resource_uuid: i.resource_uuid,
             target_uuid: i.target_uuid,
             metadata: i.metadata.map(|m| m.0),
+            idempotency_key: i.idempotency_key,
         }
     }
 }

@@ -144,6 +144,7 @@ mod tests {
             target_uuid: None,
             metadata: serde_json::json!({}),
             inserted_at: Utc::now(),
+            idempotency_key: None,
         }
     }
 

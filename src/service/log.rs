@@ -1,6 +1,11 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::activity;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TransactionTrait};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -25,6 +30,9 @@ pub struct NewActivity {
     pub target_uuid: Option<Uuid>,
     /// Details; must be a JSON object when given. `None` and `null` mean `{}`.
     pub metadata: Option<Value>,
+    /// The producer's key for retries; 1 to 200 characters. A second `log`
+    /// with the same key writes nothing and returns the first activity.
+    pub idempotency_key: Option<String>,
 }
 
 /// Checks that an optional text field fits its column.
@@ -87,6 +95,7 @@ impl NewActivity {
                 _ => Value::Object(Default::default()),
             },
             inserted_at: now,
+            idempotency_key: self.idempotency_key,
         }
     }
 }
@@ -142,13 +151,17 @@ impl ActivityFeed {
             .await
     }
 
-    /// Writes rows in one transaction, publishing them once committed.
+    /// Writes rows in one transaction, publishing the new ones once committed.
+    ///
+    /// Returns one row per input: the row written, or, for a retried
+    /// idempotency key, the row its first use wrote.
     async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
         let txn = self.db.begin().await?;
         write_rows(&txn, &rows).await?;
-        self.bus.stage(&txn, &rows).await?;
+        let (rows, fresh) = resolve_retries(&txn, rows).await?;
+        self.bus.stage(&txn, &fresh).await?;
         txn.commit().await?;
-        self.bus.committed(&rows);
+        self.bus.committed(&fresh);
         Ok(rows)
     }
 
@@ -162,7 +175,47 @@ impl ActivityFeed {
     }
 }
 
-/// Inserts rows with multi-row INSERTs.
+/// Swaps each row whose idempotency key was already taken for the stored
+/// row, and returns the rows with the subset that this call wrote.
+///
+/// The insert skipped the conflicting rows (ON CONFLICT DO NOTHING), and a
+/// concurrent writer of the same key has committed before the insert went on,
+/// so reading the keys back inside the transaction finds the first row.
+async fn resolve_retries(
+    txn: &DatabaseTransaction,
+    rows: Vec<activity::Model>,
+) -> Result<(Vec<activity::Model>, Vec<activity::Model>)> {
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.idempotency_key.as_deref())
+        .collect();
+    if keys.is_empty() {
+        return Ok((rows.clone(), rows));
+    }
+    let stored: HashMap<String, activity::Model> = activity::Entity::find()
+        .filter(activity::Column::IdempotencyKey.is_in(keys))
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|row| Some((row.idempotency_key.clone()?, row)))
+        .collect();
+    let mut fresh = Vec::new();
+    let rows = rows
+        .into_iter()
+        .map(
+            |row| match row.idempotency_key.as_ref().and_then(|k| stored.get(k)) {
+                Some(first) if first.uuid != row.uuid => first.clone(),
+                _ => {
+                    fresh.push(row.clone());
+                    row
+                }
+            },
+        )
+        .collect();
+    Ok((rows, fresh))
+}
+
+/// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken is skipped.
 async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Result<()> {
     // SQLite allows 32,766 bound values per statement; 10 columns a row.
     for chunk in rows.chunks(1000) {
@@ -177,8 +230,14 @@ async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Resu
             target_uuid: Set(row.target_uuid),
             metadata: Set(row.metadata.clone()),
             inserted_at: Set(row.inserted_at),
+            idempotency_key: Set(row.idempotency_key.clone()),
         });
         activity::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(activity::Column::IdempotencyKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(txn)
             .await?;
     }

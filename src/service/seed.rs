@@ -305,6 +305,7 @@ impl ActivityFeed {
                         target_uuid: (about_user || rng.random_bool(0.3)).then_some(other),
                         metadata: metadata(&mut rng, shape),
                         inserted_at: at,
+                        idempotency_key: None,
                     }
                 })
                 .collect();

@@ -130,6 +130,7 @@ impl ActivityFeed {
                     resource_uuid: Some(change.user_uuid),
                     target_uuid: change.target_uuid,
                     metadata: Some(Value::Object(metadata)),
+                    idempotency_key: None,
                 },
             )
             .await?;
