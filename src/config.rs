@@ -64,6 +64,17 @@ pub struct TokenConfig {
     pub private_key_file: Option<std::path::PathBuf>,
 }
 
+/// How live events travel between writers and subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusKind {
+    /// PostgreSQL LISTEN/NOTIFY on PostgreSQL, in-process on SQLite.
+    Auto,
+    /// In-process: subscribers see only what this process logged.
+    Memory,
+    /// PostgreSQL LISTEN/NOTIFY: every instance sees every commit.
+    Postgres,
+}
+
 /// Log output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -121,6 +132,14 @@ pub struct ServeConfig {
     /// How many unread live events one subscriber may fall behind before it is dropped.
     #[arg(long, env = "SUBSCRIBER_BUFFER", default_value_t = 1024)]
     pub subscriber_buffer: usize,
+    /// How live events travel: "postgres" (LISTEN/NOTIFY, so subscribers on
+    /// every instance see what any instance logged), "memory" (this process
+    /// only), or "auto": postgres on PostgreSQL, memory on SQLite.
+    #[arg(long, env = "BUS", value_enum, default_value_t = BusKind::Auto)]
+    pub bus: BusKind,
+    /// Longest wait between the listener's reconnection attempts.
+    #[arg(long, env = "LISTENER_MAX_RECONNECT_DELAY", value_parser = humantime::parse_duration, default_value = "5s")]
+    pub listener_max_reconnect_delay: Duration,
     /// How long shutdown waits for requests and sockets to finish.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
@@ -205,6 +224,8 @@ impl Default for ServeConfig {
             retention_interval: Duration::from_secs(24 * 60 * 60),
             subscriber_buffer: 1024,
             shutdown_timeout: Duration::from_secs(10),
+            bus: BusKind::Auto,
+            listener_max_reconnect_delay: Duration::from_secs(5),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
         }

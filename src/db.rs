@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseConfig;
@@ -49,8 +51,83 @@ pub async fn connect(
     Ok(db)
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations. On PostgreSQL, instances that start together
+/// take turns under an advisory lock instead of racing on the same DDL.
 #[tracing::instrument(skip_all)]
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &DatabaseConnection, config: &DatabaseConfig) -> Result<(), DbErr> {
+    if !config.url.starts_with("postgres") {
+        return Migrator::up(db, None).await;
+    }
+    let lock = AdvisoryLock::acquire(&config.url, &lock_name("migrate", config)).await?;
+    let result = Migrator::up(db, None).await;
+    lock.release().await;
+    result
+}
+
+/// The name of an advisory lock for `purpose` in the configured schema.
+pub fn lock_name(purpose: &str, config: &DatabaseConfig) -> String {
+    let schema = config.schema.as_deref().unwrap_or("public");
+    format!("activity-feed {purpose} {schema}")
+}
+
+/// A PostgreSQL session advisory lock on a connection of its own: held until
+/// released, or until the process dies and PostgreSQL drops the connection.
+pub struct AdvisoryLock {
+    conn: PgConnection,
+    name: String,
+}
+
+fn sqlx_err(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+impl AdvisoryLock {
+    async fn open(url: &str) -> Result<PgConnection, DbErr> {
+        let options: PgConnectOptions = url.parse().map_err(sqlx_err)?;
+        options.connect().await.map_err(sqlx_err)
+    }
+
+    /// Waits for the lock named `name`.
+    pub async fn acquire(url: &str, name: &str) -> Result<Self, DbErr> {
+        let mut conn = Self::open(url).await?;
+        sea_orm::sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .map_err(sqlx_err)?;
+        Ok(Self {
+            conn,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Takes the lock named `name` if nobody holds it.
+    pub async fn try_acquire(url: &str, name: &str) -> Result<Option<Self>, DbErr> {
+        let mut conn = Self::open(url).await?;
+        let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(sqlx_err)?;
+        if !locked {
+            conn.close().await.ok();
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            conn,
+            name: name.to_owned(),
+        }))
+    }
+
+    /// Releases the lock and closes its connection.
+    pub async fn release(mut self) {
+        let released = sea_orm::sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+            .bind(&self.name)
+            .execute(&mut self.conn)
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, lock = %self.name, "cannot release a lock; it goes with its connection");
+        }
+        self.conn.close().await.ok();
+    }
 }

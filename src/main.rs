@@ -38,18 +38,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            open_feed(&cli.database, 1, Limits::default(), &counter).await?;
+            open_feed(&cli.database, Limits::default(), &counter).await?;
             tracing::info!("migrations applied");
         }
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Prune { days } => {
-            let feed = open_feed(&cli.database, 1, Limits::default(), &counter).await?;
+            let feed = open_feed(&cli.database, Limits::default(), &counter).await?;
             let result = feed.prune(&Caller::SYSTEM, days).await?;
             tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
         }
         Command::Token(token) => println!("{}", mint_token(&token)?),
         Command::Seed(seed) => {
-            let feed = open_feed(&cli.database, 1, Limits::default(), &counter).await?;
+            let feed = open_feed(&cli.database, Limits::default(), &counter).await?;
             let plan = SeedPlan {
                 activities: seed.count,
                 users: seed.users,

@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
-use crate::bus::MemoryBus;
-use crate::config::{AuthConfig, DatabaseConfig, ServeConfig};
+use crate::bus::postgres::ListenerConfig;
+use crate::bus::{EventBus, MemoryBus, PgBus};
+use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::{self, SchemaConfig, Shutdown};
 use crate::http::{self, AppState};
-use crate::retention;
+use crate::retention::{self, RetentionLock};
 use crate::service::{ActivityFeed, Limits};
 
 /// Why the server could not start.
@@ -37,17 +38,57 @@ pub enum StartupError {
     },
 }
 
-/// Opens the database, applies migrations and builds the service on it.
+/// Opens the database, applies migrations and builds the service on it with
+/// an in-process bus: for commands that run once and serve no subscribers.
 pub async fn open_feed(
     database: &DatabaseConfig,
-    subscriber_buffer: usize,
     limits: Limits,
     statements: &StatementCounter,
 ) -> Result<ActivityFeed, DbErr> {
     let db = db::connect(database, statements).await?;
-    db::migrate(&db).await?;
-    let bus = Arc::new(MemoryBus::new(subscriber_buffer));
-    Ok(ActivityFeed::new(db, bus, limits))
+    db::migrate(&db, database).await?;
+    Ok(ActivityFeed::new(db, Arc::new(MemoryBus::new(1)), limits))
+}
+
+/// The bus the configuration asks for: LISTEN/NOTIFY on PostgreSQL unless
+/// told otherwise, in-process on SQLite.
+async fn open_bus(
+    database: &DatabaseConfig,
+    config: &ServeConfig,
+    db: &sea_orm::DatabaseConnection,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<Arc<dyn EventBus>, DbErr> {
+    let postgres = database.url.starts_with("postgres");
+    let kind = match config.bus {
+        BusKind::Auto if postgres => BusKind::Postgres,
+        BusKind::Auto => BusKind::Memory,
+        other => other,
+    };
+    Ok(match kind {
+        BusKind::Postgres if !postgres => {
+            return Err(DbErr::Custom(
+                "the postgres bus needs a PostgreSQL DATABASE_URL".into(),
+            ))
+        }
+        BusKind::Postgres => {
+            let listener = ListenerConfig {
+                url: database.url.clone(),
+                schema: database.schema.clone(),
+                max_reconnect_delay: config.listener_max_reconnect_delay,
+            };
+            let bus = PgBus::start(
+                listener,
+                db.clone(),
+                config.subscriber_buffer,
+                shutdown.clone(),
+                tasks,
+            )
+            .await?;
+            Arc::new(bus)
+        }
+        BusKind::Memory | BusKind::Auto => Arc::new(MemoryBus::new(config.subscriber_buffer)),
+    })
 }
 
 /// The authenticator the configuration asks for. Open development mode is
@@ -104,9 +145,12 @@ impl Application {
             max_batch_size: config.limits.max_batch_size,
             max_metadata_bytes: config.limits.max_metadata_bytes,
         };
-        let feed = open_feed(database, config.subscriber_buffer, limits, &statements).await?;
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();
+        let db = db::connect(database, &statements).await?;
+        db::migrate(&db, database).await?;
+        let bus = open_bus(database, &config, &db, &shutdown, &sockets).await?;
+        let feed = ActivityFeed::new(db, bus, limits);
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
@@ -119,6 +163,7 @@ impl Application {
         );
         retention::spawn(
             feed.clone(),
+            RetentionLock::for_database(database),
             config.retention_days,
             config.retention_interval,
             shutdown.clone(),

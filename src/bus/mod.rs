@@ -13,8 +13,11 @@ use sea_orm::{DatabaseTransaction, DbErr};
 
 /// Fans committed rows out to every subscriber of this process.
 pub mod memory;
+/// Carries committed rows between instances through PostgreSQL LISTEN/NOTIFY.
+pub mod postgres;
 
 pub use memory::MemoryBus;
+pub use postgres::PgBus;
 
 /// What a subscriber's stream yields.
 pub type BusItem = Result<Arc<activity::Model>, BusError>;
@@ -28,6 +31,19 @@ pub enum BusError {
         /// How many events it missed.
         missed: u64,
     },
+    /// Replaying history for a resuming subscriber failed.
+    #[error("replay failed: {0}")]
+    Replay(String),
+}
+
+/// Whether the bus is delivering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusHealth {
+    /// Delivering.
+    Up,
+    /// Not delivering now (e.g. reconnecting); what is committed meanwhile is
+    /// delivered once it is back.
+    Down(String),
 }
 
 /// Publishes committed activities and hands out subscriptions to them.
@@ -47,4 +63,9 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Every activity committed from now on.
     fn subscribe(&self) -> BoxStream<'static, BusItem>;
+
+    /// Whether the bus is delivering, for readiness checks.
+    fn health(&self) -> BusHealth {
+        BusHealth::Up
+    }
 }

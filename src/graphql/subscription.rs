@@ -5,9 +5,12 @@ use futures_util::stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::context::{identity, service};
-use super::error::{coded, IntoGraphql, SUBSCRIBER_LAGGED, UNAUTHENTICATED};
+use super::error::{
+    coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
+};
 use super::types::{Activity, ActivityFilterInput};
 use crate::bus::BusError;
+use crate::service::Cursor;
 
 /// Fired when the server shuts down, so every subscription completes cleanly.
 #[derive(Clone, Default)]
@@ -21,23 +24,32 @@ pub struct SubscriptionRoot;
 enum End {
     Lagged(u64),
     TokenExpired,
+    Unavailable,
 }
 
 #[Subscription]
 impl SubscriptionRoot {
     /// Every activity committed after the subscription starts that matches the
-    /// filter (and that the caller may see), in commit order.
+    /// filter (and that the caller may see), in commit order. With `after` (an
+    /// activity's `cursor`, as from activityFeed), first replays what matched
+    /// after it, then goes live: a client that reconnects loses nothing.
     async fn activity_added(
         &self,
         ctx: &Context<'_>,
         filter: Option<ActivityFilterInput>,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Activity>>> {
         let (feed, caller) = service(ctx)?;
         let expires_at = identity(ctx)?.expires_at;
         let shutdown = ctx.data::<Shutdown>()?.0.clone();
         // Subscribe before returning, so nothing committed from now on is missed.
+        let after = after
+            .map(|c| {
+                Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))
+            })
+            .transpose()?;
         let events = feed
-            .subscribe(&caller, filter.map(Into::into).unwrap_or_default())
+            .subscribe(&caller, filter.map(Into::into).unwrap_or_default(), after)
             .graphql()?;
         let expiry = async move {
             match expires_at.and_then(|at| (at - chrono::Utc::now()).to_std().ok()) {
@@ -47,8 +59,12 @@ impl SubscriptionRoot {
             }
         };
         let expired = futures_util::stream::once(expiry).map(|()| Err(End::TokenExpired));
-        let live =
-            events.map(|item| item.map_err(|BusError::Lagged { missed }| End::Lagged(missed)));
+        let live = events.map(|item| {
+            item.map_err(|e| match e {
+                BusError::Lagged { missed } => End::Lagged(missed),
+                BusError::Replay(_) => End::Unavailable,
+            })
+        });
         let stream = futures_util::stream::select(live, expired)
             .take_until(shutdown.cancelled_owned())
             // The first error is delivered, then the stream ends.
@@ -64,6 +80,7 @@ impl SubscriptionRoot {
                             format!("subscriber fell behind and missed {missed} activities; subscribe again"),
                         )),
                         Err(End::TokenExpired) => Err(coded(UNAUTHENTICATED, "the token has expired")),
+                        Err(End::Unavailable) => Err(coded(INTERNAL, "internal error")),
                     })
                 };
                 futures_util::future::ready(out)

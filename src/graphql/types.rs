@@ -84,6 +84,11 @@ impl Activity {
     async fn inserted_at(&self) -> DateTime<Utc> {
         self.0.inserted_at
     }
+    /// This activity's position in the feed: pass it as `after` to
+    /// activityFeed or activityAdded to continue from here.
+    async fn cursor(&self) -> String {
+        crate::service::Cursor::of(&self.0).encode()
+    }
     /// Dashboard badge class for the action.
     async fn action_badge_color(&self) -> &'static str {
         badge::action_badge_color(&self.0.action)

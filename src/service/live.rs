@@ -1,24 +1,98 @@
-use futures_util::stream::{Stream, StreamExt};
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::{ActivityFeed, ActivityFilter, Caller, Operation, Result};
-use crate::bus::BusItem;
+use chrono::{TimeDelta, Utc};
+use entity::activity::{Column, Entity};
+use futures_util::stream::{Stream, StreamExt};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result};
+use crate::bus::{BusError, BusItem};
+
+/// Rows read per replay query when a subscriber resumes.
+const REPLAY_PAGE: u64 = 500;
+
+/// How long before a subscription started a row committed during it can have
+/// been stamped: a transaction's rows carry the time it wrote them, and it
+/// may commit later. Replayed rows newer than this may also arrive live.
+const IN_FLIGHT: TimeDelta = TimeDelta::seconds(60);
 
 impl ActivityFeed {
     /// Every activity committed from now on that matches `filter` and that
     /// `caller` may see, in commit order.
+    ///
+    /// With `after`, first replays the matching activities after that cursor
+    /// (oldest first), then goes live: nothing committed in between is
+    /// missed, and nothing is delivered twice at the seam.
     pub fn subscribe(
         &self,
         caller: &Caller,
         filter: ActivityFilter,
+        after: Option<Cursor>,
     ) -> Result<impl Stream<Item = BusItem> + Send + 'static> {
         caller.require(Operation::Read)?;
         let caller = *caller;
-        Ok(self.bus.subscribe().filter(move |item| {
-            let keep = match item {
-                Ok(row) => caller.sees(row) && filter.matches(row),
-                Err(_) => true,
-            };
-            async move { keep }
-        }))
+        // Listen before replaying, so what commits during the replay is kept.
+        let live = self.bus.subscribe();
+        let feed = self.clone();
+        Ok(async_stream::stream! {
+            let started = Utc::now();
+            let mut replayed = HashSet::new();
+            if let Some(mut cursor) = after {
+                loop {
+                    let page = match feed.replay_page(&caller, &filter, cursor).await {
+                        Ok(page) => page,
+                        Err(error) => {
+                            tracing::error!(%error, "replay for a resuming subscriber failed");
+                            yield Err(BusError::Replay("could not read the activities to replay".into()));
+                            return;
+                        }
+                    };
+                    let done = (page.len() as u64) < REPLAY_PAGE;
+                    for row in page {
+                        cursor = Cursor::of(&row);
+                        if row.inserted_at >= started - IN_FLIGHT {
+                            replayed.insert(row.uuid);
+                        }
+                        yield Ok(Arc::new(row));
+                    }
+                    if done {
+                        break;
+                    }
+                }
+            }
+            let mut live = live;
+            while let Some(item) = live.next().await {
+                match item {
+                    Ok(row) if replayed.remove(&row.uuid) => {}
+                    Ok(row) if caller.sees(&row) && filter.matches(&row) => yield Ok(row),
+                    Ok(_) => {}
+                    Err(error) => yield Err(error),
+                }
+            }
+        })
+    }
+
+    /// The next matching rows after `cursor`, oldest first.
+    async fn replay_page(
+        &self,
+        caller: &Caller,
+        filter: &ActivityFilter,
+        cursor: Cursor,
+    ) -> Result<Vec<entity::activity::Model>> {
+        Ok(Entity::find()
+            .filter(caller.visible())
+            .filter(filter.condition())
+            .filter(
+                Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)]).gt(
+                    Expr::tuple([Expr::val(cursor.inserted_at), Expr::val(cursor.uuid)]),
+                ),
+            )
+            .order_by(Column::InsertedAt, Order::Asc)
+            .order_by(Column::Uuid, Order::Asc)
+            .limit(REPLAY_PAGE)
+            .all(&self.db)
+            .await?)
     }
 }
