@@ -232,12 +232,15 @@ async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Resu
             inserted_at: Set(row.inserted_at),
             idempotency_key: Set(row.idempotency_key.clone()),
         });
+        // No conflict target: the unique idempotency key is the only index a
+        // fresh row can collide with. A target would have to be matched to the
+        // index when the statement is prepared, and SQLite fails that with "ON
+        // CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint"
+        // on a pooled connection that read the schema before the migration
+        // adding the index ran; untargeted, SQLite re-prepares the statement
+        // once it notices the schema changed.
         activity::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(activity::Column::IdempotencyKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
             .exec_without_returning(txn)
             .await?;
     }
