@@ -14,6 +14,8 @@ use crate::config::LimitsConfig;
 use crate::graphql::AppSchema;
 use crate::service::ActivityFeed;
 
+/// `/`: the live dashboard page and its embedded assets.
+mod dashboard;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
 /// `/healthz` and `/readyz`.
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(dashboard::router())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -1,0 +1,119 @@
+// Counts over time (activityCounts by HOUR or DAY) as an inline SVG bar chart.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** How many bars each bucket size shows at most. */
+export const BARS = Object.freeze({ hour: 48, day: 30 });
+
+function floorTo(ms, bucket) {
+  return bucket === 'day' ? Math.floor(ms / DAY_MS) * DAY_MS : Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+function step(bucket) {
+  return bucket === 'day' ? DAY_MS : HOUR_MS;
+}
+
+/** The server's key for the bucket starting at `ms` (UTC). */
+export function bucketKey(ms, bucket) {
+  const iso = new Date(ms).toISOString();
+  return bucket === 'day' ? iso.slice(0, 10) : `${iso.slice(0, 13)}:00:00Z`;
+}
+
+/**
+ * The time span the chart covers: the last BARS buckets up to `until` (or
+ * now), never earlier than `since`. Returns ISO bounds for the query and
+ * the first and last bucket starts.
+ */
+export function chartWindow(bucket, { since, until } = {}, now = Date.now()) {
+  const endMs = Math.min(until ? Date.parse(until) : now, now);
+  const last = floorTo(endMs, bucket);
+  let first = last - (BARS[bucket] - 1) * step(bucket);
+  const sinceMs = since ? Date.parse(since) : NaN;
+  if (!Number.isNaN(sinceMs) && sinceMs > first) first = Math.min(floorTo(sinceMs, bucket), last);
+  return {
+    since: new Date(Number.isNaN(sinceMs) ? first : Math.max(first, sinceMs)).toISOString(),
+    until: until ?? undefined,
+    first,
+    last,
+  };
+}
+
+/** One bar per bucket from `first` to `last`, zero where the server had none. */
+export function buildSeries(buckets, bucket, first, last) {
+  const counts = new Map((buckets ?? []).map((b) => [b.key, b.count]));
+  const series = [];
+  for (let ms = first; ms <= last; ms += step(bucket)) {
+    series.push({ start: ms, key: bucketKey(ms, bucket), count: counts.get(bucketKey(ms, bucket)) ?? 0 });
+  }
+  return series;
+}
+
+/** A bucket's start as a short label in the viewer's time zone. */
+export function bucketLabel(ms, bucket) {
+  const date = new Date(ms);
+  if (bucket === 'day') return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  return date.toLocaleString(undefined, { weekday: 'short', hour: 'numeric' });
+}
+
+function el(name, attrs = {}, text) {
+  const node = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * Draws `series` into `svg` (replacing what was there) at the width it is
+ * shown at, so text keeps its size on a phone; returns a one-line description.
+ */
+export function renderChart(svg, series, bucket) {
+  const width = Math.max(Math.round(svg.getBoundingClientRect().width), 240);
+  const height = 200;
+  const pad = { top: 12, right: 8, bottom: 26, left: 40 };
+  const innerW = width - pad.left - pad.right;
+  const innerH = height - pad.top - pad.bottom;
+  const max = Math.max(1, ...series.map((s) => s.count));
+  const total = series.reduce((sum, s) => sum + s.count, 0);
+
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+
+  for (const fraction of [0, 0.5, 1]) {
+    const y = pad.top + innerH * (1 - fraction);
+    svg.append(el('line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
+    svg.append(el('text', { class: 'axis', x: pad.left - 6, y: y + 4, 'text-anchor': 'end' },
+      Math.round(max * fraction).toLocaleString()));
+  }
+
+  const slot = innerW / Math.max(series.length, 1);
+  const gap = Math.min(2, slot * 0.2);
+  series.forEach((point, i) => {
+    const h = point.count === 0 ? 0 : Math.max(1.5, (point.count / max) * innerH);
+    const bar = el('rect', {
+      class: 'bar',
+      x: pad.left + i * slot + gap / 2,
+      y: pad.top + innerH - h,
+      width: Math.max(slot - gap, 0.5),
+      height: h,
+    });
+    bar.append(el('title', {}, `${bucketLabel(point.start, bucket)}: ${point.count.toLocaleString()}`));
+    svg.append(bar);
+  });
+
+  if (series.length) {
+    const ticks = [0, Math.floor((series.length - 1) / 2), series.length - 1];
+    for (const [n, i] of [...new Set(ticks)].entries()) {
+      const anchor = n === 0 ? 'start' : i === series.length - 1 ? 'end' : 'middle';
+      const x = anchor === 'start' ? pad.left : anchor === 'end' ? width - pad.right : pad.left + (i + 0.5) * slot;
+      svg.append(el('text', { class: 'axis', x, y: height - 8, 'text-anchor': anchor }, bucketLabel(series[i].start, bucket)));
+    }
+  }
+
+  const peak = series.reduce((best, s) => (s.count > (best?.count ?? -1) ? s : best), null);
+  const unit = bucket === 'day' ? 'day (UTC)' : 'hour';
+  return peak && total
+    ? `${total.toLocaleString()} activities over ${series.length} ${unit === 'hour' ? 'hours' : 'days'}; busiest ${unit} ${bucketLabel(peak.start, bucket)} with ${peak.count.toLocaleString()}.`
+    : `No activities in the last ${series.length} ${unit === 'hour' ? 'hours' : 'days'}.`;
+}

@@ -1,0 +1,107 @@
+// The activity table: one row per activity, in the feed's order.
+
+import { activityActionClass, activityModeClass } from './badges.js';
+import { h } from './dom.js';
+import { exactTime, personLabel, personName, relativeTime, shortUuid } from './format.js';
+import { summarizeMetadata } from './metadata.js';
+
+/** A badge; `text` is shown as given. */
+export function badge(text, cls, extra = '') {
+  return h('span', { class: `badge ${cls} ${extra}`.trim() }, text);
+}
+
+/** A person in a cell: the name or email, and a second line with the email or uuid. */
+function personCell(user, uuid, cls) {
+  if (!uuid && !user) return h('td', { class: cls }, h('span', { class: 'muted' }, '—'));
+  const name = personName(user);
+  const second = name && user?.email && name !== user.email ? user.email : uuid;
+  return h(
+    'td',
+    { class: cls, title: uuid ?? '' },
+    h('span', { class: name ? 'person' : 'person unknown' }, personLabel(user, uuid)),
+    name ? h('span', { class: 'sub' }, second === uuid ? shortUuid(uuid) : second) : null,
+  );
+}
+
+function resourceCell(activity) {
+  const { resourceType, resourceUuid, resourceUser } = activity;
+  if (!resourceType && !resourceUuid) return h('td', { class: 'col-resource' }, h('span', { class: 'muted' }, '—'));
+  const label = personName(resourceUser) ?? (resourceUuid ? shortUuid(resourceUuid) : '');
+  return h(
+    'td',
+    { class: 'col-resource', title: resourceUuid ?? '' },
+    h('span', { class: 'kind' }, resourceType ?? 'resource'),
+    label ? h('span', { class: 'sub' }, label) : null,
+  );
+}
+
+/** The row for one activity. */
+export function renderRow(activity, now = Date.now()) {
+  const time = h(
+    'time',
+    { datetime: activity.insertedAt, title: exactTime(activity.insertedAt) },
+    relativeTime(activity.insertedAt, now),
+  );
+  const open = h(
+    'button',
+    {
+      type: 'button',
+      class: 'row-open',
+      'aria-haspopup': 'dialog',
+      'aria-label': `${activity.action}: show details`,
+    },
+    badge(activity.action, activityActionClass(activity), 'badge-action'),
+  );
+  const summary = summarizeMetadata(activity.metadata);
+  return h(
+    'tr',
+    { dataset: { uuid: activity.uuid, action: activity.action } },
+    h('td', { class: 'col-time' }, time),
+    h('td', { class: 'col-action' }, open),
+    h('td', { class: 'col-mode' }, activity.mode ? badge(activity.mode, activityModeClass(activity)) : h('span', { class: 'muted' }, '—')),
+    personCell(activity.actor, activity.actorUuid, 'col-actor'),
+    resourceCell(activity),
+    personCell(activity.target, activity.targetUuid, 'col-target'),
+    h('td', { class: 'col-details' }, summary ? h('span', { class: 'summary', title: summary }, summary) : h('span', { class: 'muted' }, '—')),
+  );
+}
+
+/**
+ * Keeps `tbody` in step with a Feed: `insert` takes what Feed.merge returned.
+ * `onOpen(uuid, button)` is called when a row is chosen (click or keyboard).
+ */
+export function createTable(tbody, { onOpen }) {
+  tbody.addEventListener('click', (event) => {
+    if (event.target.closest('a, input, select, textarea')) return;
+    const row = event.target.closest('tr[data-uuid]');
+    if (!row || (window.getSelection()?.toString() ?? '') !== '') return;
+    onOpen(row.dataset.uuid, row.querySelector('.row-open'));
+  });
+
+  return {
+    /** Inserts rows; `fresh` marks live arrivals so they flash briefly. */
+    insert(added, { fresh = false } = {}) {
+      const now = Date.now();
+      for (const { activity, index } of added) {
+        const row = renderRow(activity, now);
+        if (fresh) {
+          row.classList.add('fresh');
+          row.addEventListener('animationend', () => row.classList.remove('fresh'), { once: true });
+        }
+        tbody.insertBefore(row, tbody.children[index] ?? null);
+      }
+    },
+
+    clear() {
+      tbody.replaceChildren();
+    },
+
+    /** Refreshes the relative times. */
+    tick(now = Date.now()) {
+      for (const time of tbody.querySelectorAll('time[datetime]')) {
+        const text = relativeTime(time.getAttribute('datetime'), now);
+        if (time.textContent !== text) time.textContent = text;
+      }
+    },
+  };
+}
