@@ -1,0 +1,1101 @@
+#!/usr/bin/env python3
+"""The benchmark harness of BENCHMARKS.md (issue 5). Run it through `bench/run`.
+
+activity-feed against the same work done by raw SQL (pgbench -M prepared) and
+by PostGraphile 4, on one seeded PostgreSQL database, in one run, alternating
+the systems cell by cell; plus activity-feed on SQLite for the embedded
+numbers, the websocket fan-out (S1) and memory.
+
+Every process it starts is stopped by its PID; all traffic goes to 127.0.0.1;
+every load is bounded in time (and the load client also in count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+HOST = "127.0.0.1"  # every load goes here and nowhere else
+PORTS = {"ours": 18080, "pgl": 18081, "ours_sqlite": 18082}
+SYSTEM_NAMES = {
+    "ours": "activity-feed (PostgreSQL)",
+    "sql": "raw SQL (pgbench -M prepared)",
+    "pgl": "PostGraphile 4",
+    "ours_sqlite": "activity-feed (SQLite)",
+}
+WRK_CAP_PER_THREAD = 1_000_000  # the count bound of one wrk cell, per thread
+
+STARTED: list["Proc"] = []
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Processes: started in their own session, stopped by PID.
+
+
+class Proc:
+    def __init__(self, name: str, argv: list[str], log_path: Path, env=None, cwd=None):
+        self.name = name
+        self.log_path = log_path
+        self.log_file = open(log_path, "ab")
+        self.popen = subprocess.Popen(
+            argv,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+        self.pid = self.popen.pid
+        STARTED.append(self)
+        log(f"started {name} (pid {self.pid})")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+            log(f"stopped {self.name} (pid {self.pid})")
+        if self in STARTED:
+            STARTED.remove(self)
+        self.log_file.close()
+
+
+def stop_all() -> None:
+    for p in list(STARTED):
+        try:
+            p.stop()
+        except Exception as e:  # keep stopping the others
+            log(f"could not stop {p.name}: {e}")
+
+
+atexit.register(stop_all)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler:
+    """The largest RSS of a process while a cell runs."""
+
+    def __init__(self, pid: int | None):
+        self.pid, self.max, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            if self.pid:
+                self.max = max(self.max, rss_kib(self.pid) or 0)
+            self._stop.wait(0.25)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run(argv, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("check", True)
+    kw.setdefault("text", True)
+    return subprocess.run(argv, **kw)
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL and SQLite.
+
+
+def psql(db: str, sql: str) -> str:
+    out = run(
+        ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", db, "-XAtq",
+         "-v", "ON_ERROR_STOP=1", "-c", sql],
+        capture_output=True,
+    )
+    return out.stdout.strip()
+
+
+def pg_url(db: str) -> str:
+    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
+
+
+def ensure_pg_database(binary: Path, db: str, count: int, users: int, logs: Path) -> None:
+    exists = psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
+    if exists:
+        try:
+            psql(db, "DELETE FROM activities WHERE module = 'bench'")
+            n = int(psql(db, "SELECT count(*) FROM activities"))
+            u = int(psql(db, "SELECT count(*) FROM users"))
+        except subprocess.CalledProcessError:
+            n = u = -1
+        if n == count and u == users:
+            log(f"reusing database {db} ({n} activities, {u} users)")
+            psql(db, "VACUUM ANALYZE activities")
+            return
+        log(f"database {db} has {n} activities and {u} users, not {count}/{users}: recreating")
+        psql("postgres", f'DROP DATABASE "{db}"')
+    psql("postgres", f'CREATE DATABASE "{db}"')
+    seed(binary, pg_url(db), count, users, logs / f"seed-{db}.log")
+    psql(db, "VACUUM ANALYZE")
+
+
+def seed(binary: Path, url: str, count: int, users: int, log_path: Path) -> None:
+    log(f"seeding {count} activities over {users} users into {url}")
+    t0 = time.time()
+    with open(log_path, "ab") as f:
+        run([str(binary), "--database-url", url, "seed", "--count", str(count),
+             "--users", str(users), "--seed", "1"], stdout=f, stderr=subprocess.STDOUT,
+            env={**os.environ, "RUST_LOG": "info"}, text=False)
+    log(f"seeded in {time.time() - t0:.0f} s")
+
+
+def ensure_sqlite(binary: Path, path: Path, count: int, users: int, logs: Path) -> None:
+    if path.exists():
+        try:
+            con = sqlite3.connect(path)
+            con.execute("DELETE FROM activities WHERE module = 'bench'")
+            con.commit()
+            n = con.execute("SELECT count(*) FROM activities").fetchone()[0]
+            u = con.execute("SELECT count(*) FROM users").fetchone()[0]
+            con.close()
+        except sqlite3.Error:
+            n = u = -1
+        if n == count and u == users:
+            log(f"reusing SQLite file {path} ({n} activities)")
+            return
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seed(binary, f"sqlite://{path}?mode=rwc", count, users, logs / "seed-sqlite.log")
+    con = sqlite3.connect(path)
+    con.execute("ANALYZE")
+    con.close()
+
+
+# --------------------------------------------------------------------------
+# The systems.
+
+
+def http_json(url: str, body: dict | None = None, timeout=30) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def wait_ready(name: str, proc: Proc, check, timeout=120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not proc.alive():
+            raise SystemExit(f"{name} exited; see {proc.log_path}")
+        try:
+            if check():
+                return
+        except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{name} not ready after {timeout} s; see {proc.log_path}")
+
+
+def start_ours(binary: Path, url: str, port: int, name: str, logs: Path) -> Proc:
+    p = Proc(name, [str(binary), "--database-url", url, "serve", "--bind", f"{HOST}:{port}",
+                    "--retention-interval", "0s"],
+             logs / f"{name}.log", env={"RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn")})
+
+    def ready():
+        with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=2) as r:
+            return r.status == 200
+
+    wait_ready(name, p, ready)
+    return p
+
+
+def start_postgraphile(db: str, port: int, logs: Path) -> Proc:
+    pg_dir = BENCH / "postgraphile"
+    argv = [
+        "node", str(pg_dir / "node_modules/postgraphile/cli.js"),
+        "--connection", pg_url(db), "--schema", "public",
+        "--host", HOST, "--port", str(port),
+        "--append-plugins", "postgraphile-plugin-connection-filter",
+        "--dynamic-json", "--disable-query-log", "--no-ignore-rbac",
+        "--max-pool-size", "16", "--disable-graphiql",
+    ]
+    # cwd holds postgraphile.tags.json5: the actor "foreign key" (there is no
+    # real one: an unknown actor is allowed) so that userByActorUuid exists.
+    p = Proc("postgraphile", argv, logs / "postgraphile.log", cwd=pg_dir,
+             env={"NODE_ENV": "production"})
+
+    def ready():
+        r = http_json(f"http://{HOST}:{port}/graphql", {"query": "{ __typename }"}, timeout=2)
+        return r.get("data", {}).get("__typename") == "Query"
+
+    wait_ready("postgraphile", p, ready)
+    return p
+
+
+# --------------------------------------------------------------------------
+# The workloads: one document per system, doing the same work.
+
+OURS_FIELDS = ("uuid action module mode actorUuid resourceType resourceUuid targetUuid "
+               "metadata insertedAt actor { email }")
+PGL_FIELDS = ("uuid action module mode actorUuid resourceType resourceUuid targetUuid "
+              "metadata insertedAt userByActorUuid { email }")
+PGL_ORDER = "orderBy: [INSERTED_AT_DESC, UUID_DESC]"
+SQL_COLUMNS = ("a.uuid, a.action, a.module, a.mode, a.actor_uuid, a.resource_type, "
+               "a.resource_uuid, a.target_uuid, a.metadata, a.inserted_at, u.email")
+SQL_PAGE = (f"SELECT {SQL_COLUMNS} FROM activities a LEFT JOIN users u ON u.uuid = a.actor_uuid")
+SQL_ORDER = "ORDER BY a.inserted_at DESC, a.uuid DESC"
+SQL_INSERT_COLS = ("INSERT INTO activities (uuid, action, module, mode, actor_uuid, "
+                   "resource_type, resource_uuid, target_uuid, metadata, inserted_at) VALUES ")
+METADATA = {"source": "bench", "n": 1}
+
+
+def sql_row(action: str) -> str:
+    return (f"(gen_random_uuid(), '{action}', 'bench', 'script', :actor, 'post', "
+            f"gen_random_uuid(), NULL, '{json.dumps(METADATA)}', now())")
+
+
+def our_cursor(micros: int, uuid: str) -> str:
+    raw = f"{micros}:{uuid.replace('-', '')}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def pgl_cursor(iso: str, uuid: str) -> str:
+    # PostGraphile 4's cursor: base64 of JSON [orderBy names, [values]].
+    raw = json.dumps([["inserted_at_desc", "uuid_desc"], [iso, uuid]], separators=(",", ":"))
+    return base64.b64encode(raw.encode()).decode()
+
+
+def gql(query: str, variables: dict | None = None) -> dict:
+    body = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    return {"kind": "http", "body": body}
+
+
+def pgbench(script: str, **defines) -> dict:
+    return {"kind": "pgbench", "script": script, "defines": defines}
+
+
+def workloads(p: dict) -> list[dict]:
+    """p: parameters found in the seeded data (actor, deep cursors, offset page)."""
+    actor, deep, page = p["actor"], p["deep"], p["offset_page"]
+    offset = (page - 1) * 50
+    feed = lambda args: f"{{ activityFeed({args}) {{ edges {{ cursor node {{ {OURS_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    pgl_feed = lambda args: f"{{ allActivities({args}) {{ edges {{ cursor node {{ {PGL_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    post_filter = f'filter: {{action: "post.*", actorUuid: "{actor}"}}'
+    pgl_post_filter = f'filter: {{action: {{startsWith: "post."}}, actorUuid: {{equalTo: "{actor}"}}}}'
+    post_range = "a.action >= 'post.' AND a.action < 'post/'"
+    w = [
+        dict(key="q1_feed", name="Q1 first page, activityFeed(first: 50)", kind="read",
+             conc=[1, 16, 64],
+             ours=gql(feed("first: 50")),
+             pgl=gql(pgl_feed(f"first: 50, {PGL_ORDER}")),
+             sql=pgbench(f"{SQL_PAGE} {SQL_ORDER} LIMIT 50;")),
+        dict(key="q1_page", name="Q1 first page, activities(perPage: 50) with total", kind="read",
+             conc=[1, 16],
+             ours=gql(f"{{ activities(perPage: 50) {{ total page perPage totalPages entries {{ {OURS_FIELDS} }} }} }}"),
+             pgl=gql(f"{{ allActivities(first: 50, {PGL_ORDER}) {{ totalCount nodes {{ {PGL_FIELDS} }} }} }}"),
+             sql=pgbench(f"{SQL_PAGE} {SQL_ORDER} LIMIT 50;\nSELECT count(*) FROM activities;")),
+        dict(key="q2_filtered", name='Q2 filtered page: action "post.*" + one actor', kind="read",
+             conc=[1, 16],
+             ours=gql(feed(f"first: 50, {post_filter}")),
+             pgl=gql(pgl_feed(f"first: 50, {PGL_ORDER}, {pgl_post_filter}")),
+             sql=pgbench(f"{SQL_PAGE} WHERE {post_range} AND a.actor_uuid = CAST(:actor AS uuid) {SQL_ORDER} LIMIT 50;",
+                         actor=actor)),
+        dict(key="q3_count", name='Q3 activityCount(action "post.*")', kind="read", conc=[1, 16],
+             ours=gql('{ activityCount(filter: {action: "post.*"}) }'),
+             pgl=gql('{ allActivities(filter: {action: {startsWith: "post."}}) { totalCount } }'),
+             sql=pgbench(f"SELECT count(*) FROM activities a WHERE {post_range};")),
+        dict(key="q3_by_action", name="Q3 activityCounts(groupBy: ACTION)", kind="read", conc=[1, 16],
+             ours=gql("{ activityCounts(groupBy: ACTION) { key count } }"),
+             sql=pgbench("SELECT action AS key, count(*) AS count FROM activities "
+                         "GROUP BY action ORDER BY count DESC, key;")),
+        dict(key="q3_by_day", name="Q3 activityCounts(groupBy: DAY)", kind="read", conc=[1, 16],
+             ours=gql("{ activityCounts(groupBy: DAY) { key count } }"),
+             sql=pgbench("SELECT to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS key, "
+                         "count(*) AS count FROM activities GROUP BY 1 ORDER BY 1;")),
+        dict(key="q4_deep_cursor", name=f"Q4 cursor page {p['deep_rows']:,} rows back", kind="read",
+             conc=[1, 16],
+             ours=gql(feed(f'first: 50, after: "{our_cursor(deep["micros"], deep["uuid"])}"')),
+             pgl=gql(pgl_feed(f'first: 50, {PGL_ORDER}, after: "{pgl_cursor(deep["iso"], deep["uuid"])}"')),
+             sql=pgbench(f"{SQL_PAGE} WHERE (a.inserted_at, a.uuid) < (CAST(:ts AS timestamptz), CAST(:id AS uuid)) "
+                         f"{SQL_ORDER} LIMIT 50;", ts=deep["iso"], id=deep["uuid"])),
+        dict(key="q4_offset", name=f"Q4 offset page {page:,} (perPage 50) with total", kind="read",
+             conc=[1, 16],
+             ours=gql(f"{{ activities(page: {page}, perPage: 50) {{ total entries {{ {OURS_FIELDS} }} }} }}"),
+             pgl=gql(f"{{ allActivities(first: 50, offset: {offset}, {PGL_ORDER}) {{ totalCount nodes {{ {PGL_FIELDS} }} }} }}"),
+             sql=pgbench(f"{SQL_PAGE} {SQL_ORDER} LIMIT 50 OFFSET {offset};\nSELECT count(*) FROM activities;")),
+    ]
+    log_input = {"action": "bench.m1", "module": "bench", "mode": "script", "actorUuid": actor,
+                 "resourceType": "post", "resourceUuid": "__UUID__", "metadata": METADATA}
+    pgl_input = {"uuid": "__UUID__", "action": "bench.m1", "module": "bench", "mode": "script",
+                 "actorUuid": actor, "resourceType": "post", "resourceUuid": "__UUID__",
+                 "metadata": METADATA, "insertedAt": "now"}
+    batch = [dict(log_input, action="bench.m2") for _ in range(100)]
+    pgl_batch = " ".join(
+        f"m{i}: createActivity(input: {{activity: {{uuid: \"__UUID__\", action: \"bench.m2\", "
+        f"module: \"bench\", mode: \"script\", actorUuid: \"{actor}\", resourceType: \"post\", "
+        f"resourceUuid: \"__UUID__\", metadata: {{source: \"bench\", n: 1}}, insertedAt: \"now\"}}}}) "
+        f"{{ activity {{ uuid insertedAt }} }}" for i in range(100))
+    w += [
+        dict(key="m1_log", name="M1 single log", kind="write", rows=1, conc=[1, 16],
+             ours=gql("mutation($i: LogInput!) { log(input: $i) { activity { uuid insertedAt } errors { field message } } }",
+                      {"i": log_input}),
+             pgl=gql("mutation($i: CreateActivityInput!) { createActivity(input: $i) { activity { uuid insertedAt } } }",
+                     {"i": {"activity": pgl_input}}),
+             sql=pgbench(SQL_INSERT_COLS + sql_row("bench.m1") + ";", actor=actor)),
+        dict(key="m2_batch", name="M2 logBatch of 100 (rows/s)", kind="write", rows=100, conc=[1, 16],
+             ours=gql("mutation($i: [LogInput!]!) { logBatch(inputs: $i) { activity { uuid insertedAt } errors { field message } } }",
+                      {"i": batch}),
+             pgl=gql(f"mutation {{ {pgl_batch} }}"),
+             sql=pgbench(SQL_INSERT_COLS + ",\n".join(sql_row("bench.m2") for _ in range(100)) + ";",
+                         actor=actor)),
+    ]
+    return w
+
+
+def find_parameters(db: str, count: int) -> dict:
+    actor = psql(db, "SELECT actor_uuid FROM activities WHERE action >= 'post.' AND action < 'post/' "
+                     "AND actor_uuid IS NOT NULL GROUP BY actor_uuid ORDER BY count(*) DESC, actor_uuid LIMIT 1")
+    deep_rows = count * 9 // 10
+    row = psql(db, "SELECT (extract(epoch FROM inserted_at) * 1000000)::bigint, uuid, "
+                   "to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+                   f"FROM activities ORDER BY inserted_at DESC, uuid DESC OFFSET {deep_rows - 1} LIMIT 1")
+    micros, uuid, iso = row.split("|")
+    return {"actor": actor, "deep_rows": deep_rows,
+            "deep": {"micros": int(micros), "uuid": uuid, "iso": iso},
+            "offset_page": max(1, count * 18 // 1000)}
+
+
+def find_sqlite_parameters(path: Path, count: int, pg_params: dict) -> dict:
+    con = sqlite3.connect(path)
+    deep_rows = count * 9 // 10
+    at, uuid = con.execute("SELECT inserted_at, uuid FROM activities ORDER BY inserted_at DESC, uuid DESC "
+                           f"LIMIT 1 OFFSET {deep_rows - 1}").fetchone()
+    actor = con.execute("SELECT actor_uuid FROM activities WHERE action >= 'post.' AND action < 'post/' "
+                        "AND actor_uuid IS NOT NULL GROUP BY actor_uuid ORDER BY count(*) DESC, actor_uuid "
+                        "LIMIT 1").fetchone()[0]
+    con.close()
+    if isinstance(uuid, bytes):
+        uuid = bytes(uuid).hex()
+        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+    if isinstance(actor, bytes):
+        a = actor.hex()
+        actor = f"{a[:8]}-{a[8:12]}-{a[12:16]}-{a[16:20]}-{a[20:]}"
+    t = dt.datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    micros = int(t.timestamp()) * 1_000_000 + t.microsecond
+    return dict(pg_params, actor=actor, deep_rows=deep_rows,
+                deep={"micros": micros, "uuid": uuid, "iso": t.isoformat()})
+
+
+# --------------------------------------------------------------------------
+# The load tools.
+
+LUA = r"""
+-- generated by bench/harness.py
+local body_template = [==[__BODY__]==]
+local dynamic = __DYNAMIC__
+local cap = __CAP__
+local sent = 0
+local fixed = nil
+local counter = 0
+local threads = {}
+
+local function uuid4()
+  local b = {}
+  for i = 1, 16 do b[i] = math.random(0, 255) end
+  b[7] = (b[7] % 16) + 64
+  b[9] = (b[9] % 64) + 128
+  return string.format("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", unpack(b))
+end
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (id or 0) * 7919 + math.floor(os.clock() * 1000000))
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  fixed = wrk.format("POST", nil, nil, body_template)
+end
+
+function request()
+  sent = sent + 1
+  if sent > cap then wrk.thread:stop() end
+  if dynamic then
+    local body = body_template:gsub("__UUID__", uuid4)
+    return wrk.format("POST", nil, nil, body)
+  end
+  return fixed
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"err_connect":%d,"err_read":%d,"err_write":%d,"err_status":%d,"err_timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"mean_us":%.1f,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+def wrk_script(body: dict, path: Path) -> Path:
+    text = json.dumps(body, separators=(",", ":"))
+    script = (LUA.replace("__BODY__", text)
+              .replace("__DYNAMIC__", "true" if "__UUID__" in text else "false")
+              .replace("__CAP__", str(WRK_CAP_PER_THREAD)))
+    path.write_text(script)
+    return path
+
+
+def run_wrk(port: int, body: dict, conc: int, secs: float, raw: Path, tag: str) -> dict:
+    script = wrk_script(body, raw / f"{tag}.lua")
+    threads = max(1, min(conc, 2))
+    argv = ["wrk", "-t", str(threads), "-c", str(conc), "-d", f"{max(1, int(round(secs)))}s", "--timeout", "10s",
+            "-s", str(script), f"http://{HOST}:{port}/graphql"]
+    out = run(argv, capture_output=True, timeout=secs + 60, check=False)
+    (raw / f"{tag}.wrk.txt").write_text(out.stdout + out.stderr)
+    m = re.search(r"^WRKJSON (.*)$", out.stdout, re.M)
+    if not m:
+        return {"error": f"wrk failed: {out.stderr.strip()[:300]}"}
+    r = json.loads(m.group(1))
+    secs_run = r["duration_us"] / 1e6
+    errors = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_status"] + r["err_timeout"]
+    return {"requests": r["requests"], "rps": r["requests"] / secs_run, "p50_ms": r["p50_us"] / 1000,
+            "p99_ms": r["p99_us"] / 1000, "mean_ms": r["mean_us"] / 1000, "errors": errors,
+            "secs": secs_run}
+
+
+def run_pgbench(db: str, spec: dict, conc: int, secs: float, raw: Path, tag: str) -> dict:
+    script = raw / f"{tag}.sql"
+    script.write_text(spec["script"] + "\n")
+    logdir = raw / f"{tag}.pgbench-log"
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir()
+    argv = ["pgbench", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-n", "-M", "prepared",
+            "-c", str(conc), "-j", str(max(1, min(conc, 2))), "-T", str(int(round(secs))),
+            "-f", str(script), "-l", "--log-prefix", str(logdir / "txn")]
+    for k, v in spec["defines"].items():
+        argv += ["-D", f"{k}={v}"]
+    argv.append(db)
+    out = run(argv, capture_output=True, timeout=secs + 60, check=False)
+    (raw / f"{tag}.pgbench.txt").write_text(out.stdout + out.stderr)
+    lat = []
+    for f in logdir.glob("txn*"):
+        with open(f) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3:
+                    lat.append(int(parts[2]))
+    shutil.rmtree(logdir, ignore_errors=True)
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    if out.returncode != 0 or not tps or not lat:
+        return {"error": f"pgbench failed: {(out.stderr or out.stdout).strip()[-300:]}"}
+    lat.sort()
+    q = lambda x: lat[min(len(lat) - 1, int(round((len(lat) - 1) * x)))] / 1000
+    return {"requests": len(lat), "rps": float(tps.group(1)), "p50_ms": q(0.5), "p99_ms": q(0.99),
+            "mean_ms": sum(lat) / len(lat) / 1000, "errors": int(failed.group(1)) if failed else 0,
+            "secs": secs}
+
+
+def validate(url: str, body: dict) -> str | None:
+    """Sends a document once; the reason it is not a clean answer, or None."""
+    b = json.loads(json.dumps(body).replace("__UUID__", "00000000-0000-4000-8000-000000000000"))
+    if "__UUID__" in json.dumps(body):
+        import uuid as _uuid
+        text = json.dumps(body)
+        while "__UUID__" in text:
+            text = text.replace("__UUID__", str(_uuid.uuid4()), 1)
+        b = json.loads(text)
+    try:
+        r = http_json(url, b, timeout=120)
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        return f"request failed: {e}"
+    if r.get("errors"):
+        return json.dumps(r["errors"])[:400]
+    if not r.get("data"):
+        return "no data"
+    return None
+
+
+def count_bench_rows(system: str, ctx: dict) -> int:
+    if system == "ours_sqlite":
+        con = sqlite3.connect(ctx["sqlite_path"], timeout=30)
+        n = con.execute("SELECT count(*) FROM activities WHERE module = 'bench'").fetchone()[0]
+        con.close()
+        return n
+    return int(psql(ctx["db"], "SELECT count(*) FROM activities WHERE module = 'bench'"))
+
+
+def measure_cell(ctx: dict, w: dict, system: str, conc: int) -> dict:
+    spec = w[system if system != "ours_sqlite" else "ours"]
+    secs, raw = ctx["secs"], ctx["raw"]
+    tag = f"{w['key']}-{system}-c{conc}"
+    pid = ctx["pids"].get(system)
+    if spec["kind"] == "http":
+        port = PORTS[system]
+        if ctx["warmup"] > 0:
+            run_wrk(port, spec["body"], conc, ctx["warmup"], raw, tag + "-warmup")
+    elif ctx["warmup"] > 0:
+        run_pgbench(ctx["db"], spec, conc, ctx["warmup"], raw, tag + "-warmup")
+    before = count_bench_rows(system, ctx) if w["kind"] == "write" else 0
+    with RssSampler(pid) as rss:
+        if spec["kind"] == "http":
+            r = run_wrk(PORTS[system], spec["body"], conc, secs, raw, tag)
+        else:
+            r = run_pgbench(ctx["db"], spec, conc, secs, raw, tag)
+    r.update(query=w["key"], system=system, conc=conc, rss_max_kib=rss.max or None)
+    if w["kind"] == "write" and "error" not in r:
+        written = count_bench_rows(system, ctx) - before
+        warm_rows = 0
+        r["rows_written"] = written
+        r["rows_per_s"] = r["rps"] * w["rows"]
+        # Every request must have written its rows (GraphQL errors come back as HTTP 200).
+        expected = r["requests"] * w["rows"]
+        if written + warm_rows < expected * 0.98:
+            r["error"] = f"only {written} rows written for {expected} expected"
+    desc = (f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms"
+            if "error" not in r else f"ERROR {r['error']}")
+    log(f"{w['key']:<15} c={conc:<3} {SYSTEM_NAMES[system]:<32} {desc}")
+    return r
+
+
+def run_cells(ctx: dict, ws: list[dict], systems: list[str], results: list) -> None:
+    cell = 0
+    for w in ws:
+        present = [s for s in systems if s in w or (s == "ours_sqlite" and "ours" in w)]
+        for conc in w["conc"]:
+            order = present[cell % len(present):] + present[:cell % len(present)]
+            cell += 1
+            for system in order:
+                if system in ctx["invalid"].get(w["key"], {}):
+                    continue
+                results.append(measure_cell(ctx, w, system, conc))
+
+
+def validate_all(ctx, ws, systems) -> None:
+    for w in ws:
+        for system in systems:
+            spec = w.get("ours" if system == "ours_sqlite" else system)
+            if not spec:
+                continue
+            if spec["kind"] == "http":
+                err = validate(f"http://{HOST}:{PORTS[system]}/graphql", spec["body"])
+            else:
+                script = ctx["raw"] / f"validate-{w['key']}.sql"
+                script.write_text(spec["script"] + "\n")
+                argv = ["pgbench", "-h", PG_HOST, "-U", PG_USER, "-n", "-M", "prepared", "-t", "1",
+                        "-f", str(script)]
+                for k, v in spec["defines"].items():
+                    argv += ["-D", f"{k}={v}"]
+                out = run(argv + [ctx["db"]], capture_output=True, check=False)
+                err = None if out.returncode == 0 else out.stderr.strip()[-300:]
+            if err:
+                log(f"INVALID {w['key']} on {system}: {err}")
+                ctx["invalid"].setdefault(w["key"], {})[system] = err
+
+
+# --------------------------------------------------------------------------
+# S1: the websocket fan-out.
+
+
+def run_s1(ctx: dict, subscribers: int, secs: float) -> dict:
+    client = BENCH / "loadclient/target/release/af-loadclient"
+    argv = [str(client), "--addr", f"{HOST}:{PORTS['ours']}", "--subscribers", str(subscribers),
+            "--rate", "200", "--duration", str(secs), "--drain", "5",
+            "--pid", str(ctx["pids"]["ours"]), "--label", f"s1-{subscribers}"]
+    out = run(argv, capture_output=True, timeout=secs + 300, check=False)
+    (ctx["raw"] / f"s1-{subscribers}.txt").write_text(out.stdout + out.stderr)
+    try:
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        r = {"error": (out.stderr or "no output").strip()[-300:]}
+    r["subscribers"] = subscribers
+    if "error" not in r:
+        log(f"S1 {subscribers:>6} subscribers: subscribed {r['subscribed']}, delivered "
+            f"{r['delivered_fraction'] * 100:.1f}%, delivery p50 {r['delivery_p50_ms']} ms p99 "
+            f"{r['delivery_p99_ms']} ms; writer {r['write_rate']:.0f}/s p50 {r['write_p50_ms']} ms; "
+            f"RSS max {r['rss_max_kib']} KiB")
+    else:
+        log(f"S1 {subscribers}: ERROR {r['error']}")
+    return r
+
+
+# --------------------------------------------------------------------------
+# The report.
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1048576:.0f} GiB"
+    except OSError:
+        pass
+    pgv = psql("postgres", "SHOW server_version")
+    wrkv = run(["wrk", "-v"], capture_output=True, check=False).stdout.splitlines()
+    nodev = run(["node", "--version"], capture_output=True, check=False).stdout.strip()
+    pglv = json.loads((BENCH / "postgraphile/node_modules/postgraphile/package.json").read_text())["version"]
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
+            "postgres": pgv, "wrk": (wrkv[0] if wrkv else "?"), "node": nodev, "postgraphile": pglv,
+            "loadavg_start": open("/proc/loadavg").read().split()[:3]}
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        if x >= 100:
+            return f"{x:,.0f}"
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def fmt_ms(x):
+    if x is None:
+        return "–"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:,.0f}"
+
+
+def index(results):
+    return {(r["query"], r["system"], r["conc"]): r for r in results if "error" not in r}
+
+
+TARGETS = {  # query -> (min ours/SQL, min ours/PostGraphile) at concurrency 16
+    "q1_feed": (0.5, 4.0), "q1_page": (0.5, 4.0), "q2_filtered": (0.5, 4.0), "m1_log": (0.5, 4.0),
+    "q3_count": (0.8, None), "q3_by_action": (0.8, None), "q3_by_day": (0.8, None),
+    "m2_batch": (0.5, None),
+}
+
+
+def report(data: dict) -> str:
+    results, ws = data["results"], data["workloads"]
+    ix = index(results)
+    names = {w["key"]: w["name"] for w in ws}
+    rows_of = {w["key"]: w.get("rows", 1) for w in ws}
+    lines = []
+    m = data["machine"]
+    lines.append(f"Run {data['started']} ({data['mode']} mode: {data['count']:,} activities, "
+                 f"{data['users']:,} users, {data['secs']:g} s per cell after {data['warmup']:g} s warm-up), "
+                 f"activity-feed {data['commit']}.")
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Linux {m['kernel']}; "
+                 f"PostgreSQL {m['postgres']}; {m['wrk']}; Node {m['node']}, PostGraphile {m['postgraphile']}. "
+                 f"Load average at start {' '.join(m['loadavg_start'])}, at end {' '.join(data.get('loadavg_end', ['?']))}.")
+    if data.get("note"):
+        lines.append(f"Note: {data['note']}")
+    lines.append("")
+    lines.append("req/s is requests per second (rows/s for M2); p50/p99 in milliseconds; "
+                 "ratios are ours/SQL and ours/PostGraphile in req/s. "
+                 "'–': not measured (no such operation in that system).")
+    lines.append("")
+    lines.append("| Query | c | ours req/s | p50 | p99 | SQL req/s | p50 | p99 | PostGraphile req/s | p50 | p99 | ours/SQL | ours/PG |")
+    lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for w in ws:
+        for c in w["conc"]:
+            cells = []
+            rate = {}
+            for s in ("ours", "sql", "pgl"):
+                r = ix.get((w["key"], s, c))
+                if r:
+                    v = r["rps"] * rows_of[w["key"]]
+                    rate[s] = v
+                    cells += [fmt(v), fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"])]
+                else:
+                    cells += ["–", "–", "–"]
+            ratio_sql = fmt(rate["ours"] / rate["sql"], 2) if "ours" in rate and "sql" in rate else "–"
+            ratio_pg = fmt(rate["ours"] / rate["pgl"], 2) if "ours" in rate and "pgl" in rate else "–"
+            lines.append(f"| {names[w['key']]} | {c} | " + " | ".join(cells) + f" | {ratio_sql} | {ratio_pg} |")
+    errors = [r for r in results if "error" in r]
+    invalid = data.get("invalid", {})
+    if errors or invalid:
+        lines.append("")
+        lines.append("Cells that failed:")
+        for r in errors:
+            lines.append(f"- {r['query']} {SYSTEM_NAMES[r['system']]} c={r['conc']}: {r['error']}")
+        for q, by in invalid.items():
+            for s, e in by.items():
+                lines.append(f"- {q} {SYSTEM_NAMES[s]}: document rejected: {e}")
+
+    sq = [r for r in results if r["system"] == "ours_sqlite" and "error" not in r]
+    if sq:
+        lines.append("")
+        lines.append("Embedded: activity-feed on SQLite (same seed, same documents):")
+        lines.append("")
+        lines.append("| Query | c | req/s | p50 | p99 | vs ours on PostgreSQL |")
+        lines.append("|---|--:|--:|--:|--:|--:|")
+        for r in sq:
+            pg = ix.get((r["query"], "ours", r["conc"]))
+            v = r["rps"] * rows_of[r["query"]]
+            rel = fmt(v / (pg["rps"] * rows_of[r["query"]]), 2) if pg else "–"
+            lines.append(f"| {names[r['query']]} | {r['conc']} | {fmt(v)} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {rel} |")
+
+    s1 = data.get("s1", [])
+    if s1:
+        lines.append("")
+        lines.append("S1, subscription fan-out (activity-feed on PostgreSQL; the writer logs 200 activities/s "
+                     "through `log`; delivery latency is receipt time minus the row's `insertedAt`, which the "
+                     "server stamps just before the INSERT, so it includes the commit):")
+        lines.append("")
+        lines.append("| subscribers | subscribed | delivered | delivery p50 | p99 | max | writer rows/s | writer p50 | p99 | server RSS max |")
+        lines.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in s1:
+            if "error" in r:
+                lines.append(f"| {r['subscribers']:,} | error: {r['error'][:80]} |||||||||")
+                continue
+            lines.append(
+                f"| {r['subscribers']:,} | {r['subscribed']:,} | {r['delivered_fraction'] * 100:.1f}% | "
+                f"{fmt_ms(r['delivery_p50_ms'])} | {fmt_ms(r['delivery_p99_ms'])} | {fmt_ms(r['delivery_max_ms'])} | "
+                f"{r['write_rate']:.0f} | {fmt_ms(r['write_p50_ms'])} | {fmt_ms(r['write_p99_ms'])} | "
+                f"{(r['rss_max_kib'] or 0) / 1024:.0f} MiB |")
+
+    mem = data.get("memory", {})
+    if mem:
+        lines.append("")
+        lines.append("Memory (RSS, MiB):")
+        lines.append("")
+        lines.append("| system | idle after start | max under read load | with the most subscribers |")
+        lines.append("|---|--:|--:|--:|")
+        for s in ("ours", "pgl", "ours_sqlite"):
+            if s not in mem.get("idle", {}):
+                continue
+            idle = mem["idle"][s]
+            load = max((r.get("rss_max_kib") or 0 for r in results
+                        if r["system"] == s and r["query"].startswith("q") and "error" not in r), default=0)
+            subs = mem.get("subscribers", {}).get(s)
+            lines.append(f"| {SYSTEM_NAMES[s]} | {idle / 1024:.1f} | {load / 1024:.1f} | "
+                         f"{(subs / 1024) if subs else '–' if not subs else ''}{'' if not subs else ''} |"
+                         .replace("| – |", "| – |"))
+    lines.append("")
+    lines.append("Targets (issue 5), from this run:")
+    lines.append("")
+    lines.append("| target | measured | met |")
+    lines.append("|---|---|:-:|")
+    for t in targets(data):
+        lines.append(f"| {t[0]} | {t[1]} | {t[2]} |")
+    return "\n".join(lines) + "\n"
+
+
+def targets(data: dict) -> list[tuple[str, str, str]]:
+    ix = index(data["results"])
+    names = {w["key"]: w["name"] for w in data["workloads"]}
+    rows_of = {w["key"]: w.get("rows", 1) for w in data["workloads"]}
+    out = []
+    yes = lambda ok: "yes" if ok else "**no**"
+    for q, (min_sql, min_pg) in TARGETS.items():
+        ours, sql, pg = (ix.get((q, s, 16)) for s in ("ours", "sql", "pgl"))
+        if not ours:
+            continue
+        name = names[q].split(",")[0].split(" (")[0] if q.startswith("m") else names[q]
+        if sql:
+            ratio = ours["rps"] / sql["rps"]
+            out.append((f"{name}, c=16: ≥ {min_sql} of raw SQL", f"{ratio:.2f}", yes(ratio >= min_sql)))
+        if min_pg and pg:
+            ratio = ours["rps"] / pg["rps"]
+            out.append((f"{name}, c=16: ≥ {min_pg:g}× PostGraphile", f"{ratio:.2f}×", yes(ratio >= min_pg)))
+    first, deep = ix.get(("q1_feed", "ours", 1)), ix.get(("q4_deep_cursor", "ours", 1))
+    if first and deep:
+        ratio = deep["p50_ms"] / first["p50_ms"]
+        out.append(("Q4 cursor page far back within 1.2× of the first page (p50, c=1)",
+                    f"{ratio:.2f}× ({deep['p50_ms']:.2f} vs {first['p50_ms']:.2f} ms)", yes(ratio <= 1.2)))
+    s1 = {r["subscribers"]: r for r in data.get("s1", []) if "error" not in r}
+    base = s1.get(0)
+    top = max((n for n in s1 if n > 0), default=None)
+    if top:
+        r = s1[top]
+        p99 = r.get("delivery_p99_ms")
+        delivered = r.get("delivered_fraction", 0)
+        out.append((f"S1 p99 delivery < 100 ms with {top:,} subscribers",
+                    f"{fmt_ms(p99)} ms, {delivered * 100:.1f}% delivered",
+                    yes(p99 is not None and p99 < 100 and delivered > 0.99)))
+        if base and base.get("write_p50_ms") and r.get("write_p50_ms"):
+            slow = r["write_p50_ms"] / base["write_p50_ms"] - 1
+            rate_loss = 1 - r["write_rate"] / base["write_rate"]
+            out.append((f"S1 writer slowdown ≤ 10% with {top:,} subscribers",
+                        f"log p50 {base['write_p50_ms']:.2f} → {r['write_p50_ms']:.2f} ms ({slow * 100:+.0f}%), "
+                        f"rate {base['write_rate']:.0f} → {r['write_rate']:.0f}/s",
+                        yes(slow <= 0.10 and rate_loss <= 0.10)))
+    mem = data.get("memory", {})
+    idle = mem.get("idle", {}).get("ours")
+    if idle:
+        out.append(("RSS idle < 30 MiB", f"{idle / 1024:.1f} MiB", yes(idle < 30 * 1024)))
+    subs = mem.get("subscribers", {}).get("ours")
+    if subs and top:
+        out.append((f"RSS with {top:,} subscribers < 100 MiB", f"{subs / 1024:.1f} MiB", yes(subs < 100 * 1024)))
+    return out
+
+
+def chart(data: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ix = index(data["results"])
+    ws = [w for w in data["workloads"]]
+    n = len(ws)
+    cols = 4
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    colors = {"ours": "tab:blue", "sql": "tab:green", "pgl": "tab:red", "ours_sqlite": "tab:purple"}
+    for ax, w in zip(axes.flat, ws):
+        for s in ("ours", "sql", "pgl", "ours_sqlite"):
+            pts = [(c, ix[(w["key"], s, c)]) for c in w["conc"] if (w["key"], s, c) in ix]
+            if not pts:
+                continue
+            xs = [c for c, _ in pts]
+            ax.plot(xs, [r["p50_ms"] for _, r in pts], "o-", color=colors[s], label=f"{SYSTEM_NAMES[s]} p50")
+            ax.plot(xs, [r["p99_ms"] for _, r in pts], "x--", color=colors[s], alpha=0.6, label=f"{SYSTEM_NAMES[s]} p99")
+        ax.set_title(w["name"], fontsize=8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(w["conc"])
+        ax.set_xticklabels([str(c) for c in w["conc"]])
+        ax.set_xlabel("concurrency", fontsize=7)
+        ax.set_ylabel("latency (ms)", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in axes.flat:
+        h, l = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, l):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7)
+    fig.suptitle(f"Latency by concurrency ({data['mode']} run {data['started']}, p50 solid, p99 dashed)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_benchmarks_md(table: str, chart_rel: str) -> None:
+    md = REPO / "BENCHMARKS.md"
+    text = md.read_text() if md.exists() else ""
+    begin, end = "<!-- BEGIN LATEST RESULTS (written by bench/run) -->", "<!-- END LATEST RESULTS -->"
+    block = f"{begin}\n{table}\n![Latency by concurrency]({chart_rel})\n{end}"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text += f"\n## Latest results\n\n{block}\n"
+    md.write_text(text)
+
+
+# --------------------------------------------------------------------------
+
+
+def build_binary(args) -> tuple[Path, str]:
+    if args.bin:
+        return Path(args.bin).resolve(), "given binary " + args.bin
+    if args.worktree:
+        log("building the working tree (cargo build --release)")
+        run(["cargo", "build", "--release", "--bin", "activity-feed"], cwd=REPO)
+        desc = run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True).stdout.strip()
+        return REPO / "target/release/activity-feed", f"working tree {desc}"
+    rev = run(["git", "rev-parse", args.rev], cwd=REPO, capture_output=True).stdout.strip()
+    src = BENCH / ".build/src"
+    stamp = src / ".bench-rev"
+    # The server's source: every top-level entry but the benchmark's own files,
+    # so that a commit that only touches bench/ does not re-export and rebuild.
+    listing = run(["git", "ls-tree", rev], cwd=REPO, capture_output=True).stdout
+    server_tree = "\n".join(line for line in listing.splitlines()
+                            if line.split("\t")[-1] not in ("bench", "BENCHMARKS.md"))
+    if not stamp.exists() or stamp.read_text().strip() != server_tree.strip():
+        log(f"exporting {rev[:12]} to {src}")
+        shutil.rmtree(src, ignore_errors=True)
+        src.mkdir(parents=True)
+        archive = subprocess.Popen(["git", "archive", rev], cwd=REPO, stdout=subprocess.PIPE)
+        run(["tar", "-x", "-C", str(src)], stdin=archive.stdout)
+        archive.wait()
+        stamp.write_text(server_tree.strip() + "\n")
+    log(f"building activity-feed at {rev[:12]} (cargo build --release)")
+    run(["cargo", "build", "--release", "--bin", "activity-feed"], cwd=src,
+        env={**os.environ, "CARGO_TARGET_DIR": str(BENCH / ".build/target")})
+    subject = run(["git", "log", "-1", "--format=%h %s", rev], cwd=REPO, capture_output=True).stdout.strip()
+    return BENCH / ".build/target/release/activity-feed", f"commit {subject[:80]}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="100,000 rows, 3 s cells, 1 s warm-up; results only")
+    ap.add_argument("--secs", type=float, help="seconds per measured cell (10; quick: 3)")
+    ap.add_argument("--warmup", type=float, help="seconds of warm-up before each cell (2; quick: 1)")
+    ap.add_argument("--only", help="regex on workload keys (q1_feed, q1_page, q2_filtered, q3_count, "
+                                   "q3_by_action, q3_by_day, q4_deep_cursor, q4_offset, m1_log, m2_batch, s1)")
+    ap.add_argument("--systems", default="ours,sql,pgl,ours_sqlite",
+                    help="comma list of ours, sql, pgl, ours_sqlite")
+    ap.add_argument("--subscribers", help="S1 subscriber counts, comma list (0,1000,10000; quick: 0,100,1000)")
+    ap.add_argument("--rev", default="HEAD", help="git revision to build and measure (default HEAD)")
+    ap.add_argument("--worktree", action="store_true", help="measure the working tree instead of a revision")
+    ap.add_argument("--bin", help="measure this activity-feed binary")
+    ap.add_argument("--update-docs", action="store_true", help="rewrite BENCHMARKS.md's table (default in full mode)")
+    ap.add_argument("--no-update-docs", action="store_true")
+    ap.add_argument("--note", help="a line recorded with the results (e.g. other load on the machine)")
+    ap.add_argument("--report-only", metavar="RESULTS_DIR", help="re-render table and chart from a results dir")
+    args = ap.parse_args()
+
+    if args.report_only:
+        d = Path(args.report_only)
+        data = json.loads((d / "results.json").read_text())
+        table = report(data)
+        (d / "table.md").write_text(table)
+        chart(data, d / "latency.png")
+        print(table)
+        if args.update_docs:
+            update_benchmarks_md(table, os.path.relpath(d / "latency.png", REPO))
+        return
+
+    quick = args.quick
+    count, users = (100_000, 1_000) if quick else (1_000_000, 1_000)
+    secs = args.secs or (3.0 if quick else 10.0)
+    warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
+    subs = [int(x) for x in (args.subscribers or ("0,100,1000" if quick else "0,1000,10000")).split(",")]
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    only = re.compile(args.only) if args.only else None
+    db = "bench_activity_feed_quick" if quick else "bench_activity_feed"
+
+    started = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
+    out = BENCH / "results" / f"{started}{'-quick' if quick else ''}"
+    raw = out / "raw"
+    raw.mkdir(parents=True)
+    latest = BENCH / "results/latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(out.name)
+    log(f"results in {out}")
+
+    binary, commit = build_binary(args)
+    ensure_pg_database(binary, db, count, users, raw)
+    params = find_parameters(db, count)
+    sqlite_path = BENCH / ".data" / f"sqlite-{count}.db"
+    if "ours_sqlite" in systems:
+        ensure_sqlite(binary, sqlite_path, count, users, raw)
+    ws = [w for w in workloads(params) if not only or only.search(w["key"])]
+    data = {"started": started, "mode": "quick" if quick else "full", "count": count, "users": users,
+            "secs": secs, "warmup": warmup, "commit": commit, "db": db, "params": params,
+            "machine": machine_info(), "note": args.note, "results": [], "s1": [], "memory": {"idle": {}, "subscribers": {}},
+            "invalid": {}, "workloads": [{k: w[k] for k in ("key", "name", "kind", "conc") if k in w} | {"rows": w.get("rows", 1)} for w in ws]}
+    ctx = {"db": db, "secs": secs, "warmup": warmup, "raw": raw, "pids": {}, "invalid": {},
+           "sqlite_path": sqlite_path}
+
+    def save():
+        data["invalid"] = ctx["invalid"]
+        (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
+
+    pg_systems = [s for s in ("ours", "sql", "pgl") if s in systems]
+    reads = [w for w in ws if w["kind"] == "read"]
+    writes = [w for w in ws if w["kind"] == "write"]
+    try:
+        if pg_systems:
+            procs = {}
+            if "ours" in systems:
+                procs["ours"] = start_ours(binary, pg_url(db), PORTS["ours"], "ours", raw)
+            if "pgl" in systems:
+                procs["pgl"] = start_postgraphile(db, PORTS["pgl"], raw)
+            ctx["pids"] = {k: p.pid for k, p in procs.items()}
+            time.sleep(3)
+            for k, p in procs.items():
+                data["memory"]["idle"][k] = rss_kib(p.pid)
+            validate_all(ctx, ws, pg_systems)
+            run_cells(ctx, reads, pg_systems, data["results"])
+            save()
+            if "ours" in systems and (not only or only.search("s1")):
+                for n in subs:
+                    r = run_s1(ctx, n, secs)
+                    data["s1"].append(r)
+                    if n and "error" not in r:
+                        data["memory"]["subscribers"]["ours"] = r.get("rss_max_kib")
+                    save()
+            run_cells(ctx, writes, pg_systems, data["results"])
+            save()
+            for p in procs.values():
+                p.stop()
+            log("removing the rows the benchmark wrote")
+            psql(db, "DELETE FROM activities WHERE module = 'bench'")
+            psql(db, "VACUUM ANALYZE activities")
+        if "ours_sqlite" in systems:
+            p = start_ours(binary, f"sqlite://{sqlite_path}?mode=rwc", PORTS["ours_sqlite"], "ours_sqlite", raw)
+            ctx["pids"] = {"ours_sqlite": p.pid}
+            time.sleep(3)
+            data["memory"]["idle"]["ours_sqlite"] = rss_kib(p.pid)
+            sq_params = find_sqlite_parameters(sqlite_path, count, params)
+            sq_ws = [w for w in workloads(sq_params) if not only or only.search(w["key"])]
+            validate_all(ctx, sq_ws, ["ours_sqlite"])
+            run_cells(ctx, sq_ws, ["ours_sqlite"], data["results"])
+            p.stop()
+            con = sqlite3.connect(sqlite_path, timeout=60)
+            con.execute("DELETE FROM activities WHERE module = 'bench'")
+            con.commit()
+            con.close()
+    finally:
+        stop_all()
+        data["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        save()
+
+    table = report(data)
+    (out / "table.md").write_text(table)
+    chart(data, out / "latency.png")
+    print(table)
+    if (not quick and not args.no_update_docs and not only) or args.update_docs:
+        # The chart BENCHMARKS.md shows is committed next to it; raw results stay in bench/results/.
+        shutil.copy(out / "latency.png", BENCH / "latency.png")
+        update_benchmarks_md(table, "bench/latency.png")
+        log("BENCHMARKS.md updated")
+
+
+if __name__ == "__main__":
+    main()
