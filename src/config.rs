@@ -129,7 +129,8 @@ pub struct ServeConfig {
     /// How often the retention job runs, e.g. "1d", "6h"; "0s" turns it off.
     #[arg(long, env = "RETENTION_INTERVAL", value_parser = humantime::parse_duration, default_value = "1d")]
     pub retention_interval: Duration,
-    /// How many unread live events one subscriber may fall behind before it is dropped.
+    /// How many unread live events one subscriber may fall behind before it is
+    /// dropped; never less than the batch size limit.
     #[arg(long, env = "SUBSCRIBER_BUFFER", default_value_t = 1024)]
     pub subscriber_buffer: usize,
     /// How live events travel: "postgres" (LISTEN/NOTIFY, so subscribers on

@@ -60,6 +60,9 @@ async fn open_bus(
     tasks: &TaskTracker,
 ) -> Result<Arc<dyn EventBus>, DbErr> {
     let postgres = database.url.starts_with("postgres");
+    // One batch is published at once: a buffer smaller than the largest batch
+    // would make every subscriber lag, however fast it reads.
+    let capacity = config.subscriber_buffer.max(config.limits.max_batch_size);
     let kind = match config.bus {
         BusKind::Auto if postgres => BusKind::Postgres,
         BusKind::Auto => BusKind::Memory,
@@ -77,17 +80,10 @@ async fn open_bus(
                 schema: database.schema.clone(),
                 max_reconnect_delay: config.listener_max_reconnect_delay,
             };
-            let bus = PgBus::start(
-                listener,
-                db.clone(),
-                config.subscriber_buffer,
-                shutdown.clone(),
-                tasks,
-            )
-            .await?;
+            let bus = PgBus::start(listener, db.clone(), capacity, shutdown.clone(), tasks).await?;
             Arc::new(bus)
         }
-        BusKind::Memory | BusKind::Auto => Arc::new(MemoryBus::new(config.subscriber_buffer)),
+        BusKind::Memory | BusKind::Auto => Arc::new(MemoryBus::new(capacity)),
     })
 }
 

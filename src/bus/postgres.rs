@@ -155,13 +155,22 @@ impl EventBus for PgBus {
     }
 }
 
+/// The `application_name` of this process's listening connection, so an
+/// operator can find it in `pg_stat_activity`: "af listener <pid> <channel>",
+/// cut to the 63 bytes PostgreSQL keeps.
+pub fn listener_application_name(pid: u32, channel: &str) -> String {
+    let mut name = format!("af listener {pid} {channel}");
+    name.truncate(63);
+    name
+}
+
 /// Opens the listening connection and LISTENs on `channel`.
 async fn connect(
     config: &ListenerConfig,
     channel: &str,
 ) -> Result<PgListener, sea_orm::sqlx::Error> {
     let options: PgConnectOptions = config.url.parse()?;
-    let name = format!("activity-feed listener {channel}");
+    let name = listener_application_name(std::process::id(), channel);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options.application_name(&name))

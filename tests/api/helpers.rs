@@ -75,7 +75,7 @@ impl TestDb {
     }
 
     /// Drops a PostgreSQL test schema; SQLite files go with their temp dir.
-    async fn drop(&self) {
+    pub async fn remove(&self) {
         if let (true, Some(schema)) = (self.is_postgres(), &self.config.schema) {
             if let Ok(admin) = Database::connect(&self.config.url).await {
                 let _ = admin
@@ -87,12 +87,29 @@ impl TestDb {
     }
 }
 
-/// A running server and a client for it.
-pub struct TestApp {
-    /// Where it listens.
+/// A client for a server at one address: HTTP and websocket helpers.
+#[derive(Clone)]
+pub struct Client {
+    /// Where the server listens.
     pub addr: SocketAddr,
     /// An HTTP client.
     pub http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the server at `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// Talks to the server.
+    pub client: Client,
     /// Counts the SQL statements the server runs.
     pub statements: StatementCounter,
     /// The database it runs on.
@@ -129,8 +146,7 @@ pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut ServeConfig)) 
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
-        addr,
-        http: reqwest::Client::new(),
+        client: Client::new(addr),
         statements,
         db,
         shutdown,
@@ -138,7 +154,15 @@ pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut ServeConfig)) 
     }
 }
 
-impl TestApp {
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Client {
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -215,6 +239,29 @@ impl TestApp {
         WsClient { stream }
     }
 
+    /// An acknowledged graphql-transport-ws connection whose socket has a tiny
+    /// receive buffer, so that a test can stall it by not reading.
+    pub async fn small_buffer_websocket(&self) -> WsClient {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(self.addr).await.expect("connects");
+        let mut request = format!("ws://{}/graphql", self.addr)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket connects");
+        let mut ws = WsClient { stream };
+        ws.send_json(json!({ "type": "connection_init" })).await;
+        let ack = ws.next_json().await.expect("connection_ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
     /// Subscribes on `ws` and returns once the server is surely delivering to it.
     ///
     /// graphql-transport-ws does not acknowledge a subscribe, so this opens a
@@ -246,7 +293,9 @@ impl TestApp {
         }
         panic!("the probe subscription never received anything");
     }
+}
 
+impl TestApp {
     /// Shuts the server down gracefully and waits for it.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -254,7 +303,7 @@ impl TestApp {
             .await
             .expect("server task")
             .expect("server stops cleanly");
-        self.db.drop().await;
+        self.db.remove().await;
     }
 
     /// Starts a graceful shutdown without waiting for it.
