@@ -195,6 +195,15 @@ pub struct LimitsConfig {
     /// Whether a browser GET on /graphql gets GraphiQL.
     #[arg(long, env = "GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// Most operations in one batched (JSON array) request; 0 refuses batches.
+    #[arg(long, env = "MAX_BATCHED_OPERATIONS", default_value_t = 0)]
+    pub max_batched_operations: usize,
+    /// Browser origins allowed to call the API (CORS), comma-separated; none when empty.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Whether Apollo's automatic persisted queries are accepted.
+    #[arg(long, env = "PERSISTED_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub persisted_queries: bool,
     /// How long a websocket may wait before sending `connection_init`.
     #[arg(long, env = "WS_INIT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub ws_init_timeout: Duration,
@@ -213,6 +222,9 @@ impl Default for LimitsConfig {
             introspection: true,
             graphiql: true,
             ws_init_timeout: Duration::from_secs(10),
+            max_batched_operations: 0,
+            cors_origins: Vec::new(),
+            persisted_queries: true,
         }
     }
 }

@@ -155,6 +155,7 @@ impl Application {
                 max_depth: config.limits.max_depth,
                 max_complexity: config.limits.max_complexity,
                 introspection: config.limits.introspection,
+                persisted_queries: config.limits.persisted_queries,
             },
         );
         retention::spawn(

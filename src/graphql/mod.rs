@@ -2,6 +2,9 @@
 //! arguments into service calls and service results into GraphQL types.
 
 use async_graphql::dataloader::DataLoader;
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::Schema;
 
 use crate::service::ActivityFeed;
@@ -25,6 +28,9 @@ pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
 pub use subscription::{Shutdown, SubscriptionRoot};
 
+/// How many persisted query documents the server keeps, least recently used out.
+const PERSISTED_QUERIES: usize = 1024;
+
 /// The schema this server serves.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -41,6 +47,8 @@ pub struct SchemaConfig {
     pub max_complexity: usize,
     /// Whether the schema may be introspected.
     pub introspection: bool,
+    /// Whether Apollo's automatic persisted queries are accepted.
+    pub persisted_queries: bool,
 }
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
@@ -54,7 +62,16 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_depth.max(32))
-        .limit_directives(16);
+        .limit_directives(16)
+        // Spans named after each operation, for traces and logs.
+        .extension(async_graphql::extensions::Tracing);
+    let builder = if config.persisted_queries {
+        builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+            PERSISTED_QUERIES,
+        )))
+    } else {
+        builder
+    };
     if config.introspection {
         builder.finish()
     } else {

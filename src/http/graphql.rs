@@ -1,9 +1,10 @@
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
+use async_graphql::BatchRequest;
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::protocol::{self, MediaType};
 use super::{websocket, AppState};
 use crate::graphql::context::Authentication;
 
@@ -35,19 +36,43 @@ fn authorization(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Executes a GraphQL-over-HTTP request (GET or POST) as the caller its
+/// `Authorization` header names.
 async fn execute(state: AppState, req: Request) -> Response {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let Some(media) = protocol::negotiate(accept) else {
+        return protocol::not_acceptable().into_response(MediaType::Json);
+    };
     let identity = state
         .auth
         .authenticate(authorization(req.headers()).as_deref());
-    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(req, &())
-        .await
-    {
-        Ok(request) => {
-            let request = request.into_inner().data(Authentication(identity));
-            GraphQLResponse::from(state.schema.execute(request).await).into_response()
-        }
-        Err(rejection) => rejection.into_response(),
-    }
+    let batch = if req.method() == Method::GET {
+        protocol::parse_get(req.uri().query().unwrap_or_default()).map(BatchRequest::Single)
+    } else {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+            Ok(body) => body,
+            // The body limit layer ends the body early when it is too large.
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        };
+        protocol::parse_post(
+            content_type.as_deref(),
+            &body,
+            state.limits.max_batched_operations,
+        )
+    };
+    let batch = match batch {
+        Ok(batch) => batch.data(Authentication(identity)),
+        Err(error) => return error.into_response(media),
+    };
+    protocol::respond_batch(media, state.schema.execute_batch(batch).await)
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {

@@ -1,10 +1,12 @@
 //! The HTTP surface: routes and layers, wiring requests to the GraphQL schema.
 
+use axum::http::{header, HeaderValue, Method};
 use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -20,6 +22,8 @@ mod dashboard;
 mod graphql;
 /// `/healthz` and `/readyz`.
 mod health;
+/// GraphQL over HTTP: negotiation, request checks, response framing.
+pub mod protocol;
 /// GraphQL over websockets, with the protocol's rules enforced.
 pub mod websocket;
 
@@ -55,6 +59,30 @@ pub fn router(state: AppState) -> Router {
         ))
         // A panic is a bug; the client gets a 500, the process keeps serving.
         .layer(CatchPanicLayer::new())
+        .layer(cors(&limits.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Cross-origin access for the configured browser origins only; with none
+/// configured, no CORS headers are sent and browsers keep other sites out.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring an unusable CORS origin");
+                None
+            }
+        })
+        .collect();
+    if allowed.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(600))
 }
