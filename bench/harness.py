@@ -114,6 +114,18 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_secs(pid: int | None) -> float | None:
+    """User + system CPU time a process has used, in seconds."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class RssSampler:
     """The largest RSS of a process while a cell runs."""
 
@@ -237,9 +249,9 @@ def wait_ready(name: str, proc: Proc, check, timeout=120) -> None:
     raise SystemExit(f"{name} not ready after {timeout} s; see {proc.log_path}")
 
 
-def start_ours(binary: Path, url: str, port: int, name: str, logs: Path) -> Proc:
+def start_ours(binary: Path, url: str, port: int, name: str, logs: Path, extra: tuple = ()) -> Proc:
     p = Proc(name, [str(binary), "--database-url", url, "serve", "--bind", f"{HOST}:{port}",
-                    "--retention-interval", "0s"],
+                    "--retention-interval", "0s", *extra],
              logs / f"{name}.log", env={"RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn")})
 
     def ready():
@@ -301,8 +313,8 @@ def our_cursor(micros: int, uuid: str) -> str:
 
 
 def pgl_cursor(iso: str, uuid: str) -> str:
-    # PostGraphile 4's cursor: base64 of JSON [orderBy names, [values]].
-    raw = json.dumps([["inserted_at_desc", "uuid_desc"], [iso, uuid]], separators=(",", ":"))
+    # PostGraphile 4's cursor: base64 of JSON [orderBy names..., [values]].
+    raw = json.dumps(["inserted_at_desc", "uuid_desc", [iso, uuid]], separators=(",", ":"))
     return base64.b64encode(raw.encode()).decode()
 
 
@@ -564,6 +576,9 @@ def validate(url: str, body: dict) -> str | None:
         return json.dumps(r["errors"])[:400]
     if not r.get("data"):
         return "no data"
+    text = json.dumps(r)
+    if any(f'"{k}": []' in text for k in ("edges", "nodes", "entries")):
+        return "an empty page: the document does not select what the benchmark means"
     return None
 
 
@@ -588,12 +603,18 @@ def measure_cell(ctx: dict, w: dict, system: str, conc: int) -> dict:
     elif ctx["warmup"] > 0:
         run_pgbench(ctx["db"], spec, conc, ctx["warmup"], raw, tag + "-warmup")
     before = count_bench_rows(system, ctx) if w["kind"] == "write" else 0
+    cpu0 = cpu_secs(pid)
     with RssSampler(pid) as rss:
         if spec["kind"] == "http":
             r = run_wrk(PORTS[system], spec["body"], conc, secs, raw, tag)
         else:
             r = run_pgbench(ctx["db"], spec, conc, secs, raw, tag)
+    cpu1 = cpu_secs(pid)
     r.update(query=w["key"], system=system, conc=conc, rss_max_kib=rss.max or None)
+    if cpu0 is not None and cpu1 is not None and r.get("requests"):
+        # The server process's own CPU per request (the database's is not in it).
+        r["cpu_ms_per_req"] = (cpu1 - cpu0) * 1000 / r["requests"]
+        r["cpu_cores"] = (cpu1 - cpu0) / r["secs"]
     if w["kind"] == "write" and "error" not in r:
         written = count_bench_rows(system, ctx) - before
         warm_rows = 0
@@ -604,6 +625,8 @@ def measure_cell(ctx: dict, w: dict, system: str, conc: int) -> dict:
         if written + warm_rows < expected * 0.98:
             r["error"] = f"only {written} rows written for {expected} expected"
     desc = (f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms"
+            + (f"  server CPU {r['cpu_ms_per_req']:.2f} ms/req ({r['cpu_cores']:.2f} cores)"
+               if "cpu_ms_per_req" in r else "")
             if "error" not in r else f"ERROR {r['error']}")
     log(f"{w['key']:<15} c={conc:<3} {SYSTEM_NAMES[system]:<32} {desc}")
     return r
@@ -654,13 +677,17 @@ def run_s1(ctx: dict, subscribers: int, secs: float) -> dict:
             "--rate", "200", "--duration", str(secs), "--drain", "5",
             "--pid", str(ctx["pids"]["ours"]), "--label", f"s1-{subscribers}"]
     before = count_bench_rows("ours", ctx)
+    cpu0, t0 = cpu_secs(ctx["pids"]["ours"]), time.time()
     out = run(argv, capture_output=True, timeout=secs + 300, check=False)
+    cpu1, t1 = cpu_secs(ctx["pids"]["ours"]), time.time()
     (ctx["raw"] / f"s1-{subscribers}.txt").write_text(out.stdout + out.stderr)
     try:
         r = json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         r = {"error": (out.stderr or "no output").strip()[-300:]}
     r["subscribers"] = subscribers
+    if cpu0 is not None and cpu1 is not None:
+        r["server_cpu_cores"] = (cpu1 - cpu0) / (t1 - t0)  # over the whole client run, connects included
     if "error" not in r:
         # What was committed, from the table: a `log` that timed out on the
         # client may still have committed and been delivered.
@@ -772,6 +799,17 @@ def report(data: dict) -> str:
             ratio_sql = fmt(rate["ours"] / rate["sql"], 2) if rate.get("ours") and rate.get("sql") else "–"
             ratio_pg = fmt(rate["ours"] / rate["pgl"], 2) if rate.get("ours") and rate.get("pgl") else "–"
             lines.append(f"| {names[w['key']]} | {c} | " + " | ".join(cells) + f" | {ratio_sql} | {ratio_pg} |")
+    cpu_rows = [(w, ix.get((w["key"], "ours", 16)), ix.get((w["key"], "pgl", 16))) for w in ws]
+    cpu_rows = [(w, o, p) for w, o, p in cpu_rows if o and "cpu_ms_per_req" in o]
+    if cpu_rows:
+        lines.append("")
+        lines.append("Server process CPU per request at c=16 (ms; the database's own CPU is not included):")
+        lines.append("")
+        lines.append("| Query | activity-feed | PostGraphile 4 |")
+        lines.append("|---|--:|--:|")
+        for w, o, p in cpu_rows:
+            pc = f"{p['cpu_ms_per_req']:.2f}" if p and "cpu_ms_per_req" in p else "–"
+            lines.append(f"| {names[w['key']]} | {o['cpu_ms_per_req']:.2f} | {pc} |")
     errors = [r for r in results if "error" in r]
     invalid = data.get("invalid", {})
     if errors or invalid:
@@ -803,8 +841,8 @@ def report(data: dict) -> str:
                      "through `log`; delivery latency is receipt time minus the row's `insertedAt`, which the "
                      "server stamps just before the INSERT, so it includes the commit):")
         lines.append("")
-        lines.append("| subscribers | subscribed | delivered | delivery p50 | p99 | max | writer rows/s | writer p50 | p99 | server RSS max |")
-        lines.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        lines.append("| subscribers | subscribed | delivered | delivery p50 | p99 | max | writer rows/s | writer p50 | p99 | server RSS max | server CPU | client CPU |")
+        lines.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for r in s1:
             if "error" in r:
                 lines.append(f"| {r['subscribers']:,} | error: {r['error'][:80]} |||||||||")
@@ -813,7 +851,8 @@ def report(data: dict) -> str:
                 f"| {r['subscribers']:,} | {r['subscribed']:,} | {r['delivered_fraction'] * 100:.1f}% | "
                 f"{fmt_ms(r['delivery_p50_ms'])} | {fmt_ms(r['delivery_p99_ms'])} | {fmt_ms(r['delivery_max_ms'])} | "
                 f"{r['write_rate']:.0f} | {fmt_ms(r['write_p50_ms'])} | {fmt_ms(r['write_p99_ms'])} | "
-                f"{(r['rss_max_kib'] or 0) / 1024:.0f} MiB |")
+                f"{(r['rss_max_kib'] or 0) / 1024:.0f} MiB | {fmt(r.get('server_cpu_cores'), 2)} cores | "
+                f"{fmt(r.get('client_cpu_cores'), 2)} cores |")
 
     mem = data.get("memory", {})
     if mem:

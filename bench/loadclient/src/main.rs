@@ -108,6 +108,15 @@ fn rss_kib(pid: Option<u32>) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// CPU time (user + system) this process has used, in seconds; the client
+/// shares the machine with the server, so its cost is reported next to the result.
+fn own_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -403,6 +412,8 @@ async fn main() {
     let rss_subscribed = rss_kib(args.pid);
 
     // Phase 2: write at the fixed rate while everyone listens; sample RSS.
+    let cpu_before = own_cpu_secs();
+    let measure_started = Instant::now();
     measure_from.store(now_micros(), Ordering::Relaxed);
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
@@ -419,13 +430,28 @@ async fn main() {
             max
         })
     };
-    let writes = writer(http_url, args.rate, args.duration).await;
+    // The writer runs on its own thread and runtime, so that the subscribers'
+    // reads in this runtime do not delay its requests or its clock.
+    let (rate, duration) = (args.rate, args.duration);
+    let writes = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the writer")
+            .block_on(writer(http_url, rate, duration))
+    })
+    .await
+    .expect("the writer thread");
     // Phase 3: give late deliveries a bounded time to arrive, then stop.
     tokio::time::sleep(args.drain).await;
     sampling.store(false, Ordering::Relaxed);
     stopped.store(true, Ordering::Relaxed);
     stop.notify_waiters();
     let rss_max = sampler.await.unwrap_or_default();
+    let client_cpu_cores = match (cpu_before, own_cpu_secs()) {
+        (Some(a), Some(b)) => Some((b - a) / measure_started.elapsed().as_secs_f64()),
+        _ => None,
+    };
 
     let mut latencies: Vec<u32> = Vec::new();
     let mut errors = 0u64;
@@ -477,6 +503,7 @@ async fn main() {
         "rss_before_kib": rss_before,
         "rss_subscribed_kib": rss_subscribed,
         "rss_max_kib": rss_max,
+        "client_cpu_cores": client_cpu_cores,
     });
     println!("{out}");
 }
