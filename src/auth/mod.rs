@@ -51,9 +51,6 @@ pub struct Authenticator {
     rs256: Option<DecodingKey>,
 }
 
-/// Seconds of clock skew tolerated on `exp`.
-const LEEWAY_SECS: u64 = 5;
-
 impl Authenticator {
     /// Open development mode: no token needed, every caller is the system.
     pub fn open() -> Self {
@@ -110,7 +107,8 @@ impl Authenticator {
         }
         .ok_or_else(|| AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg)))?;
         let mut validation = Validation::new(header.alg);
-        validation.leeway = LEEWAY_SECS;
+        // `exp` is checked below, to the instant.
+        validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
             .kind()
@@ -119,6 +117,14 @@ impl Authenticator {
             _ => AuthError::Invalid(e.to_string()),
         })?;
         let claims = data.claims;
+        // Expired from the instant `exp` passes, as the resolvers and the open
+        // websocket see it: a websocket is never acknowledged for a token it
+        // would close a second later.
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| AuthError::Invalid("`exp` is out of range".into()))?;
+        if expires_at < Utc::now() {
+            return Err(AuthError::Expired);
+        }
         let role = Role::parse(&claims.role)
             .ok_or_else(|| AuthError::Invalid(format!("unknown role {:?}", claims.role)))?;
         let subject = Uuid::try_parse(&claims.sub).ok();
@@ -127,7 +133,7 @@ impl Authenticator {
         }
         Ok(Identity {
             caller: Caller { role, subject },
-            expires_at: DateTime::from_timestamp(claims.exp, 0),
+            expires_at: Some(expires_at),
         })
     }
 }
@@ -195,6 +201,13 @@ mod tests {
             auth.authenticate(Some("Basic abc")),
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_token_is_expired_as_soon_as_its_exp_has_passed() {
+        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
+        let just_expired = mint(&claims("admin", -1), SigningKey::Secret("s3cret")).unwrap();
+        assert_eq!(auth.verify(&just_expired), Err(AuthError::Expired));
     }
 
     #[test]
