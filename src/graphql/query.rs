@@ -197,13 +197,19 @@ impl QueryRoot {
     }
 
     /// The dashboard badge class for an action.
-    async fn action_badge_color(&self, action: String) -> &'static str {
-        badge::action_badge_color(&action)
+    async fn action_badge_color(&self, ctx: &Context<'_>, action: String) -> Result<&'static str> {
+        service(ctx)?;
+        Ok(badge::action_badge_color(&action))
     }
 
     /// The dashboard badge class for a mode.
-    async fn mode_badge_color(&self, mode: Option<String>) -> &'static str {
-        badge::mode_badge_color(mode.as_deref())
+    async fn mode_badge_color(
+        &self,
+        ctx: &Context<'_>,
+        mode: Option<String>,
+    ) -> Result<&'static str> {
+        service(ctx)?;
+        Ok(badge::mode_badge_color(mode.as_deref()))
     }
 
     /// One person by uuid; null when unknown. A user may only look up themselves.
