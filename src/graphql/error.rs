@@ -1,7 +1,13 @@
 //! How service errors reach GraphQL clients: a stable `extensions.code`,
 //! and nothing of the database's internals.
 
-use async_graphql::{Error, ErrorExtensions};
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
+use async_graphql::{Error, ErrorExtensions, Response};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::service::{FieldError, ServiceError};
 
@@ -68,5 +74,49 @@ pub trait IntoGraphql<T> {
 impl<T> IntoGraphql<T> for Result<T, ServiceError> {
     fn graphql(self) -> async_graphql::Result<T> {
         self.map_err(service_error)
+    }
+}
+
+/// Gives every error that reaches a client without `extensions.code` the
+/// code BAD_USER_INPUT. The server's own errors all carry a code, so the
+/// ones without come from async-graphql reading the request: syntax errors,
+/// unknown fields, values that are not a UUID, a date or an enum value, and
+/// the depth and complexity limits.
+pub struct DefaultCode;
+
+impl ExtensionFactory for DefaultCode {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DefaultCode)
+    }
+}
+
+fn with_default_code(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        // Apollo's name for it, which its clients also recognise.
+        let code = match error.message.as_str() {
+            "PersistedQueryNotFound" => "PERSISTED_QUERY_NOT_FOUND",
+            _ => BAD_USER_INPUT,
+        };
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code);
+        }
+    }
+    response
+}
+
+#[async_trait::async_trait]
+impl Extension for DefaultCode {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        with_default_code(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(with_default_code).boxed()
     }
 }

@@ -63,6 +63,8 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_depth.max(32))
         .limit_directives(16)
+        // First, so that it sees every error the others produce.
+        .extension(error::DefaultCode)
         // Spans named after each operation, for traces and logs.
         .extension(async_graphql::extensions::Tracing);
     let builder = if config.persisted_queries {
