@@ -13,6 +13,8 @@ use crate::service::ActivityFeed;
 pub mod context;
 /// How service errors become GraphQL errors.
 pub mod error;
+/// Refusing introspection when it is turned off.
+pub mod introspection;
 /// Batching loaders for related rows.
 pub mod loaders;
 /// Write operations.
@@ -77,7 +79,10 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
     if config.introspection {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        builder
+            .disable_introspection()
+            .extension(introspection::NoIntrospection)
+            .finish()
     }
 }
 
