@@ -47,6 +47,20 @@ fn check_len(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max
     }
 }
 
+/// Why text holding NUL is refused: PostgreSQL cannot store it in text or
+/// JSON, so it would fail as a database error there and be stored on SQLite.
+pub(super) const NUL_REFUSED: &str = "must not contain NUL characters";
+
+/// Whether any key or string inside `value` holds a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 impl NewActivity {
     /// Every rule this input breaks; empty when it may be written.
     pub fn validate(&self, max_metadata_bytes: usize) -> Vec<FieldError> {
@@ -63,6 +77,17 @@ impl NewActivity {
             self.resource_type.as_deref(),
             50,
         );
+        let texts = [
+            ("action", Some(self.action.as_str())),
+            ("module", self.module.as_deref()),
+            ("mode", self.mode.as_deref()),
+            ("resourceType", self.resource_type.as_deref()),
+        ];
+        for (field, value) in texts {
+            if value.is_some_and(|v| v.contains('\0')) {
+                errors.push(FieldError::invalid(field, NUL_REFUSED));
+            }
+        }
         match &self.metadata {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}
             Some(_) => errors.push(FieldError::invalid("metadata", "must be a JSON object")),
@@ -74,6 +99,18 @@ impl NewActivity {
                     "metadata",
                     format!("must be at most {max_metadata_bytes} bytes as JSON"),
                 ));
+            } else if holds_nul(meta) {
+                errors.push(FieldError::invalid("metadata", NUL_REFUSED));
+            }
+        }
+        if let Some(key) = &self.idempotency_key {
+            if !(1..=200).contains(&key.chars().count()) {
+                errors.push(FieldError::invalid(
+                    "idempotencyKey",
+                    "must be 1 to 200 characters",
+                ));
+            } else if key.contains('\0') {
+                errors.push(FieldError::invalid("idempotencyKey", NUL_REFUSED));
             }
         }
         errors
@@ -288,6 +325,29 @@ mod tests {
             ..Default::default()
         };
         assert!(fields(&input).is_empty());
+    }
+
+    #[test]
+    fn refuses_nul_anywhere_and_bad_idempotency_keys() {
+        let input = NewActivity {
+            action: "a\0".into(),
+            module: Some("\0".into()),
+            metadata: Some(json!({ "k": [{ "j\0": 1 }] })),
+            idempotency_key: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(&input),
+            ["action", "module", "metadata", "idempotencyKey"]
+        );
+        let key = |k: &str| NewActivity {
+            action: "a".into(),
+            idempotency_key: Some(k.into()),
+            ..Default::default()
+        };
+        assert_eq!(fields(&key(&"é".repeat(200))), Vec::<String>::new());
+        assert_eq!(fields(&key(&"k".repeat(201))), ["idempotencyKey"]);
+        assert_eq!(fields(&key("k\0")), ["idempotencyKey"]);
     }
 
     #[test]

@@ -5,7 +5,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{log::now, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
+use super::{
+    log::now, log::NUL_REFUSED, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError,
+};
 
 /// A person as the host platform knows them now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,8 +32,19 @@ impl NewUser {
         ];
         fields
             .into_iter()
-            .filter(|(_, v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max))
-            .map(|(f, _, max)| FieldError::invalid(f, format!("must be at most {max} characters")))
+            .filter_map(|(f, v, max)| {
+                let v = v.as_deref()?;
+                if v.chars().count() > max {
+                    Some(FieldError::invalid(
+                        f,
+                        format!("must be at most {max} characters"),
+                    ))
+                } else if v.contains('\0') {
+                    Some(FieldError::invalid(f, NUL_REFUSED))
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 }
