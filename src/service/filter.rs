@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::activity::{self, Column};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
@@ -66,6 +67,9 @@ fn prefix_upper_bound(prefix: &str) -> String {
 impl ActivityFilter {
     /// This filter as a SQL condition on `activities`.
     pub fn condition(&self) -> Condition {
+        if self.asks_for_nul() {
+            return Condition::all().add(Expr::val(1).eq(0));
+        }
         let mut cond = Condition::all();
         if let Some(action) = &self.action {
             cond = match ActionMatch::parse(action) {
@@ -105,8 +109,21 @@ impl ActivityFilter {
         cond
     }
 
+    /// Whether a text condition holds NUL. No stored text does (writes refuse
+    /// it), and PostgreSQL cannot even compare with such a string, so the
+    /// filter matches nothing.
+    fn asks_for_nul(&self) -> bool {
+        let texts = [&self.action, &self.module, &self.mode, &self.resource_type];
+        texts
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| t.contains('\0')))
+    }
+
     /// Whether `row` passes this filter: the same rules as [`Self::condition`].
     pub fn matches(&self, row: &activity::Model) -> bool {
+        if self.asks_for_nul() {
+            return false;
+        }
         let action_ok = match self.action.as_deref().map(ActionMatch::parse) {
             None => true,
             Some(ActionMatch::Exact(a)) => row.action == a,
@@ -177,6 +194,17 @@ mod tests {
     fn star_without_dot_is_exact() {
         assert!(!action("post*").matches(&row("post.created")));
         assert!(action("post*").matches(&row("post*")));
+    }
+
+    #[test]
+    fn nul_matches_nothing() {
+        assert!(!action("a\0b").matches(&row("a\0b")));
+        let sql = sea_orm::sea_query::Query::select()
+            .column(Column::Uuid)
+            .from(activity::Entity)
+            .cond_where(action("a\0b").condition())
+            .to_string(sea_orm::sea_query::SqliteQueryBuilder);
+        assert!(sql.ends_with("WHERE 1 = 0"), "{sql}");
     }
 
     #[test]
