@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use entity::activity;
 use uuid::Uuid;
 
@@ -33,13 +33,19 @@ impl Cursor {
         ))
     }
 
-    /// Reads a cursor made by [`Self::encode`]; `None` for anything else.
+    /// Reads a cursor made by [`Self::encode`]; `None` for anything else,
+    /// including times outside years 1 to 9999, which no row has and which
+    /// PostgreSQL cannot compare with.
     pub fn decode(s: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
         let text = std::str::from_utf8(&bytes).ok()?;
         let (micros, uuid) = text.split_once(':')?;
+        let inserted_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        if !(1..=9999).contains(&inserted_at.year()) {
+            return None;
+        }
         Some(Self {
-            inserted_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            inserted_at,
             uuid: Uuid::try_parse(uuid).ok()?,
         })
     }
@@ -65,6 +71,8 @@ mod tests {
             "!!!",
             "bm90LWEtY3Vyc29y",
             &URL_SAFE_NO_PAD.encode("12:zz"),
+            &URL_SAFE_NO_PAD.encode(format!("-8000000000000000000:{}", Uuid::nil().simple())),
+            &URL_SAFE_NO_PAD.encode(format!("253402300800000000:{}", Uuid::nil().simple())),
         ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
