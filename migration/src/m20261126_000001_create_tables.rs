@@ -59,10 +59,10 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(text(Activities::Action, 100, backend).not_null())
-                    .col(&mut text(Activities::Module, 50, backend))
-                    .col(&mut text(Activities::Mode, 20, backend))
+                    .col(text(Activities::Module, 50, backend))
+                    .col(text(Activities::Mode, 20, backend))
                     .col(ColumnDef::new(Activities::ActorUuid).uuid())
-                    .col(&mut text(Activities::ResourceType, 50, backend))
+                    .col(text(Activities::ResourceType, 50, backend))
                     .col(ColumnDef::new(Activities::ResourceUuid).uuid())
                     .col(ColumnDef::new(Activities::TargetUuid).uuid())
                     .col(
