@@ -1,14 +1,25 @@
 //! Batching loaders, so a page of activities costs one users query however
 //! many actors, targets and resource users it shows.
+//!
+//! The [`UserLoader`] batches the people that resolvers ask for within a
+//! millisecond of each other. A long list takes longer than that to resolve,
+//! so the list queries also look up the people of the whole page up front
+//! ([`prefetch_people`]), and the resolvers find them in [`Prefetched`].
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
-use entity::user;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{Context, Lookahead, Request, ServerResult};
+use entity::{activity, user};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
+use super::error::service_error;
+use super::types::resource_user_uuid;
 use crate::service::{ActivityFeed, ServiceError};
 
 /// Loads people by uuid, one `IN` query per batch.
@@ -25,4 +36,80 @@ impl Loader<Uuid> for UserLoader {
             Err(other) => Err(Arc::new(DbErr::Custom(other.to_string()))),
         }
     }
+}
+
+/// The people looked up ahead for the lists of one request: `None` for a
+/// uuid that was looked up and is nobody.
+#[derive(Default)]
+pub struct Prefetched(Mutex<HashMap<Uuid, Option<user::Model>>>);
+
+impl Prefetched {
+    /// The person with `uuid` if the request looked them up ahead.
+    pub fn get(&self, uuid: Uuid) -> Option<Option<user::Model>> {
+        self.lock().get(&uuid).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Option<user::Model>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Gives every request its own, empty [`Prefetched`].
+pub struct PrefetchScope;
+
+impl ExtensionFactory for PrefetchScope {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PrefetchScope)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for PrefetchScope {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request.data(Prefetched::default())).await
+    }
+}
+
+/// Looks up, in one query, the people that the `actor`, `target` and
+/// `resourceUser` fields selected under any of `selections` will show for
+/// `rows`, so that resolving them costs nothing more.
+pub async fn prefetch_people(
+    ctx: &Context<'_>,
+    rows: &[activity::Model],
+    selections: &[Lookahead<'_>],
+) -> async_graphql::Result<()> {
+    let Some(store) = ctx.data_opt::<Prefetched>() else {
+        return Ok(());
+    };
+    let wants = |field: &str| selections.iter().any(|s| s.field(field).exists());
+    let (actor, target, resource) = (wants("actor"), wants("target"), wants("resourceUser"));
+    let mut keys = HashSet::new();
+    for row in rows {
+        keys.extend(row.actor_uuid.filter(|_| actor));
+        keys.extend(row.target_uuid.filter(|_| target));
+        keys.extend(resource_user_uuid(row).filter(|_| resource));
+    }
+    let keys: Vec<Uuid> = keys.into_iter().collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut found: HashMap<Uuid, user::Model> = ctx
+        .data::<ActivityFeed>()?
+        .users(&keys)
+        .await
+        .map_err(service_error)?
+        .into_iter()
+        .map(|u| (u.uuid, u))
+        .collect();
+    store
+        .lock()
+        .extend(keys.into_iter().map(|k| (k, found.remove(&k))));
+    Ok(())
 }

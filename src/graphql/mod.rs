@@ -61,6 +61,8 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         .data(users)
         .data(RetentionDays(config.retention_days))
         .data(config.shutdown)
+        // Each request's own store of the people its lists looked up ahead.
+        .extension(loaders::PrefetchScope)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_depth.max(32))

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::context::service;
 use super::error::{IntoGraphql, BAD_USER_INPUT};
+use super::loaders::prefetch_people;
 use super::types::{
     Activity, ActivityFilterInput, ActivityGroupBy, ActivityPage, CountBucket, User,
 };
@@ -106,6 +107,9 @@ impl QueryRoot {
                     last: last.map(|n| n as u64),
                 };
                 let slice = feed.feed(&caller, &filter, args).await.graphql()?;
+                let look = ctx.look_ahead();
+                let nodes = [look.field("edges").field("node"), look.field("nodes")];
+                prefetch_people(ctx, &slice.entries, &nodes).await?;
                 let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
                 conn.edges.extend(
                     slice
@@ -136,6 +140,7 @@ impl QueryRoot {
             .recent(&caller, &ActivityFilter::default(), size(limit))
             .await
             .graphql()?;
+        prefetch_people(ctx, &rows, &[ctx.look_ahead()]).await?;
         Ok(rows.into_iter().map(Activity).collect())
     }
 
@@ -236,6 +241,7 @@ async fn page_of(
         .page(&caller, &filter, page, per_page)
         .await
         .graphql()?;
+    prefetch_people(ctx, &result.entries, &[ctx.look_ahead().field("entries")]).await?;
     Ok(ActivityPage {
         entries: result.entries.into_iter().map(Activity).collect(),
         total: result.total,

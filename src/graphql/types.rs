@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::internal;
-use super::loaders::UserLoader;
+use super::loaders::{Prefetched, UserLoader};
 use crate::service::{self, badge};
 
 /// One logged business action.
@@ -20,9 +20,19 @@ impl From<activity::Model> for Activity {
     }
 }
 
-/// Loads one person through the request's batching loader.
+/// The person `resourceUser` shows: the resource, when its type is "user".
+pub fn resource_user_uuid(row: &activity::Model) -> Option<Uuid> {
+    let is_user = row.resource_type.as_deref() == Some("user");
+    row.resource_uuid.filter(|_| is_user)
+}
+
+/// Loads one person: looked up ahead by the request's list, or through the
+/// batching loader.
 async fn load_user(ctx: &Context<'_>, uuid: Option<Uuid>) -> async_graphql::Result<Option<User>> {
     let Some(uuid) = uuid else { return Ok(None) };
+    if let Some(known) = ctx.data_opt::<Prefetched>().and_then(|p| p.get(uuid)) {
+        return Ok(known.map(User));
+    }
     let loader = ctx.data::<DataLoader<UserLoader>>()?;
     let user = loader.load_one(uuid).await.map_err(internal)?;
     Ok(user.map(User))
@@ -65,8 +75,7 @@ impl Activity {
     }
     /// The person acted upon, when resourceType is "user"; null otherwise or when unknown.
     async fn resource_user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let is_user = self.0.resource_type.as_deref() == Some("user");
-        load_user(ctx, self.0.resource_uuid.filter(|_| is_user)).await
+        load_user(ctx, resource_user_uuid(&self.0)).await
     }
     /// The person the action was aimed at.
     async fn target_uuid(&self) -> Option<Uuid> {
