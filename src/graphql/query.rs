@@ -31,6 +31,13 @@ impl CursorType for FeedCursor {
 /// The retention the server was configured with, in days.
 pub struct RetentionDays(pub u32);
 
+/// The page a page query reads when the client gives none, or null.
+const DEFAULT_PAGE: i32 = 1;
+/// The page size of a page query when the client gives none, or null.
+const DEFAULT_PER_PAGE: i32 = 50;
+/// How many `recentActivities` returns when the client gives no limit, or null.
+const DEFAULT_LIMIT: i32 = 20;
+
 /// A GraphQL size argument as the service's unsigned size; negative means 0,
 /// which the service refuses with a clear message.
 fn size(n: i32) -> u64 {
@@ -54,26 +61,26 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     /// Matching activities by numbered page, newest first.
-    #[graphql(complexity = "list_cost(Some(per_page), child_complexity)")]
+    #[graphql(complexity = "list_cost(per_page, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
         filter: Option<ActivityFilterInput>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 50)] per_page: i32,
+        #[graphql(default_with = "Some(DEFAULT_PAGE)")] page: Option<i32>,
+        #[graphql(default_with = "Some(DEFAULT_PER_PAGE)")] per_page: Option<i32>,
     ) -> Result<ActivityPage> {
         page_of(ctx, self::filter(filter), page, per_page).await
     }
 
     /// Activities a person performed (as actor), by numbered page, newest first.
-    #[graphql(complexity = "list_cost(Some(per_page), child_complexity)")]
+    #[graphql(complexity = "list_cost(per_page, child_complexity)")]
     async fn activities_for_user(
         &self,
         ctx: &Context<'_>,
         user_uuid: Uuid,
         filter: Option<ActivityFilterInput>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 50)] per_page: i32,
+        #[graphql(default_with = "Some(DEFAULT_PAGE)")] page: Option<i32>,
+        #[graphql(default_with = "Some(DEFAULT_PER_PAGE)")] per_page: Option<i32>,
     ) -> Result<ActivityPage> {
         let mut filter = self::filter(filter);
         filter.within_actor = Some(user_uuid);
@@ -129,15 +136,19 @@ impl QueryRoot {
     }
 
     /// The newest activities.
-    #[graphql(complexity = "list_cost(Some(limit), child_complexity)")]
+    #[graphql(complexity = "list_cost(limit.or(Some(DEFAULT_LIMIT)), child_complexity)")]
     async fn recent_activities(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] limit: i32,
+        #[graphql(default_with = "Some(DEFAULT_LIMIT)")] limit: Option<i32>,
     ) -> Result<Vec<Activity>> {
         let (feed, caller) = service(ctx)?;
         let rows = feed
-            .recent(&caller, &ActivityFilter::default(), size(limit))
+            .recent(
+                &caller,
+                &ActivityFilter::default(),
+                size(limit.unwrap_or(DEFAULT_LIMIT)),
+            )
             .await
             .graphql()?;
         prefetch_people(ctx, &rows, &[ctx.look_ahead()]).await?;
@@ -232,11 +243,12 @@ async fn distinct(ctx: &Context<'_>, column: Column) -> Result<Vec<String>> {
 async fn page_of(
     ctx: &Context<'_>,
     filter: ActivityFilter,
-    page: i32,
-    per_page: i32,
+    page: Option<i32>,
+    per_page: Option<i32>,
 ) -> Result<ActivityPage> {
     let (feed, caller) = service(ctx)?;
-    let (page, per_page) = (size(page), size(per_page));
+    let page = size(page.unwrap_or(DEFAULT_PAGE));
+    let per_page = size(per_page.unwrap_or(DEFAULT_PER_PAGE));
     let result = feed
         .page(&caller, &filter, page, per_page)
         .await
