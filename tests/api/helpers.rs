@@ -8,8 +8,10 @@ use std::time::Duration;
 use activity_feed::config::{DatabaseConfig, ServeConfig};
 use activity_feed::db::StatementCounter;
 use activity_feed::startup::Application;
+use chrono::{DateTime, Utc};
+use entity::activity;
 use futures_util::{SinkExt, StreamExt};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -236,7 +238,10 @@ impl Client {
         let (stream, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
-        WsClient { stream }
+        WsClient {
+            stream,
+            legacy: protocol == "graphql-ws",
+        }
     }
 
     /// An acknowledged graphql-transport-ws connection whose socket has a tiny
@@ -255,7 +260,10 @@ impl Client {
         let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
             .await
             .expect("websocket connects");
-        let mut ws = WsClient { stream };
+        let mut ws = WsClient {
+            stream,
+            legacy: false,
+        };
         ws.send_json(json!({ "type": "connection_init" })).await;
         let ack = ws.next_json().await.expect("connection_ack");
         assert_eq!(ack["type"], "connection_ack", "{ack}");
@@ -286,8 +294,7 @@ impl Client {
             self.log(json!({ "action": "test.probe" })).await;
             if ws.probe_arrived(Duration::from_millis(50)).await {
                 // Late probe messages and the server's `complete` are skipped by `next_json`.
-                ws.send_json(json!({ "id": PROBE, "type": "complete" }))
-                    .await;
+                ws.stop(PROBE).await;
                 return;
             }
         }
@@ -321,6 +328,9 @@ const PROBE: &str = "probe";
 /// A websocket client speaking JSON messages.
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Speaks the legacy graphql-ws protocol (start/data/stop) rather than
+    /// graphql-transport-ws (subscribe/next/complete).
+    legacy: bool,
 }
 
 impl WsClient {
@@ -362,12 +372,18 @@ impl WsClient {
 
     /// Whether a probe message arrives within `wait`; anything else is a failure.
     async fn probe_arrived(&mut self, wait: Duration) -> bool {
-        let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout(wait, self.stream.next()).await
-        else {
-            return false;
+        let value = loop {
+            let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout(wait, self.stream.next()).await
+            else {
+                return false;
+            };
+            let value: Value = serde_json::from_str(&text).expect("JSON message");
+            // graphql-ws keeps the connection alive with "ka" messages.
+            if !matches!(value["type"].as_str(), Some("ping" | "ka")) {
+                break value;
+            }
         };
-        let value: Value = serde_json::from_str(&text).expect("JSON message");
         assert_eq!(
             value["id"], PROBE,
             "unexpected message while waiting for the probe: {value}"
@@ -375,20 +391,27 @@ impl WsClient {
         true
     }
 
-    /// Subscribes (graphql-transport-ws) with operation `id`.
+    /// Subscribes with operation `id` (`subscribe`, or `start` in graphql-ws).
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send_json(json!({
             "id": id,
-            "type": "subscribe",
+            "type": if self.legacy { "start" } else { "subscribe" },
             "payload": { "query": query, "variables": variables },
         }))
         .await;
     }
 
-    /// The next `next` payload's data for a subscription, or panics.
+    /// Ends operation `id` (`complete`, or `stop` in graphql-ws).
+    pub async fn stop(&mut self, id: &str) {
+        let kind = if self.legacy { "stop" } else { "complete" };
+        self.send_json(json!({ "id": id, "type": kind })).await;
+    }
+
+    /// The next `next` (graphql-ws: `data`) payload's data, or panics.
     pub async fn next_data(&mut self) -> Value {
         let msg = self.next_json().await.expect("a subscription message");
-        assert_eq!(msg["type"], "next", "{msg}");
+        let kind = if self.legacy { "data" } else { "next" };
+        assert_eq!(msg["type"], kind, "{msg}");
         assert!(msg["payload"].get("errors").is_none(), "{msg}");
         msg["payload"]["data"].clone()
     }
@@ -399,4 +422,133 @@ impl WsClient {
             panic!("expected no message, got {msg}");
         }
     }
+}
+
+/// Arranging and inspecting the test database directly, beside the server.
+impl TestDb {
+    /// A connection of the test's own to this database, for rows the API
+    /// cannot make (old ones, equal times) and for looking at what is stored.
+    pub async fn connect(&self) -> DatabaseConnection {
+        activity_feed::db::connect(&self.config, &StatementCounter::default())
+            .await
+            .expect("a test connection to the test database")
+    }
+
+    /// Creates the tables, as the server does when it starts.
+    pub async fn migrate(&self) {
+        let db = self.connect().await;
+        activity_feed::db::migrate(&db, &self.config)
+            .await
+            .expect("migrations");
+        db.close().await.ok();
+    }
+
+    /// Writes activities as they are, bypassing the API and its clock.
+    pub async fn insert(&self, rows: &[activity::Model]) {
+        let db = self.connect().await;
+        for chunk in rows.chunks(1000) {
+            let models = chunk.iter().cloned().map(activity::ActiveModel::from);
+            activity::Entity::insert_many(models)
+                .exec_without_returning(&db)
+                .await
+                .expect("insert test rows");
+        }
+        db.close().await.ok();
+    }
+
+    /// Runs SQL of the test's own: `sqlite` or `postgres`, by the database.
+    pub async fn execute(&self, sqlite: &str, postgres: &str) {
+        let db = self.connect().await;
+        let sql = if self.is_postgres() { postgres } else { sqlite };
+        db.execute_unprepared(sql).await.expect(sql);
+        db.close().await.ok();
+    }
+
+    /// Makes the database itself refuse to insert an activity with `action`
+    /// (a trigger): a database failure in the middle of a write.
+    pub async fn fail_inserts_of(&self, action: &str) {
+        let sqlite = format!(
+            "CREATE TRIGGER refuse_insert BEFORE INSERT ON activities WHEN NEW.action = '{action}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
+        );
+        let postgres = format!(
+            "CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.action = '{action}' THEN RAISE EXCEPTION 'refused by the test trigger'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_insert BEFORE INSERT ON activities \
+               FOR EACH ROW EXECUTE FUNCTION refuse_insert()"
+        );
+        self.execute(&sqlite, &postgres).await;
+    }
+}
+
+/// Requests whose answer a test looks at as a whole.
+impl Client {
+    /// POSTs a GraphQL document and returns the HTTP status and the body.
+    pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("JSON response"))
+    }
+
+    /// POSTs a GraphQL document that must fail as a whole, over a 200
+    /// response, with exactly one error, and returns that error.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], Value::Null, "{body}");
+        let errors = body["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{body}");
+        errors[0].clone()
+    }
+
+    /// How many activities match `filter`.
+    pub async fn count(&self, filter: Value) -> u64 {
+        self.data(
+            "query($f: ActivityFilter) { activityCount(filter: $f) }",
+            json!({ "f": filter }),
+        )
+        .await["activityCount"]
+            .as_u64()
+            .expect("a count")
+    }
+}
+
+/// An activity row at `at` with nothing but its action set.
+pub fn row(action: &str, at: DateTime<Utc>) -> activity::Model {
+    activity::Model {
+        uuid: uuid::Uuid::now_v7(),
+        action: action.into(),
+        module: None,
+        mode: None,
+        actor_uuid: None,
+        resource_type: None,
+        resource_uuid: None,
+        target_uuid: None,
+        metadata: json!({}),
+        inserted_at: at,
+        idempotency_key: None,
+    }
+}
+
+/// An instant from RFC 3339 text.
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("an RFC 3339 time")
+        .with_timezone(&Utc)
+}
+
+/// The `field` of every element of a JSON list.
+pub fn pluck(list: &Value, field: &str) -> Vec<Value> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item[field].clone())
+        .collect()
 }

@@ -4,4 +4,8 @@ mod helpers;
 mod instances;
 
 mod core;
+mod mutations;
+mod ordering;
+mod queries;
 mod scale_out;
+mod user_change;
