@@ -150,6 +150,105 @@ pub struct ServeConfig {
     /// Bounds on what one request may ask for.
     #[command(flatten)]
     pub limits: LimitsConfig,
+    /// Whether and how the caller's IP address and user agent are recorded.
+    #[command(flatten)]
+    pub context: ContextConfig,
+    /// Which metadata keys are stored redacted.
+    #[command(flatten)]
+    pub redaction: RedactionConfig,
+}
+
+/// Request context: the caller's IP address and user agent, stored with each
+/// activity a request logs. Off by default: both identify people, so turning
+/// it on makes the log hold personal data (see the README).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContextConfig {
+    /// Record the caller's IP address and user agent with each logged activity.
+    #[arg(long, env = "RECORD_REQUEST_CONTEXT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub record_request_context: bool,
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated addresses
+    /// or CIDR ranges ("10.0.0.0/8,::1"). When the peer is one of them, the
+    /// client is the nearest address in the header that is not a trusted
+    /// proxy; otherwise the peer is the client and the header is ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpRange>,
+}
+
+/// An IP address, or a CIDR range of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` lies in the range (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.addr.to_canonical(), ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+/// Redaction of sensitive metadata before it is stored or published.
+#[derive(Debug, Clone, Args)]
+pub struct RedactionConfig {
+    /// Metadata keys whose values are stored as "[REDACTED]", at any depth,
+    /// ignoring case, comma-separated; their `_from`/`_to` diff keys too.
+    /// Empty turns redaction off.
+    #[arg(
+        long,
+        env = "REDACT_KEYS",
+        value_delimiter = ',',
+        default_value = "password,password_hash,token,secret,api_key"
+    )]
+    pub redact_keys: Vec<String>,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        Self {
+            redact_keys: crate::service::redact::DEFAULT_SENSITIVE_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        }
+    }
 }
 
 /// Token verification. With neither key set the server runs in open
@@ -241,6 +340,8 @@ impl Default for ServeConfig {
             listener_max_reconnect_delay: Duration::from_secs(5),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            context: ContextConfig::default(),
+            redaction: RedactionConfig::default(),
         }
     }
 }

@@ -16,6 +16,8 @@ pub mod db;
 pub mod graphql;
 /// Routes and layers.
 pub mod http;
+/// Prometheus metrics.
+pub mod metrics;
 /// The background retention job.
 pub mod retention;
 /// The activity feed as plain Rust.

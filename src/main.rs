@@ -6,7 +6,10 @@ use activity_feed::db::StatementCounter;
 use activity_feed::service::{Caller, Limits, Role, SeedPlan};
 use activity_feed::startup::{open_feed, Application};
 use activity_feed::{graphql, telemetry};
+use std::io::IsTerminal;
+
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,7 +47,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Prune { days } => {
             let feed = open_feed(&cli.database, Limits::default(), &counter).await?;
-            let result = feed.prune(&Caller::SYSTEM, days).await?;
+            let progress = Progress::new(None, "deleted");
+            let result = feed
+                .prune_reporting(&Caller::SYSTEM, days, |n| progress.at(n))
+                .await?;
+            progress.finish();
             tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
         }
         Command::Token(token) => println!("{}", mint_token(&token)?),
@@ -56,12 +63,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 days: seed.days,
                 seed: seed.seed,
             };
-            feed.seed(plan, |written| {
-                if written % 100_000 == 0 || written == plan.activities {
-                    tracing::info!(written, of = plan.activities, "seeding");
-                }
-            })
-            .await?;
+            let progress = Progress::new(Some(plan.activities), "written");
+            feed.seed(plan, |written| progress.at(written)).await?;
+            progress.finish();
         }
     }
     Ok(())
@@ -88,4 +92,45 @@ fn mint_token(token: &TokenConfig) -> Result<String, Box<dyn std::error::Error>>
         (None, None) => return Err("set JWT_SECRET (or --secret), or --private-key-file".into()),
     };
     Ok(auth::mint(&claims, key)?)
+}
+
+/// Progress of a long command: a bar on a terminal, a log line per step otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    what: &'static str,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, what: &'static str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = match total {
+                Some(n) => ProgressBar::new(n).with_style(
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+                None => ProgressBar::new_spinner(),
+            };
+            bar.set_message(what);
+            bar
+        });
+        Self { bar, what }
+    }
+
+    fn at(&self, done: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(done);
+                if bar.length().is_none() {
+                    bar.set_message(format!("{done} {}", self.what));
+                }
+            }
+            None => tracing::info!(done, "{}", self.what),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish();
+        }
+    }
 }

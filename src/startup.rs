@@ -16,8 +16,9 @@ use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::{self, SchemaConfig, Shutdown};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::retention::{self, RetentionLock};
-use crate::service::{ActivityFeed, Limits};
+use crate::service::{ActivityFeed, Limits, Redactor};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -143,10 +144,12 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();
+        let metrics = Arc::new(Metrics::new());
         let db = db::connect(database, &statements).await?;
         db::migrate(&db, database).await?;
         let bus = open_bus(database, &config, &db, &shutdown, &sockets).await?;
-        let feed = ActivityFeed::new(db, bus, limits);
+        let feed = ActivityFeed::new(db, bus, limits)
+            .with_redactor(Redactor::new(&config.redaction.redact_keys));
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
@@ -156,6 +159,7 @@ impl Application {
                 max_complexity: config.limits.max_complexity,
                 introspection: config.limits.introspection,
                 persisted_queries: config.limits.persisted_queries,
+                metrics: metrics.clone(),
             },
         );
         retention::spawn(
@@ -182,6 +186,9 @@ impl Application {
                 shutdown,
                 sockets,
                 limits: config.limits.clone(),
+                context: config.context.clone(),
+                metrics,
+                statements: statements.clone(),
             },
             config,
             statements,
@@ -223,7 +230,9 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let sockets = state.sockets.clone();
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        let server = axum::serve(listener, http::router(state))
+        // With the peer's address, for request context.
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(server.into_future());
         shutdown.cancelled().await;

@@ -2,6 +2,10 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A row of `activities`: who did what to which resource, and when.
+///
+/// The table has one more column, `search_text`: the words of the metadata,
+/// written by the service beside each row for the full-text filter and never
+/// read back, so it is not part of the model.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "activities")]
 pub struct Model {
@@ -29,6 +33,12 @@ pub struct Model {
     pub inserted_at: DateTimeUtc,
     /// The producer's key for retries: a second `log` with it returns this row.
     pub idempotency_key: Option<String>,
+    /// Groups the activities one request, job or import wrote.
+    pub correlation_id: Option<String>,
+    /// The caller's IP address, when the deployment records request context.
+    pub client_ip: Option<String>,
+    /// The caller's user agent, when the deployment records request context.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,9 @@
 //! SeaORM entities of activity-feed.
 //!
 //! The tables are created by the `migration` crate; these structs mirror them
-//! column for column so that queries are type-checked on both SQLite and PostgreSQL.
+//! column for column (but for the full-text index column
+//! `activities.search_text`) so that queries are type-checked on both SQLite
+//! and PostgreSQL.
 
 /// One logged business action: "post.created", "role.assigned", …
 pub mod activity;

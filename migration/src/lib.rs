@@ -9,6 +9,11 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_tables;
 /// Adds `idempotency_key`, so a retried `log` returns its first activity.
 mod m20261127_000002_idempotency_key;
+/// Adds `correlation_id`, `client_ip` and `user_agent`, each filterable.
+mod m20261128_000003_correlation_and_context;
+/// Adds `search_text` and the indexes behind the metadata filters: GIN on
+/// PostgreSQL, FTS5 on SQLite.
+mod m20261128_000004_metadata_search;
 
 /// Every migration of the project, in order.
 pub struct Migrator;
@@ -19,6 +24,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_tables::Migration),
             Box::new(m20261127_000002_idempotency_key::Migration),
+            Box::new(m20261128_000003_correlation_and_context::Migration),
+            Box::new(m20261128_000004_metadata_search::Migration),
         ]
     }
 }

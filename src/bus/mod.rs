@@ -36,6 +36,19 @@ pub enum BusError {
     Replay(String),
 }
 
+/// Counts of what a bus has carried since the process started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusStats {
+    /// Activities handed to this process's subscribers.
+    pub published: u64,
+    /// Activities received by subscribers (one per subscriber per activity).
+    pub delivered: u64,
+    /// Times a subscriber fell too far behind and was dropped.
+    pub lagged: u64,
+    /// Live subscriptions now.
+    pub subscribers: u64,
+}
+
 /// Whether the bus is delivering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusHealth {
@@ -68,4 +81,7 @@ pub trait EventBus: Send + Sync + 'static {
     fn health(&self) -> BusHealth {
         BusHealth::Up
     }
+
+    /// What the bus has carried, for metrics.
+    fn stats(&self) -> BusStats;
 }

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{BusHealth, BusItem, EventBus, MemoryBus};
+use super::{BusHealth, BusItem, BusStats, EventBus, MemoryBus};
 use crate::service::Cursor;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -152,6 +152,10 @@ impl EventBus for PgBus {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    fn stats(&self) -> BusStats {
+        self.fanout.stats()
     }
 }
 

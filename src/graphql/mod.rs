@@ -1,12 +1,15 @@
 //! The GraphQL API over the service layer. Resolvers are thin: they turn
 //! arguments into service calls and service results into GraphQL types.
 
+use std::sync::Arc;
+
 use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
 use async_graphql::Schema;
 
+use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
 
 /// The service and caller of a request.
@@ -17,6 +20,8 @@ pub mod error;
 pub mod introspection;
 /// Batching loaders for related rows.
 pub mod loaders;
+/// Counts and times every operation.
+pub mod metrics;
 /// Write operations.
 pub mod mutation;
 /// Read operations.
@@ -51,6 +56,8 @@ pub struct SchemaConfig {
     pub introspection: bool,
     /// Whether Apollo's automatic persisted queries are accepted.
     pub persisted_queries: bool,
+    /// Where operations are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
@@ -70,7 +77,8 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         // First, so that it sees every error the others produce.
         .extension(error::DefaultCode)
         // Spans named after each operation, for traces and logs.
-        .extension(async_graphql::extensions::Tracing);
+        .extension(async_graphql::extensions::Tracing)
+        .extension(metrics::MetricsFactory(config.metrics.clone()));
     let builder = if config.persisted_queries {
         builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
             PERSISTED_QUERIES,

@@ -8,7 +8,22 @@ use super::types::{
     Activity, FieldError, LogInput, LogPayload, LogUserChangeInput, LogUserChangePayload,
     PruneResult, User, UserInput,
 };
-use crate::service::{self, ServiceError};
+use crate::service::{self, RequestContext, ServiceError};
+
+/// Where the request came from, as the HTTP layer attached it: only when the
+/// deployment records request context.
+fn request_context(ctx: &Context<'_>) -> RequestContext {
+    ctx.data_opt::<RequestContext>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An input as the service takes it, with the request's context stamped on.
+fn new_activity(input: LogInput, context: &RequestContext) -> service::NewActivity {
+    let mut input = service::NewActivity::from(input);
+    context.apply(&mut input);
+    input
+}
 
 /// The code given to valid entries of a batch that was refused because of others.
 pub const BATCH_REJECTED: &str = "BATCH_REJECTED";
@@ -22,7 +37,8 @@ impl MutationRoot {
     /// Logs one activity. Invalid input comes back in `errors`, and nothing is written.
     async fn log(&self, ctx: &Context<'_>, input: LogInput) -> Result<LogPayload> {
         let (feed, caller) = service(ctx)?;
-        match feed.log(&caller, input.into()).await {
+        let input = new_activity(input, &request_context(ctx));
+        match feed.log(&caller, input).await {
             Ok(row) => Ok(LogPayload {
                 activity: Some(Activity(row)),
                 errors: Vec::new(),
@@ -36,11 +52,24 @@ impl MutationRoot {
     }
 
     /// Logs many activities in one transaction: all are written, or, when any
-    /// is invalid, none is and each payload says why.
-    async fn log_batch(&self, ctx: &Context<'_>, inputs: Vec<LogInput>) -> Result<Vec<LogPayload>> {
+    /// is invalid, none is and each payload says why. A `correlationId` (1 to
+    /// 100 characters) is stamped on every entry; an entry naming another is refused.
+    async fn log_batch(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<LogInput>,
+        correlation_id: Option<String>,
+    ) -> Result<Vec<LogPayload>> {
         let (feed, caller) = service(ctx)?;
-        let inputs: Vec<service::NewActivity> = inputs.into_iter().map(Into::into).collect();
-        match feed.log_batch(&caller, inputs).await {
+        let context = request_context(ctx);
+        let inputs: Vec<service::NewActivity> = inputs
+            .into_iter()
+            .map(|input| new_activity(input, &context))
+            .collect();
+        match feed
+            .log_correlated_batch(&caller, correlation_id.as_deref(), inputs)
+            .await
+        {
             Ok(rows) => Ok(rows
                 .into_iter()
                 .map(|row| LogPayload {
@@ -61,7 +90,9 @@ impl MutationRoot {
         input: LogUserChangeInput,
     ) -> Result<LogUserChangePayload> {
         let (feed, caller) = service(ctx)?;
-        match feed.log_user_change(&caller, input.into()).await {
+        let mut change = service::UserChange::from(input);
+        change.context = request_context(ctx);
+        match feed.log_user_change(&caller, change).await {
             Ok(outcome) => Ok(LogUserChangePayload {
                 changed: outcome.activity.is_some(),
                 activity: outcome.activity.map(Activity),

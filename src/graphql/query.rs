@@ -6,12 +6,12 @@ use entity::activity::Column;
 use uuid::Uuid;
 
 use super::context::service;
-use super::error::{IntoGraphql, BAD_USER_INPUT};
+use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
 use super::loaders::prefetch_people;
 use super::types::{
-    Activity, ActivityFilterInput, ActivityGroupBy, ActivityPage, CountBucket, User,
+    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket, User,
 };
-use crate::service::{badge, ActivityFilter, Cursor, FeedArgs};
+use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs};
 
 /// The feed's cursor as async-graphql's connection helper reads and writes it.
 pub struct FeedCursor(pub Cursor);
@@ -133,6 +133,41 @@ impl QueryRoot {
             Some(_) => e,
             None => e.extend_with(|_, ext| ext.set("code", BAD_USER_INPUT)),
         })
+    }
+
+    /// Matching activities collapsed into groups, newest group first, as a
+    /// Relay connection: within one action and resource (resourceType +
+    /// resourceUuid), an activity joins the group of the one before it when at
+    /// most `window` seconds (0 to a year) lie between them. Each group has
+    /// its count, first few distinct actors and time span.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn grouped_activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilterInput>,
+        #[graphql(default = 3600)] window: i32,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<FeedCursor, ActivityGroup>> {
+        let (feed, caller) = service(ctx)?;
+        let filter = self::filter(filter);
+        let after = after
+            .map(|c| Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor")))
+            .transpose()?;
+        let args = GroupArgs {
+            window_secs: i64::from(window),
+            first: first.map(size),
+            after,
+        };
+        let slice = feed.grouped(&caller, &filter, args).await.graphql()?;
+        let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
+        conn.edges.extend(
+            slice
+                .groups
+                .into_iter()
+                .map(|group| Edge::new(FeedCursor(group.cursor()), ActivityGroup(group))),
+        );
+        Ok(conn)
     }
 
     /// The newest activities.

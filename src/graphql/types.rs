@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{activity, user};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::internal;
@@ -89,6 +89,24 @@ impl Activity {
     async fn metadata(&self) -> Json<&Value> {
         Json(&self.0.metadata)
     }
+    /// The metadata as one line for people: {"from": a, "to": b} and
+    /// x_from/x_to pairs as "a → b", maps as "key: value, …", lists joined
+    /// with commas, null as nothing.
+    async fn metadata_text(&self) -> String {
+        crate::service::humanize::metadata_text(&self.0.metadata)
+    }
+    /// Groups the activities one request, job or import wrote.
+    async fn correlation_id(&self) -> Option<&str> {
+        self.0.correlation_id.as_deref()
+    }
+    /// The caller's IP address, when the deployment records request context.
+    async fn client_ip(&self) -> Option<&str> {
+        self.0.client_ip.as_deref()
+    }
+    /// The caller's user agent, when the deployment records request context.
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
     /// When the server stored it (UTC, microsecond precision).
     async fn inserted_at(&self) -> DateTime<Utc> {
         self.0.inserted_at
@@ -105,6 +123,66 @@ impl Activity {
     /// Dashboard badge class for the mode.
     async fn mode_badge_color(&self) -> &'static str {
         badge::mode_badge_color(self.0.mode.as_deref())
+    }
+}
+
+/// Consecutive activities of one action on one resource, each within the
+/// window of the one before: "Alice and 3 others liked your post".
+pub struct ActivityGroup(pub service::ActivityGroup);
+
+/// Consecutive activities of one action on one resource, each within the
+/// window of the one before: "Alice and 3 others liked your post".
+#[Object]
+impl ActivityGroup {
+    /// The action of every activity in the group.
+    async fn action(&self) -> &str {
+        &self.0.latest.action
+    }
+    /// The resource type of every activity in the group.
+    async fn resource_type(&self) -> Option<&str> {
+        self.0.latest.resource_type.as_deref()
+    }
+    /// The resource of every activity in the group.
+    async fn resource_uuid(&self) -> Option<Uuid> {
+        self.0.latest.resource_uuid
+    }
+    /// How many activities the group holds.
+    async fn count(&self) -> u64 {
+        self.0.count
+    }
+    /// How many distinct actors performed them.
+    async fn actor_count(&self) -> u64 {
+        self.0.actor_count
+    }
+    /// The first few (at most 3) distinct actors, in the order they first acted.
+    async fn actor_uuids(&self) -> &[Uuid] {
+        &self.0.actor_uuids
+    }
+    /// The people of actorUuids, in the same order; unknown people are left out.
+    async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        let mut found = loader
+            .load_many(self.0.actor_uuids.iter().copied())
+            .await
+            .map_err(internal)?;
+        Ok(self
+            .0
+            .actor_uuids
+            .iter()
+            .filter_map(|uuid| found.remove(uuid).map(User))
+            .collect())
+    }
+    /// When the group's oldest activity was stored.
+    async fn first_at(&self) -> DateTime<Utc> {
+        self.0.first_at
+    }
+    /// When the group's newest activity was stored.
+    async fn last_at(&self) -> DateTime<Utc> {
+        self.0.last_at
+    }
+    /// The group's newest activity.
+    async fn latest(&self) -> Activity {
+        Activity(self.0.latest.clone())
     }
 }
 
@@ -256,8 +334,12 @@ impl From<ActivityGroupBy> for service::GroupBy {
 }
 
 /// Conditions on activities; every field that is set must hold.
-#[derive(InputObject, Default)]
+///
+/// Also read from JSON (camelCase, as in GraphQL) by `GET /export`, so the
+/// export takes exactly the filter the API takes.
+#[derive(InputObject, Default, serde::Deserialize)]
 #[graphql(name = "ActivityFilter")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivityFilterInput {
     /// Exact action, or a prefix when it ends in ".*": "post.*" matches
     /// "post.created" but not "postage.paid". `%` and `_` are literal.
@@ -278,6 +360,19 @@ pub struct ActivityFilterInput {
     pub since: Option<DateTime<Utc>>,
     /// Stored at or before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Exact correlation id.
+    pub correlation_id: Option<String>,
+    /// Exact client IP address, as recorded.
+    pub client_ip: Option<String>,
+    /// User agents containing this text (case-sensitive).
+    pub user_agent: Option<String>,
+    /// Metadata containing this JSON object, as PostgreSQL's jsonb `@>`
+    /// decides: each key present with a containing value; a list contains
+    /// another when each of the other's items is contained by one of its items.
+    pub metadata: Option<Json<Map<String, Value>>>,
+    /// Metadata whose words (of its string and number values, at any depth,
+    /// case-insensitive) include every word of this text.
+    pub metadata_text: Option<String>,
 }
 
 impl From<ActivityFilterInput> for service::ActivityFilter {
@@ -293,6 +388,11 @@ impl From<ActivityFilterInput> for service::ActivityFilter {
             within_actor: None,
             since: f.since,
             until: f.until,
+            correlation_id: f.correlation_id,
+            client_ip: f.client_ip,
+            user_agent: f.user_agent,
+            metadata: f.metadata.map(|m| m.0),
+            metadata_text: f.metadata_text,
         }
     }
 }
@@ -319,6 +419,8 @@ pub struct LogInput {
     /// A key that makes retries safe: a second log with the same key writes
     /// nothing and returns the first activity. 1 to 200 characters.
     pub idempotency_key: Option<String>,
+    /// Groups the activities one request, job or import writes; 1 to 100 characters.
+    pub correlation_id: Option<String>,
 }
 
 impl From<LogInput> for service::NewActivity {
@@ -333,6 +435,10 @@ impl From<LogInput> for service::NewActivity {
             target_uuid: i.target_uuid,
             metadata: i.metadata.map(|m| m.0),
             idempotency_key: i.idempotency_key,
+            correlation_id: i.correlation_id,
+            // Request context comes from the request, never from the input.
+            client_ip: None,
+            user_agent: None,
         }
     }
 }
@@ -384,6 +490,8 @@ pub struct LogUserChangeInput {
     pub extra_metadata: Option<Json<Value>>,
     /// Fields never diffed; ["custom_fields"] when omitted.
     pub skip_fields: Option<Vec<String>>,
+    /// Groups the activity with others of one request, job or import; 1 to 100 characters.
+    pub correlation_id: Option<String>,
 }
 
 impl From<LogUserChangeInput> for service::UserChange {
@@ -399,6 +507,8 @@ impl From<LogUserChangeInput> for service::UserChange {
             actor_role: i.actor_role,
             extra_metadata: i.extra_metadata.map(|m| m.0),
             skip_fields: i.skip_fields,
+            correlation_id: i.correlation_id,
+            context: Default::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
-use super::{websocket, AppState};
+use super::{client, websocket, AppState};
 use crate::graphql::context::Authentication;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
@@ -49,6 +49,7 @@ async fn execute(state: AppState, req: Request) -> Response {
     let identity = state
         .auth
         .authenticate(authorization(req.headers()).as_deref());
+    let context = client::request_context(&state.context, req.headers(), req.extensions());
     let batch = if req.method() == Method::GET {
         protocol::parse_get(req.uri().query().unwrap_or_default()).map(BatchRequest::Single)
     } else {
@@ -69,7 +70,13 @@ async fn execute(state: AppState, req: Request) -> Response {
         )
     };
     let batch = match batch {
-        Ok(batch) => batch.data(Authentication(identity)),
+        Ok(batch) => {
+            let batch = batch.data(Authentication(identity));
+            match context {
+                Some(context) => batch.data(context),
+                None => batch,
+            }
+        }
         Err(error) => return error.into_response(media),
     };
     protocol::respond_batch(media, state.schema.execute_batch(batch).await)
@@ -99,6 +106,7 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         .map(str::to_owned);
     let protocol = websocket::negotiate(requested.as_deref());
     let authorization = authorization(&parts.headers);
+    let context = client::request_context(&state.context, &parts.headers, &parts.extensions);
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
@@ -107,6 +115,12 @@ async fn upgrade(state: AppState, req: Request) -> Response {
     upgrade
         .protocols([protocol.sec_websocket_protocol()])
         .on_upgrade(move |socket| {
-            sockets.track_future(websocket::serve(socket, state, protocol, authorization))
+            sockets.track_future(websocket::serve(
+                socket,
+                state,
+                protocol,
+                authorization,
+                context,
+            ))
         })
 }

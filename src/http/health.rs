@@ -1,10 +1,12 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::AppState;
 use crate::bus::BusHealth;
+use crate::service::Role;
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -36,4 +38,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// Prometheus metrics. With authentication on, only an admin token may read them.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.auth.is_open() {
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match state.auth.authenticate(authorization) {
+            Ok(identity) if identity.caller.role == Role::Admin => {}
+            Ok(_) => return StatusCode::FORBIDDEN.into_response(),
+            Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+        }
+    }
+    let body = state.metrics.render(&state.feed, &state.statements);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

@@ -11,16 +11,24 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
 use crate::auth::Authenticator;
-use crate::config::LimitsConfig;
+use crate::db::StatementCounter;
+use crate::metrics::Metrics;
+use crate::config::{ContextConfig, LimitsConfig};
 use crate::graphql::AppSchema;
 use crate::service::ActivityFeed;
 
+/// Where a request comes from: client address and user agent.
+mod client;
 /// `/`: the live dashboard page and its embedded assets.
 mod dashboard;
+/// `/export`: the filtered feed as NDJSON or CSV.
+mod export;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
-/// `/healthz` and `/readyz`.
+/// `/healthz`, `/readyz` and `/metrics`.
 mod health;
 /// GraphQL over HTTP: negotiation, request checks, response framing.
 pub mod protocol;
@@ -38,6 +46,12 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Request limits.
     pub limits: LimitsConfig,
+    /// Whether and how request context is recorded.
+    pub context: ContextConfig,
+    /// What the server counts.
+    pub metrics: Arc<Metrics>,
+    /// SQL statements run, for metrics.
+    pub statements: StatementCounter,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Open websockets, so shutdown can wait for them.
@@ -51,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/export", get(export::export))
         .merge(dashboard::router())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

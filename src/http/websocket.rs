@@ -19,6 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
 use crate::graphql::context::Authentication;
+use crate::service::RequestContext;
 
 /// How long a websocket stays open after shutdown began, so the `complete`
 /// messages of its subscriptions reach the client before the socket closes.
@@ -144,13 +145,25 @@ async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: St
     let _ = sink.send(Message::Close(Some(frame))).await;
 }
 
+/// Counts a websocket as open until it is dropped.
+struct OpenSocket(std::sync::Arc<crate::metrics::Metrics>);
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.websockets.dec();
+    }
+}
+
 /// Runs one GraphQL websocket until either side closes it or the server stops.
 pub async fn serve(
     socket: WebSocket,
     state: AppState,
     protocol: WebSocketProtocols,
     upgrade_authorization: Option<String>,
+    context: Option<RequestContext>,
 ) {
+    state.metrics.websockets.inc();
+    let _open = OpenSocket(state.metrics.clone());
     let (mut sink, mut source) = socket.split();
     let (to_engine, engine_input) = mpsc::channel::<String>(64);
     let refused = Arc::new(AtomicBool::new(false));
@@ -176,6 +189,10 @@ pub async fn serve(
                 *expires_in.lock().unwrap_or_else(|e| e.into_inner()) = identity.expires_at;
                 let mut data = Data::default();
                 data.insert(Authentication(Ok(identity)));
+                // Mutations over the socket record where it was opened from.
+                if let Some(context) = context {
+                    data.insert(context);
+                }
                 Ok(data)
             }
             Err(e) => {

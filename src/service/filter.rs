@@ -7,8 +7,11 @@
 use chrono::{DateTime, Utc};
 use entity::activity::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, DbBackend};
+use serde_json::{Map, Value};
 use uuid::Uuid;
+
+use super::search;
 
 /// Conditions on activities; every field that is set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +37,18 @@ pub struct ActivityFilter {
     pub since: Option<DateTime<Utc>>,
     /// Inserted at or before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Exact correlation id.
+    pub correlation_id: Option<String>,
+    /// Exact client IP address, as recorded.
+    pub client_ip: Option<String>,
+    /// User agents containing this text (case-sensitive).
+    pub user_agent: Option<String>,
+    /// Metadata containing this object, as PostgreSQL's `jsonb @>` decides it
+    /// (see [`search`]).
+    pub metadata: Option<Map<String, Value>>,
+    /// Metadata whose words include every word of this text (see [`search`]);
+    /// text without words sets no condition.
+    pub metadata_text: Option<String>,
 }
 
 /// How an `action` filter matches.
@@ -65,8 +80,8 @@ fn prefix_upper_bound(prefix: &str) -> String {
 }
 
 impl ActivityFilter {
-    /// This filter as a SQL condition on `activities`.
-    pub fn condition(&self) -> Condition {
+    /// This filter as a SQL condition on `activities`, in `backend`'s dialect.
+    pub fn condition(&self, backend: DbBackend) -> Condition {
         if self.asks_for_nul() {
             return Condition::all().add(Expr::val(1).eq(0));
         }
@@ -83,6 +98,8 @@ impl ActivityFilter {
             (Column::Module, &self.module),
             (Column::Mode, &self.mode),
             (Column::ResourceType, &self.resource_type),
+            (Column::CorrelationId, &self.correlation_id),
+            (Column::ClientIp, &self.client_ip),
         ];
         for (col, value) in strings {
             if let Some(v) = value {
@@ -105,6 +122,23 @@ impl ActivityFilter {
         }
         if let Some(until) = self.until {
             cond = cond.add(Column::InsertedAt.lte(until));
+        }
+        if let Some(agent) = &self.user_agent {
+            // A substring test in which no character is special.
+            cond = cond.add(match backend {
+                DbBackend::Postgres => {
+                    Expr::cust_with_values("strpos(activities.user_agent, $1) > 0", [agent])
+                }
+                _ => Expr::cust_with_values("instr(activities.user_agent, ?) > 0", [agent]),
+            });
+        }
+        if let Some(want) = &self.metadata {
+            cond = cond.add(search::contains_condition(backend, want));
+        }
+        if let Some(text) = self.metadata_text.as_deref() {
+            if let Some(expr) = search::text_condition(backend, text) {
+                cond = cond.add(expr);
+            }
         }
         cond
     }
@@ -142,6 +176,21 @@ impl ActivityFilter {
             && same(&self.target_uuid, &row.target_uuid)
             && self.since.is_none_or(|s| row.inserted_at >= s)
             && self.until.is_none_or(|u| row.inserted_at <= u)
+            && same(&self.correlation_id, &row.correlation_id)
+            && same(&self.client_ip, &row.client_ip)
+            && self.user_agent.as_deref().is_none_or(|want| {
+                row.user_agent
+                    .as_deref()
+                    .is_some_and(|have| have.contains(want))
+            })
+            && self
+                .metadata
+                .as_ref()
+                .is_none_or(|want| search::contains_object(&row.metadata, want))
+            && self
+                .metadata_text
+                .as_deref()
+                .is_none_or(|text| search::text_matches(&row.metadata, text))
     }
 }
 
@@ -162,6 +211,9 @@ mod tests {
             metadata: serde_json::json!({}),
             inserted_at: Utc::now(),
             idempotency_key: None,
+            correlation_id: None,
+            client_ip: None,
+            user_agent: None,
         }
     }
 
@@ -202,7 +254,7 @@ mod tests {
         let sql = sea_orm::sea_query::Query::select()
             .column(Column::Uuid)
             .from(activity::Entity)
-            .cond_where(action("a\0b").condition())
+            .cond_where(action("a\0b").condition(DbBackend::Sqlite))
             .to_string(sea_orm::sea_query::SqliteQueryBuilder);
         assert!(sql.ends_with("WHERE 1 = 0"), "{sql}");
     }

@@ -83,7 +83,7 @@ impl ActivityFeed {
     ) -> Result<Vec<entity::activity::Model>> {
         Ok(Entity::find()
             .filter(caller.visible())
-            .filter(filter.condition())
+            .filter(filter.condition(self.db.get_database_backend()))
             .filter(
                 Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)]).gt(
                     Expr::tuple([Expr::val(cursor.inserted_at), Expr::val(cursor.uuid)]),

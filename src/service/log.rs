@@ -2,14 +2,15 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::activity;
 use std::collections::HashMap;
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, DynIden, IntoIden, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, Iterable, QueryFilter, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
+use super::{search, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
 
 /// An activity to be logged; the server assigns its uuid and time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,6 +34,51 @@ pub struct NewActivity {
     /// The producer's key for retries; 1 to 200 characters. A second `log`
     /// with the same key writes nothing and returns the first activity.
     pub idempotency_key: Option<String>,
+    /// Groups the activities of one request, job or import; 1 to 100 characters.
+    pub correlation_id: Option<String>,
+    /// The caller's IP address; at most 45 characters. Set from the request
+    /// when the deployment records request context.
+    pub client_ip: Option<String>,
+    /// The caller's user agent; at most 512 characters. Set from the request
+    /// when the deployment records request context.
+    pub user_agent: Option<String>,
+}
+
+/// Where a request came from, as the transport saw it: recorded with what
+/// the request logs when the deployment asks for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The caller's IP address.
+    pub client_ip: Option<String>,
+    /// The caller's `User-Agent`, cut to [`RequestContext::MAX_USER_AGENT`] characters.
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// The most characters of a user agent that are kept.
+    pub const MAX_USER_AGENT: usize = 512;
+
+    /// A context from raw values: the user agent is cut to its maximum.
+    pub fn new(client_ip: Option<String>, user_agent: Option<&str>) -> Self {
+        Self {
+            client_ip,
+            user_agent: user_agent.map(|ua| ua.chars().take(Self::MAX_USER_AGENT).collect()),
+        }
+    }
+
+    /// Stamps this context on `input`.
+    pub fn apply(&self, input: &mut NewActivity) {
+        input.client_ip.clone_from(&self.client_ip);
+        input.user_agent.clone_from(&self.user_agent);
+    }
+}
+
+/// Refuses an empty or overlong correlation id.
+fn check_correlation_id(errors: &mut Vec<FieldError>, id: Option<&str>) {
+    if id.is_some_and(str::is_empty) {
+        errors.push(FieldError::invalid("correlationId", "must not be empty"));
+    }
+    check_len(errors, "correlationId", id, 100);
 }
 
 /// Checks that an optional text field fits its column.
@@ -76,6 +122,14 @@ impl NewActivity {
             "resourceType",
             self.resource_type.as_deref(),
             50,
+        );
+        check_correlation_id(&mut errors, self.correlation_id.as_deref());
+        check_len(&mut errors, "clientIp", self.client_ip.as_deref(), 45);
+        check_len(
+            &mut errors,
+            "userAgent",
+            self.user_agent.as_deref(),
+            RequestContext::MAX_USER_AGENT,
         );
         let texts = [
             ("action", Some(self.action.as_str())),
@@ -133,6 +187,9 @@ impl NewActivity {
             },
             inserted_at: now,
             idempotency_key: self.idempotency_key,
+            correlation_id: self.correlation_id,
+            client_ip: self.client_ip,
+            user_agent: self.user_agent,
         }
     }
 }
@@ -146,8 +203,9 @@ pub(super) fn now() -> DateTime<Utc> {
 impl ActivityFeed {
     /// Validates and stores one activity, then publishes it.
     #[tracing::instrument(skip_all, fields(action = %input.action))]
-    pub async fn log(&self, caller: &Caller, input: NewActivity) -> Result<activity::Model> {
+    pub async fn log(&self, caller: &Caller, mut input: NewActivity) -> Result<activity::Model> {
         caller.require(Operation::Log)?;
+        self.redact(&mut input);
         let errors = input.validate(self.limits.max_metadata_bytes);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
@@ -156,15 +214,33 @@ impl ActivityFeed {
         Ok(rows.remove(0))
     }
 
+    /// Replaces the sensitive values of the input's metadata.
+    fn redact(&self, input: &mut NewActivity) {
+        if let Some(metadata) = &mut input.metadata {
+            self.redactor.redact(metadata);
+        }
+    }
+
     /// Validates and stores many activities in one transaction: all or none.
     ///
     /// When any input is invalid nothing is written, and the error lists
     /// every input's problems by position.
-    #[tracing::instrument(skip_all, fields(count = inputs.len()))]
     pub async fn log_batch(
         &self,
         caller: &Caller,
         inputs: Vec<NewActivity>,
+    ) -> Result<Vec<activity::Model>> {
+        self.log_correlated_batch(caller, None, inputs).await
+    }
+
+    /// [`Self::log_batch`], stamping `correlation_id` (when given) on every
+    /// entry; an entry that names a different one is refused.
+    #[tracing::instrument(skip_all, fields(count = inputs.len()))]
+    pub async fn log_correlated_batch(
+        &self,
+        caller: &Caller,
+        correlation_id: Option<&str>,
+        mut inputs: Vec<NewActivity>,
     ) -> Result<Vec<activity::Model>> {
         caller.require(Operation::Log)?;
         if inputs.len() > self.limits.max_batch_size {
@@ -173,9 +249,29 @@ impl ActivityFeed {
                 format!("at most {} entries per batch", self.limits.max_batch_size),
             ));
         }
+        let mut batch_errors = Vec::new();
+        check_correlation_id(&mut batch_errors, correlation_id);
+        if !batch_errors.is_empty() {
+            return Err(ServiceError::Invalid(batch_errors));
+        }
         let errors: Vec<Vec<FieldError>> = inputs
-            .iter()
-            .map(|i| i.validate(self.limits.max_metadata_bytes))
+            .iter_mut()
+            .map(|input| {
+                let mut errors = Vec::new();
+                if let Some(id) = correlation_id {
+                    match &input.correlation_id {
+                        None => input.correlation_id = Some(id.to_owned()),
+                        Some(own) if own != id => errors.push(FieldError::invalid(
+                            "correlationId",
+                            "differs from the batch's correlationId",
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                self.redact(input);
+                errors.extend(input.validate(self.limits.max_metadata_bytes));
+                errors
+            })
             .collect();
         if errors.iter().any(|e| !e.is_empty()) {
             return Err(ServiceError::InvalidBatch(errors));
@@ -253,22 +349,25 @@ async fn resolve_retries(
 }
 
 /// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken is skipped.
+///
+/// Each row is written with its `search_text`, the words of its metadata
+/// that the full-text filter searches (see [`search`]).
 async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Result<()> {
-    // SQLite allows 32,766 bound values per statement; 10 columns a row.
+    let mut columns: Vec<DynIden> = activity::Column::iter().map(IntoIden::into_iden).collect();
+    columns.push(Alias::new("search_text").into_iden());
+    // SQLite allows 32,766 bound values per statement; 15 a row.
     for chunk in rows.chunks(1000) {
-        let models = chunk.iter().map(|row| activity::ActiveModel {
-            uuid: Set(row.uuid),
-            action: Set(row.action.clone()),
-            module: Set(row.module.clone()),
-            mode: Set(row.mode.clone()),
-            actor_uuid: Set(row.actor_uuid),
-            resource_type: Set(row.resource_type.clone()),
-            resource_uuid: Set(row.resource_uuid),
-            target_uuid: Set(row.target_uuid),
-            metadata: Set(row.metadata.clone()),
-            inserted_at: Set(row.inserted_at),
-            idempotency_key: Set(row.idempotency_key.clone()),
-        });
+        let mut insert = Query::insert();
+        insert.into_table(activity::Entity).columns(columns.clone());
+        for row in chunk {
+            let model = row.clone().into_active_model();
+            let mut values: Vec<sea_orm::sea_query::Expr> = activity::Column::iter()
+                .map(|c| model.get(c).into_value().expect("a model sets every column"))
+                .map(Into::into)
+                .collect();
+            values.push(search::search_text(&row.metadata).into());
+            insert.values_panic(values);
+        }
         // No conflict target: the unique idempotency key is the only index a
         // fresh row can collide with. A target would have to be matched to the
         // index when the statement is prepared, and SQLite fails that with "ON
@@ -276,10 +375,8 @@ async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Resu
         // on a pooled connection that read the schema before the migration
         // adding the index ran; untargeted, SQLite re-prepares the statement
         // once it notices the schema changed.
-        activity::Entity::insert_many(models)
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .exec_without_returning(txn)
-            .await?;
+        insert.on_conflict(OnConflict::new().do_nothing().to_owned());
+        txn.execute(&insert).await?;
     }
     Ok(())
 }
@@ -325,6 +422,39 @@ mod tests {
             ..Default::default()
         };
         assert!(fields(&input).is_empty());
+    }
+
+    #[test]
+    fn bounds_correlation_and_context() {
+        let input = NewActivity {
+            action: "a".into(),
+            correlation_id: Some(String::new()),
+            client_ip: Some("1".repeat(46)),
+            user_agent: Some("u".repeat(513)),
+            ..Default::default()
+        };
+        assert_eq!(fields(&input), ["correlationId", "clientIp", "userAgent"]);
+        let input = NewActivity {
+            action: "a".into(),
+            correlation_id: Some("c".repeat(101)),
+            ..Default::default()
+        };
+        assert_eq!(fields(&input), ["correlationId"]);
+        let input = NewActivity {
+            action: "a".into(),
+            correlation_id: Some("c".repeat(100)),
+            ..Default::default()
+        };
+        assert!(fields(&input).is_empty());
+    }
+
+    #[test]
+    fn request_context_cuts_the_user_agent() {
+        let ctx = RequestContext::new(Some("10.0.0.1".into()), Some(&"é".repeat(600)));
+        assert_eq!(ctx.user_agent.as_ref().unwrap().chars().count(), 512);
+        let mut input = NewActivity::default();
+        ctx.apply(&mut input);
+        assert_eq!(input.client_ip.as_deref(), Some("10.0.0.1"));
     }
 
     #[test]

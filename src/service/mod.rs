@@ -3,6 +3,7 @@
 //! Nothing here knows about GraphQL or HTTP, so a Rust host application can
 //! embed [`ActivityFeed`] and call [`ActivityFeed::log`] directly.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
@@ -17,8 +18,14 @@ pub mod badge;
 pub mod cursor;
 /// The service's error type.
 pub mod error;
+/// Streaming every matching activity out.
+mod export;
 /// Which activities a call is about.
 pub mod filter;
+/// Collapsing runs of the same action on the same resource.
+mod group;
+/// Metadata as text for people.
+pub mod humanize;
 /// Live streams of committed activities.
 mod live;
 /// Writing activities.
@@ -27,6 +34,10 @@ mod log;
 mod prune;
 /// Reading activities: pages, keyset slices, counts, distinct values.
 mod query;
+/// Replacing sensitive metadata values before they are stored.
+pub mod redact;
+/// The metadata filters: containment and text search.
+pub mod search;
 /// Realistic demo data.
 pub mod seed;
 /// Diffing a user's fields into one activity.
@@ -38,9 +49,11 @@ pub use access::{Caller, Operation, Role};
 pub use cursor::Cursor;
 pub use error::{FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
-pub use log::NewActivity;
+pub use group::{ActivityGroup, GroupArgs, GroupSlice};
+pub use log::{NewActivity, RequestContext};
 pub use prune::PruneResult;
 pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page};
+pub use redact::Redactor;
 pub use seed::SeedPlan;
 pub use user_change::{UserChange, UserChangeOutcome};
 pub use users::NewUser;
@@ -73,12 +86,25 @@ pub struct ActivityFeed {
     db: DatabaseConnection,
     bus: Arc<dyn EventBus>,
     limits: Limits,
+    redactor: Redactor,
+    pruned: Arc<AtomicU64>,
 }
 
 impl ActivityFeed {
     /// A service over a migrated database that publishes to `bus`.
     pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, limits: Limits) -> Self {
-        Self { db, bus, limits }
+        Self {
+            db,
+            bus,
+            limits,
+            redactor: Redactor::default(),
+            pruned: Arc::default(),
+        }
+    }
+
+    /// How many activities this service has pruned since it was created.
+    pub fn pruned_total(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
     }
 
     /// The database connection pool.
@@ -94,6 +120,18 @@ impl ActivityFeed {
     /// The limits this service enforces.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The same service, redacting metadata with `redactor` (by default the
+    /// keys of [`redact::DEFAULT_SENSITIVE_KEYS`]).
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// What this service redacts.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Refuses a page size outside 1..=max_page_size.

@@ -19,8 +19,18 @@ const PRUNE_BATCH: u64 = 5000;
 
 impl ActivityFeed {
     /// Deletes activities stored more than `days` days ago, in bounded batches.
-    #[tracing::instrument(skip(self))]
     pub async fn prune(&self, caller: &Caller, days: i64) -> Result<PruneResult> {
+        self.prune_reporting(caller, days, |_| {}).await
+    }
+
+    /// [`Self::prune`], calling `progress` with the number deleted so far after each batch.
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn prune_reporting(
+        &self,
+        caller: &Caller,
+        days: i64,
+        progress: impl Fn(u64),
+    ) -> Result<PruneResult> {
         caller.require(Operation::Prune)?;
         if days < 1 {
             return Err(ServiceError::invalid("days", "must be at least 1"));
@@ -41,10 +51,13 @@ impl ActivityFeed {
                 .exec(&self.db)
                 .await?;
             deleted += res.rows_affected;
+            progress(deleted);
             if res.rows_affected < PRUNE_BATCH {
                 break;
             }
         }
+        self.pruned
+            .fetch_add(deleted, std::sync::atomic::Ordering::Relaxed);
         if deleted > 0 {
             tracing::info!(deleted, %cutoff, "pruned activities");
         }

@@ -72,12 +72,6 @@ pub struct Bucket {
 /// The size of a feed slice when the caller names none.
 const DEFAULT_FEED_SIZE: u64 = 50;
 
-/// Activities matching `filter` that `caller` may see, without order.
-fn matching(caller: &Caller, filter: &ActivityFilter) -> Select<Entity> {
-    Entity::find()
-        .filter(caller.visible())
-        .filter(filter.condition())
-}
 
 /// The tuple (inserted_at, uuid) that orders the feed.
 fn keyset() -> Expr {
@@ -97,6 +91,13 @@ fn newest_first(select: Select<Entity>) -> Select<Entity> {
 }
 
 impl ActivityFeed {
+    /// Activities matching `filter` that `caller` may see, without order.
+    pub(super) fn matching(&self, caller: &Caller, filter: &ActivityFilter) -> Select<Entity> {
+        Entity::find()
+            .filter(caller.visible())
+            .filter(filter.condition(self.db.get_database_backend()))
+    }
+
     /// One activity by id; `None` when it does not exist or the caller may not see it.
     pub async fn get(&self, caller: &Caller, uuid: Uuid) -> Result<Option<activity::Model>> {
         caller.require(Operation::Read)?;
@@ -123,7 +124,7 @@ impl ActivityFeed {
         let offset = (page - 1)
             .checked_mul(per_page)
             .ok_or_else(|| ServiceError::invalid("page", "is too large"))?;
-        let entries = newest_first(matching(caller, filter))
+        let entries = newest_first(self.matching(caller, filter))
             .offset(offset)
             .limit(per_page)
             .all(&self.db)
@@ -141,7 +142,7 @@ impl ActivityFeed {
     ) -> Result<Vec<activity::Model>> {
         caller.require(Operation::Read)?;
         self.check_page_size("limit", limit)?;
-        Ok(newest_first(matching(caller, filter))
+        Ok(newest_first(self.matching(caller, filter))
             .limit(limit)
             .all(&self.db)
             .await?)
@@ -172,7 +173,7 @@ impl ActivityFeed {
         };
         self.check_page_size(if backwards { "last" } else { "first" }, size)?;
 
-        let mut select = matching(caller, filter);
+        let mut select = self.matching(caller, filter);
         if let Some(after) = args.after {
             select = select.filter(keyset().lt(keyset_of(after)));
         }
@@ -209,7 +210,7 @@ impl ActivityFeed {
     /// How many activities match `filter`.
     pub async fn count(&self, caller: &Caller, filter: &ActivityFilter) -> Result<u64> {
         caller.require(Operation::Read)?;
-        Ok(matching(caller, filter).count(&self.db).await?)
+        Ok(self.matching(caller, filter).count(&self.db).await?)
     }
 
     /// Matching activities counted by group: largest first, or in time order
@@ -241,7 +242,7 @@ impl ActivityFeed {
             GroupBy::Actor => Expr::col(Column::ActorUuid),
             GroupBy::Day | GroupBy::Hour => time_bucket(backend, group_by),
         };
-        let select = matching(caller, filter)
+        let select = self.matching(caller, filter)
             .select_only()
             .expr_as(key, "key")
             .expr_as(Expr::col(Column::Uuid).count(), "count")
@@ -282,7 +283,7 @@ impl ActivityFeed {
     /// the caller may see, sorted.
     pub async fn distinct(&self, caller: &Caller, column: Column) -> Result<Vec<String>> {
         caller.require(Operation::Read)?;
-        Ok(matching(caller, &ActivityFilter::default())
+        Ok(self.matching(caller, &ActivityFilter::default())
             .select_only()
             .column(column)
             .distinct()

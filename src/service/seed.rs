@@ -306,6 +306,9 @@ impl ActivityFeed {
                         metadata: metadata(&mut rng, shape),
                         inserted_at: at,
                         idempotency_key: None,
+                        correlation_id: None,
+                        client_ip: None,
+                        user_agent: None,
                     }
                 })
                 .collect();

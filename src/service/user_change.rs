@@ -2,7 +2,9 @@ use entity::activity;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{ActivityFeed, Caller, FieldError, NewActivity, Operation, Result, ServiceError};
+use super::{
+    ActivityFeed, Caller, FieldError, NewActivity, Operation, RequestContext, Result, ServiceError,
+};
 
 /// A change to a person's fields, to be logged as one activity holding the diff.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +29,10 @@ pub struct UserChange {
     pub extra_metadata: Option<Value>,
     /// Fields never diffed; defaults to `["custom_fields"]`.
     pub skip_fields: Option<Vec<String>>,
+    /// Groups the activity with others of the same request, job or import.
+    pub correlation_id: Option<String>,
+    /// Where the request came from, when the deployment records it.
+    pub context: RequestContext,
 }
 
 /// What `log_user_change` did.
@@ -80,6 +86,10 @@ fn diff(
 
 impl ActivityFeed {
     /// Logs the fields of a person that really changed, or nothing when none did.
+    ///
+    /// A sensitive field's diff (`password_from`/`password_to`, …) is stored
+    /// redacted, like any sensitive metadata key: that it changed is kept,
+    /// what it was and became is not.
     #[tracing::instrument(skip_all, fields(action = %change.action, user = %change.user_uuid))]
     pub async fn log_user_change(
         &self,
@@ -118,22 +128,21 @@ impl ActivityFeed {
             "actor_role".into(),
             Value::String(change.actor_role.unwrap_or_else(|| "user".into())),
         );
-        let activity = self
-            .log(
-                caller,
-                NewActivity {
-                    action: change.action,
-                    module: Some("users".into()),
-                    mode: Some(change.mode.unwrap_or_else(|| "auto".into())),
-                    actor_uuid: Some(change.actor_uuid.unwrap_or(change.user_uuid)),
-                    resource_type: Some("user".into()),
-                    resource_uuid: Some(change.user_uuid),
-                    target_uuid: change.target_uuid,
-                    metadata: Some(Value::Object(metadata)),
-                    idempotency_key: None,
-                },
-            )
-            .await?;
+        let mut input = NewActivity {
+            action: change.action,
+            module: Some("users".into()),
+            mode: Some(change.mode.unwrap_or_else(|| "auto".into())),
+            actor_uuid: Some(change.actor_uuid.unwrap_or(change.user_uuid)),
+            resource_type: Some("user".into()),
+            resource_uuid: Some(change.user_uuid),
+            target_uuid: change.target_uuid,
+            metadata: Some(Value::Object(metadata)),
+            idempotency_key: None,
+            correlation_id: change.correlation_id,
+            ..Default::default()
+        };
+        change.context.apply(&mut input);
+        let activity = self.log(caller, input).await?;
         Ok(UserChangeOutcome {
             activity: Some(activity),
         })

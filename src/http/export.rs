@@ -1,0 +1,145 @@
+//! `GET /export`: the filtered feed as NDJSON or CSV, streamed row by row.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use entity::activity;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::graphql::types::ActivityFilterInput;
+use crate::service::{ActivityFilter, ServiceError};
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON object per line.
+    #[default]
+    Ndjson,
+    /// Comma-separated values with a header row; metadata as JSON text.
+    Csv,
+}
+
+/// The query string: `format` and `filter` (an ActivityFilter as JSON).
+#[derive(Debug, Deserialize)]
+pub struct ExportParams {
+    #[serde(default)]
+    format: Format,
+    filter: Option<String>,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+const COLUMNS: [&str; 10] = [
+    "uuid",
+    "action",
+    "module",
+    "mode",
+    "actor_uuid",
+    "resource_type",
+    "resource_uuid",
+    "target_uuid",
+    "metadata",
+    "inserted_at",
+];
+
+/// One row as NDJSON: the activity's fields, camelCase as in GraphQL.
+fn ndjson_line(row: &activity::Model) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&json!({
+        "uuid": row.uuid,
+        "action": row.action,
+        "module": row.module,
+        "mode": row.mode,
+        "actorUuid": row.actor_uuid,
+        "resourceType": row.resource_type,
+        "resourceUuid": row.resource_uuid,
+        "targetUuid": row.target_uuid,
+        "metadata": row.metadata,
+        "insertedAt": row.inserted_at.to_rfc3339(),
+    }))
+    .unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// One CSV record, quoted as the csv crate does.
+fn csv_record(fields: &[String]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = writer.write_record(fields);
+    writer.into_inner().unwrap_or_default()
+}
+
+fn csv_row(row: &activity::Model) -> Vec<u8> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let id = |v: Option<uuid::Uuid>| v.map(|u| u.to_string()).unwrap_or_default();
+    csv_record(&[
+        row.uuid.to_string(),
+        row.action.clone(),
+        opt(&row.module),
+        opt(&row.mode),
+        id(row.actor_uuid),
+        opt(&row.resource_type),
+        id(row.resource_uuid),
+        id(row.target_uuid),
+        row.metadata.to_string(),
+        row.inserted_at.to_rfc3339(),
+    ])
+}
+
+/// Streams the activities the caller may see that match the filter.
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<ExportParams>,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let identity = match state.auth.authenticate(authorization) {
+        Ok(identity) => identity,
+        Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
+    };
+    let filter: ActivityFilter = match params.filter.as_deref().map(serde_json::from_str::<ActivityFilterInput>) {
+        None => ActivityFilter::default(),
+        Some(Ok(input)) => input.into(),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", format!("filter: {e}")),
+    };
+    let rows = match state.feed.export(&identity.caller, filter) {
+        Ok(rows) => rows,
+        Err(ServiceError::Forbidden(m)) => return error(StatusCode::FORBIDDEN, "FORBIDDEN", m),
+        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", e.to_string()),
+    };
+    let format = params.format;
+    let header_line = (format == Format::Csv)
+        .then(|| Ok::<_, std::io::Error>(Bytes::from(csv_record(&COLUMNS.map(String::from)))));
+    let body = rows.map(move |row| match row {
+        Ok(row) => Ok(Bytes::from(match format {
+            Format::Ndjson => ndjson_line(&row),
+            Format::Csv => csv_row(&row),
+        })),
+        Err(e) => {
+            // Headers are sent already: the client sees a truncated body.
+            tracing::error!(error = %e, "export failed mid-stream");
+            Err(std::io::Error::other("export failed"))
+        }
+    });
+    let body = futures_util::stream::iter(header_line).chain(body);
+    let (content_type, name) = match format {
+        Format::Ndjson => ("application/x-ndjson", "activities.ndjson"),
+        Format::Csv => ("text/csv; charset=utf-8", "activities.csv"),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}

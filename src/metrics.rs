@@ -1,0 +1,161 @@
+//! Prometheus metrics: what the server counts, and its `/metrics` text.
+//!
+//! Counters that belong to other layers (bus deliveries, SQL statements,
+//! pruned rows, pool usage) are read from those layers at scrape time, so
+//! the layers themselves stay free of any metrics library.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::db::StatementCounter;
+use crate::service::ActivityFeed;
+
+/// Distinct operation names kept as labels; later ones are counted as "other",
+/// so clients cannot grow the label set without bound.
+const MAX_OPERATION_NAMES: usize = 200;
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    latency: HistogramVec,
+    /// Open GraphQL websockets.
+    pub websockets: IntGauge,
+    /// Subscriptions started.
+    pub subscriptions_started: IntCounter,
+    /// Subscriptions open now.
+    pub subscriptions_active: IntGauge,
+    published: IntGauge,
+    delivered: IntGauge,
+    lagged: IntGauge,
+    statements: IntGauge,
+    pruned: IntGauge,
+    pool_size: IntGauge,
+    pool_idle: IntGauge,
+    names: Mutex<HashSet<String>>,
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    registry.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric at zero.
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("activity_feed".into()), None).expect("valid prefix");
+        let labels = &["operation", "type"];
+        let requests = IntCounterVec::new(
+            Opts::new("graphql_requests_total", "GraphQL operations executed, by operation name and type"),
+            labels,
+        )
+        .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new("graphql_errors_total", "GraphQL operations that returned errors, by operation name and type"),
+            labels,
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("graphql_request_duration_seconds", "Time to execute a GraphQL operation, by type")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            &["type"],
+        )
+        .expect("valid metric");
+        let subscriptions_started =
+            IntCounter::new("subscriptions_started_total", "GraphQL subscriptions started").expect("valid metric");
+        for c in [Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>, Box::new(errors.clone()), Box::new(latency.clone()), Box::new(subscriptions_started.clone())] {
+            registry.register(c).expect("unique metric");
+        }
+        Self {
+            websockets: gauge(&registry, "websockets_open", "Open GraphQL websockets"),
+            subscriptions_active: gauge(&registry, "subscriptions_active", "GraphQL subscriptions open now"),
+            published: gauge(&registry, "events_published_total", "Activities published to this process's subscribers"),
+            delivered: gauge(&registry, "events_delivered_total", "Activities received by subscribers, one per subscriber"),
+            lagged: gauge(&registry, "subscribers_lagged_total", "Subscribers dropped for falling too far behind"),
+            statements: gauge(&registry, "db_statements_total", "SQL statements run"),
+            pruned: gauge(&registry, "activities_pruned_total", "Activities deleted by prune and the retention job"),
+            pool_size: gauge(&registry, "db_pool_connections", "Connections in the database pool"),
+            pool_idle: gauge(&registry, "db_pool_idle_connections", "Idle connections in the database pool"),
+            requests,
+            errors,
+            latency,
+            subscriptions_started,
+            registry,
+            names: Mutex::default(),
+        }
+    }
+
+    /// The label for an operation name: the name itself while fewer than
+    /// [`MAX_OPERATION_NAMES`] are known, "anonymous" without one, else "other".
+    fn operation_label(&self, name: Option<&str>) -> String {
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            return "anonymous".into();
+        };
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.contains(name) {
+            return name.into();
+        }
+        if names.len() < MAX_OPERATION_NAMES {
+            names.insert(name.into());
+            return name.into();
+        }
+        "other".into()
+    }
+
+    /// Records one executed operation.
+    pub fn observe(&self, operation: Option<&str>, kind: &str, seconds: f64, failed: bool) {
+        let op = self.operation_label(operation);
+        self.requests.with_label_values(&[op.as_str(), kind]).inc();
+        if failed {
+            self.errors.with_label_values(&[op.as_str(), kind]).inc();
+        }
+        self.latency.with_label_values(&[kind]).observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric, read fresh.
+    pub fn render(&self, feed: &ActivityFeed, statements: &StatementCounter) -> String {
+        let bus = feed.bus().stats();
+        let set = |g: &IntGauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        set(&self.published, bus.published);
+        set(&self.delivered, bus.delivered);
+        set(&self.lagged, bus.lagged);
+        set(&self.statements, statements.get());
+        set(&self.pruned, feed.pruned_total());
+        let (size, idle) = pool_usage(feed.db());
+        set(&self.pool_size, size);
+        set(&self.pool_idle, idle);
+        let mut out = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// (connections, idle connections) of the pool.
+fn pool_usage(db: &sea_orm::DatabaseConnection) -> (u64, u64) {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size().into(), pool.num_idle() as u64)
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size().into(), pool.num_idle() as u64)
+        }
+        _ => (0, 0),
+    }
+}

@@ -1,0 +1,52 @@
+use entity::activity::{self, Column, Entity};
+use futures_util::stream::Stream;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result};
+
+/// Rows read per query while exporting: memory stays bounded by this,
+/// whatever the size of the export.
+const EXPORT_PAGE: u64 = 1000;
+
+impl ActivityFeed {
+    /// Every matching activity the caller may see, newest first, read in
+    /// keyset pages so that an export of any size runs in constant memory.
+    pub fn export(
+        &self,
+        caller: &Caller,
+        filter: ActivityFilter,
+    ) -> Result<impl Stream<Item = Result<activity::Model>> + Send + 'static> {
+        caller.require(Operation::Read)?;
+        let caller = *caller;
+        let feed = self.clone();
+        Ok(async_stream::try_stream! {
+            let mut after: Option<Cursor> = None;
+            loop {
+                let mut select = Entity::find()
+                    .filter(caller.visible())
+                    .filter(filter.condition(feed.db.get_database_backend()));
+                if let Some(c) = after {
+                    select = select.filter(
+                        Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)])
+                            .lt(Expr::tuple([Expr::val(c.inserted_at), Expr::val(c.uuid)])),
+                    );
+                }
+                let page = select
+                    .order_by(Column::InsertedAt, Order::Desc)
+                    .order_by(Column::Uuid, Order::Desc)
+                    .limit(EXPORT_PAGE)
+                    .all(&feed.db)
+                    .await?;
+                let done = (page.len() as u64) < EXPORT_PAGE;
+                for row in page {
+                    after = Some(Cursor::of(&row));
+                    yield row;
+                }
+                if done {
+                    break;
+                }
+            }
+        })
+    }
+}
