@@ -4,8 +4,15 @@ mod helpers;
 mod instances;
 
 mod core;
+mod counts;
+mod dataloader;
+mod distinct;
+mod feed;
+mod filters;
 mod mutations;
 mod ordering;
+mod pagination;
+mod prune;
 mod queries;
 mod scale_out;
 mod user_change;

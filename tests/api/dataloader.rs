@@ -1,0 +1,178 @@
+//! `actor`, `target` and `resourceUser` are batched: a page costs one users
+//! query however many activities it shows. Proven by counting the SQL
+//! statements the server runs.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, TestApp};
+
+const PEOPLE: usize = 20;
+
+/// Stores PEOPLE people and 500 activities, each with an actor, a target and
+/// a user as its resource, cycling through the people. Returns the people.
+async fn arrange(app: &TestApp) -> Vec<Uuid> {
+    let people: Vec<Uuid> = (0..PEOPLE).map(|_| Uuid::now_v7()).collect();
+    let users: Vec<Value> = people
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({ "uuid": id, "email": format!("p{i}@example.com") }))
+        .collect();
+    app.upsert_users(json!(users)).await;
+    let inputs: Vec<Value> = (0..500)
+        .map(|i| {
+            json!({
+                "action": "user.followed",
+                "actorUuid": people[i % PEOPLE],
+                "targetUuid": people[(i + 1) % PEOPLE],
+                "resourceType": "user",
+                "resourceUuid": people[(i + 2) % PEOPLE],
+                "metadata": { "i": i },
+            })
+        })
+        .collect();
+    app.data(
+        "mutation($i: [LogInput!]!) { logBatch(inputs: $i) { errors { field } } }",
+        json!({ "i": inputs }),
+    )
+    .await;
+    people
+}
+
+/// Runs `query` and returns its data and how many statements it cost.
+async fn measured(app: &TestApp, query: &str, variables: Value) -> (Value, u64) {
+    let before = app.statements.get();
+    let data = app.data(query, variables).await;
+    (data, app.statements.get() - before)
+}
+
+const PAGE: &str = "query($n: Int!) { activities(perPage: $n) { entries { metadata actor { email } target { email } resourceUser { email } } } }";
+
+/// Checks that every entry shows the right three people.
+fn assert_people(entries: &Value) {
+    for entry in entries.as_array().unwrap() {
+        let i = entry["metadata"]["i"].as_u64().unwrap() as usize;
+        let email = |k: usize| json!({ "email": format!("p{}@example.com", (i + k) % PEOPLE) });
+        assert_eq!(entry["actor"], email(0), "actor of {i}");
+        assert_eq!(entry["target"], email(1), "target of {i}");
+        assert_eq!(entry["resourceUser"], email(2), "resourceUser of {i}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_500_with_all_three_people_costs_one_users_query() {
+    // Arrange
+    let app = spawn_app().await;
+    arrange(&app).await;
+
+    // Act
+    let (data, statements) = measured(&app, PAGE, json!({ "n": 500 })).await;
+
+    // Assert: the page, its total, and one users query.
+    assert_eq!(statements, 3);
+    assert_eq!(data["activities"]["entries"].as_array().unwrap().len(), 500);
+    assert_people(&data["activities"]["entries"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_cost_does_not_grow_with_the_page_size() {
+    // Arrange
+    let app = spawn_app().await;
+    arrange(&app).await;
+
+    // Act
+    let mut costs = Vec::new();
+    for n in [1, 10, 100, 500] {
+        let (data, statements) = measured(&app, PAGE, json!({ "n": n })).await;
+        assert_people(&data["activities"]["entries"]);
+        costs.push(statements);
+    }
+    let without_people = measured(
+        &app,
+        "{ activities(perPage: 500) { entries { uuid } } }",
+        json!({}),
+    )
+    .await
+    .1;
+
+    // Assert
+    assert_eq!(costs, [3, 3, 3, 3]);
+    assert_eq!(without_people, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_feed_and_recent_activities_batch_people_too() {
+    // Arrange
+    let app = spawn_app().await;
+    arrange(&app).await;
+
+    // Act
+    let (feed, feed_cost) = measured(
+        &app,
+        "{ activityFeed(first: 500) { nodes { metadata actor { email } target { email } resourceUser { email } } } }",
+        json!({}),
+    )
+    .await;
+    let (recent, recent_cost) = measured(
+        &app,
+        "{ recentActivities(limit: 500) { metadata actor { email } target { email } resourceUser { email } } }",
+        json!({}),
+    )
+    .await;
+
+    // Assert: one statement for the rows, one for the people.
+    assert_eq!(feed_cost, 2);
+    assert_eq!(recent_cost, 2);
+    assert_people(&feed["activityFeed"]["nodes"]);
+    assert_people(&recent["recentActivities"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_people_and_non_user_resources_resolve_to_null() {
+    // Arrange
+    let app = spawn_app().await;
+    let known = Uuid::now_v7();
+    app.upsert_users(json!([{ "uuid": known, "email": "k@example.com" }]))
+        .await;
+    let post_about_known = app
+        .log(json!({
+            "action": "post.created", "actorUuid": Uuid::now_v7(), "targetUuid": Uuid::now_v7(),
+            "resourceType": "post", "resourceUuid": known,
+        }))
+        .await;
+    let user_unknown = app
+        .log(json!({ "action": "user.followed", "resourceType": "user", "resourceUuid": Uuid::now_v7() }))
+        .await;
+    let user_known = app
+        .log(json!({ "action": "user.followed", "actorUuid": known, "targetUuid": known, "resourceType": "user", "resourceUuid": known }))
+        .await;
+
+    // Act
+    let read = app
+        .data(
+            "query($a: UUID!, $b: UUID!, $c: UUID!) {
+                a: activity(uuid: $a) { actor { email } target { email } resourceUser { email } }
+                b: activity(uuid: $b) { actor { email } target { email } resourceUser { email } }
+                c: activity(uuid: $c) { actor { uuid email firstName lastName } target { email } resourceUser { email } }
+            }",
+            json!({ "a": post_about_known["uuid"], "b": user_unknown["uuid"], "c": user_known["uuid"] }),
+        )
+        .await;
+
+    // Assert
+    let nobody = json!({ "actor": null, "target": null, "resourceUser": null });
+    assert_eq!(read["a"], nobody);
+    assert_eq!(read["b"], nobody);
+    assert_eq!(
+        read["c"],
+        json!({
+            "actor": { "uuid": known, "email": "k@example.com", "firstName": null, "lastName": null },
+            "target": { "email": "k@example.com" },
+            "resourceUser": { "email": "k@example.com" },
+        })
+    );
+    app.stop().await;
+}
