@@ -1,0 +1,181 @@
+//! The data model as the migrations leave it, on either database: columns,
+//! the metadata default, and the indexes the feed's queries need.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn activities_have_the_indexes_the_queries_need() {
+    // Arrange
+    let app = spawn_app().await;
+    let db = app.db.connect().await;
+    let sql = if app.db.is_postgres() {
+        "SELECT i.relname::text AS idx, a.attname::text AS col
+         FROM pg_index x
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_namespace ns ON ns.oid = t.relnamespace
+         CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+         JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+         WHERE t.relname = 'activities' AND ns.nspname = current_schema()
+         ORDER BY i.relname, k.n"
+    } else {
+        "SELECT il.name AS idx, ii.name AS col
+         FROM pragma_index_list('activities') il, pragma_index_info(il.name) ii
+         ORDER BY il.name, ii.seqno"
+    };
+
+    // Act
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+
+    // Assert
+    let mut indexes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in rows {
+        let idx: String = r.try_get("", "idx").unwrap();
+        let col: String = r.try_get("", "col").unwrap();
+        indexes.entry(idx).or_default().push(col);
+    }
+    let column_lists: BTreeSet<Vec<String>> = indexes.into_values().collect();
+    for wanted in [
+        vec!["uuid"],
+        vec!["inserted_at", "uuid"],
+        vec!["action", "inserted_at"],
+        vec!["actor_uuid", "inserted_at"],
+        vec!["resource_type"],
+        vec!["target_uuid"],
+    ] {
+        let wanted: Vec<String> = wanted.into_iter().map(String::from).collect();
+        assert!(
+            column_lists.contains(&wanted),
+            "no index on {wanted:?}: {column_lists:?}"
+        );
+    }
+    db.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn columns_have_their_types_lengths_and_nullability() {
+    // Arrange
+    let app = spawn_app().await;
+    let db = app.db.connect().await;
+    let backend = db.get_database_backend();
+
+    // Act
+    let columns: Vec<(String, String, String)> = if app.db.is_postgres() {
+        db.query_all_raw(Statement::from_string(
+            backend,
+            "SELECT table_name::text AS t, column_name::text AS c,
+                    data_type || coalesce('(' || character_maximum_length || ')', '') || ' ' || is_nullable AS d
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name IN ('activities', 'users')
+             ORDER BY table_name, ordinal_position",
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.try_get("", "t").unwrap(),
+                r.try_get("", "c").unwrap(),
+                r.try_get("", "d").unwrap(),
+            )
+        })
+        .collect()
+    } else {
+        let mut out = Vec::new();
+        for table in ["activities", "users"] {
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT name, \"notnull\" AS nn FROM pragma_table_info('{table}') ORDER BY cid"),
+                ))
+                .await
+                .unwrap();
+            for r in rows {
+                let nn: i32 = r.try_get("", "nn").unwrap();
+                out.push((
+                    table.to_owned(),
+                    r.try_get("", "name").unwrap(),
+                    if nn == 1 { "NO" } else { "YES" }.to_owned(),
+                ));
+            }
+        }
+        out
+    };
+
+    // Assert
+    let expected_pg = [
+        ("activities", "uuid", "uuid NO"),
+        ("activities", "action", "character varying(100) NO"),
+        ("activities", "module", "character varying(50) YES"),
+        ("activities", "mode", "character varying(20) YES"),
+        ("activities", "actor_uuid", "uuid YES"),
+        ("activities", "resource_type", "character varying(50) YES"),
+        ("activities", "resource_uuid", "uuid YES"),
+        ("activities", "target_uuid", "uuid YES"),
+        ("activities", "metadata", "jsonb NO"),
+        ("activities", "inserted_at", "timestamp with time zone NO"),
+        ("users", "uuid", "uuid NO"),
+        ("users", "email", "character varying(320) YES"),
+        ("users", "first_name", "character varying(100) YES"),
+        ("users", "last_name", "character varying(100) YES"),
+        ("users", "inserted_at", "timestamp with time zone NO"),
+    ];
+    let expected: Vec<(String, String, String)> = expected_pg
+        .iter()
+        .map(|(t, c, d)| {
+            let d = if app.db.is_postgres() {
+                d.to_string()
+            } else {
+                // SQLite keeps no lengths or types worth checking; nullability it does.
+                d.rsplit(' ').next().unwrap().to_owned()
+            };
+            (t.to_string(), c.to_string(), d)
+        })
+        .collect();
+    // Columns that later features add may follow; these must all be there.
+    let missing: Vec<_> = expected.iter().filter(|c| !columns.contains(c)).collect();
+    assert!(missing.is_empty(), "missing {missing:?} in {columns:?}");
+    db.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_defaults_to_an_empty_object_in_the_database() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = Uuid::now_v7();
+    app.db
+        .execute(
+            &format!(
+                "INSERT INTO activities (uuid, action, inserted_at) VALUES (X'{}', 'raw.insert', '2026-01-01T00:00:00+00:00')",
+                id.simple()
+            ),
+            &format!(
+                "INSERT INTO activities (uuid, action, inserted_at) VALUES ('{id}', 'raw.insert', '2026-01-01T00:00:00Z')"
+            ),
+        )
+        .await;
+
+    // Act
+    let read = app
+        .data(
+            "query($u: UUID!) { activity(uuid: $u) { action metadata insertedAt } }",
+            json!({ "u": id }),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(read["activity"]["action"], "raw.insert");
+    assert_eq!(read["activity"]["metadata"], json!({}));
+    app.stop().await;
+}
