@@ -534,6 +534,9 @@ pub fn row(action: &str, at: DateTime<Utc>) -> activity::Model {
         metadata: json!({}),
         inserted_at: at,
         idempotency_key: None,
+        correlation_id: None,
+        client_ip: None,
+        user_agent: None,
     }
 }
 
