@@ -80,7 +80,9 @@ export function renderChart(svg, series, bucket) {
   svg.replaceChildren();
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
 
-  for (const fraction of [0, 0.5, 1]) {
+  // Grid lines at whole counts only: 0, the middle when it is whole (or large enough to round), the top.
+  const fractions = max % 2 === 0 || max >= 10 ? [0, 0.5, 1] : [0, 1];
+  for (const fraction of fractions) {
     const y = pad.top + innerH * (1 - fraction);
     svg.append(el('line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
     svg.append(el('text', { class: 'axis', x: pad.left - 6, y: y + 4, 'text-anchor': 'end' },

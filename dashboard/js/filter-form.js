@@ -28,8 +28,30 @@ function ensureOption(select, value) {
   return true;
 }
 
-export function createFilterForm(form, { onChange }) {
+/**
+ * On a phone the form folds away behind a toggle button, which says how
+ * many filters are on; it starts open only when some are.
+ */
+function foldable(form, toggle) {
+  let touched = false;
+  toggle.addEventListener('click', () => {
+    touched = true;
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    toggle.setAttribute('aria-expanded', String(open));
+    form.classList.toggle('open', open);
+  });
+  return (active) => {
+    toggle.textContent = active ? `Filters · ${active} on` : 'Filters';
+    if (!touched) {
+      toggle.setAttribute('aria-expanded', String(active > 0));
+      form.classList.toggle('open', active > 0);
+    }
+  };
+}
+
+export function createFilterForm(form, { onChange, toggle }) {
   const fields = Object.fromEntries(FILTER_KEYS.map((k) => [k, form.elements.namedItem(k)]));
+  const showActive = toggle ? foldable(form, toggle) : () => {};
   const actorList = document.getElementById(fields.actor.getAttribute('list'));
   const knownActors = new Map();
   let options = { actionTypes: [], modules: [], modes: [], resourceTypes: [] };
@@ -47,7 +69,9 @@ export function createFilterForm(form, { onChange }) {
 
   function emit() {
     syncDateBounds();
-    onChange(read());
+    const filter = read();
+    showActive(FILTER_KEYS.filter((k) => filter[k]).length);
+    onChange(filter);
   }
 
   for (const key of SELECTS.concat(['from', 'to'])) fields[key].addEventListener('change', emit);
@@ -81,6 +105,7 @@ export function createFilterForm(form, { onChange }) {
     fields.actor.setCustomValidity('');
     fields.actor.removeAttribute('aria-invalid');
     syncDateBounds();
+    showActive(FILTER_KEYS.filter((k) => filter?.[k]).length);
   }
 
   return {

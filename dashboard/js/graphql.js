@@ -36,7 +36,7 @@ export function createGraphQLClient({ endpoint, token, fetchImpl = (...args) => 
   async function request(query, variables = {}, { signal } = {}) {
     const headers = {
       'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
+      accept: 'application/json',
     };
     const bearer = token();
     if (bearer) headers.authorization = `Bearer ${bearer}`;

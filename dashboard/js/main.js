@@ -12,14 +12,24 @@ import { BUCKETS, readState, toActivityFilter, writeState } from './filters.js';
 import { count } from './format.js';
 import { AuthError, createGraphQLClient, isAuthErrorList } from './graphql.js';
 import { createLiveClient } from './live.js';
-import { CAPABILITIES, FEED, LIVE, LIVE_AFTER, OPTIONS, SUMMARY } from './queries.js';
+import { CAPABILITIES, COUNT, OPTIONS, SUMMARY, activityDocuments } from './queries.js';
 import { createTable } from './table.js';
 import { renderTopActions } from './top-actions.js';
 
 /** Rows per activityFeed page. */
 const PAGE_SIZE = 50;
-/** After a reconnect, how many pages to read back looking for the newest row already shown. */
+/**
+ * After a reconnect, how many pages to read back looking for the newest row
+ * already shown; with more to catch up on, the table starts over instead.
+ */
 const CATCH_UP_PAGES = 10;
+/**
+ * graphql-transport-ws does not acknowledge a subscribe, so when the page
+ * subscribes without a cursor it reads the newest rows again this long
+ * after, in case one was committed before the server had set up the
+ * subscription but after the first read.
+ */
+const SETTLE_MS = 1500;
 /** The summary is refetched at most this often while live rows arrive. */
 const SUMMARY_EVERY_MS = 5000;
 
@@ -34,8 +44,6 @@ const api = createGraphQLClient({ endpoint: endpoint.href, token: () => token })
 
 let view = readState(location.search);
 const feed = new Feed();
-/** activityFeed cursors of the rows that came from it, by uuid. */
-const cursors = new Map();
 /** Where "load older" continues; `ready` once the first page of this view is in. */
 let paging = { ready: false, endCursor: null, hasNext: false };
 /** Bumped when the view changes; answers for an older view are dropped. */
@@ -43,8 +51,12 @@ let generation = 0;
 /** Refreshes run one after another, so each sees what the previous merged. */
 let refreshChain = Promise.resolve();
 let total = null;
-let supportsAfter = false;
+/** Whether activityAdded resumes `after` a cursor; see CAPABILITIES. */
+let resumable = false;
+let documents = activityDocuments({ resumable });
 let stopLive = () => {};
+/** Bumped by each startLive, so only the latest one subscribes. */
+let liveAttempt = 0;
 let lastSeries = null;
 let summaryTimer = null;
 let askingForToken = false;
@@ -79,6 +91,7 @@ const table = createTable(byId('rows'), {
 });
 const detail = createDetail(byId('detail'), { onFilter: narrow });
 const form = createFilterForm(byId('filters'), {
+  toggle: byId('filters-toggle'),
   onChange: (filter) => changeView({ ...view, filter }),
 });
 
@@ -221,10 +234,8 @@ function updateFooter() {
 }
 
 async function fetchPage(after, filter) {
-  const data = await api.request(FEED, { filter, first: PAGE_SIZE, after });
-  const edges = data.activityFeed.edges;
-  for (const edge of edges) cursors.set(edge.node.uuid, edge.cursor);
-  return { nodes: edges.map((e) => e.node), pageInfo: data.activityFeed.pageInfo };
+  const data = await api.request(documents.feed, { filter, first: PAGE_SIZE, after });
+  return { nodes: data.activityFeed.edges.map((e) => e.node), pageInfo: data.activityFeed.pageInfo };
 }
 
 /**
@@ -293,25 +304,57 @@ els.loadOlder.addEventListener('click', loadOlder);
 
 // ---- live updates -------------------------------------------------------------
 
-/** (Re)subscribes for the current view and catches up on what may have been missed. */
+/**
+ * (Re)subscribes for the current view, so that nothing committed while the
+ * page was not subscribed is missing and nothing is shown twice.
+ */
 async function startLive() {
   stopLive();
   stopLive = () => {};
   if (live.state !== 'connected') return;
   const gen = generation;
+  const attempt = ++liveAttempt;
   const filter = currentFilter();
-  if (supportsAfter) {
-    // The server resumes after a cursor: catch up first, then continue from the newest row.
-    await refresh();
-    if (gen !== generation || live.state !== 'connected') return;
-    const newest = feed.newest();
-    const after = newest ? cursors.get(newest.uuid) : undefined;
-    subscribe(gen, after ? LIVE_AFTER : LIVE, after ? { filter, after } : { filter });
-  } else {
-    // Subscribe first, then read the newest rows: whatever commits in between comes by both ways and is merged by uuid.
-    subscribe(gen, LIVE, { filter });
-    refresh();
+  const current = () => gen === generation && attempt === liveAttempt && live.state === 'connected';
+  if (!resumable) {
+    // Subscribe first, then read the newest rows: whatever commits in
+    // between comes both ways and is merged by uuid.
+    subscribeAndSettle(gen, filter);
+    return;
   }
+  // The server replays what came after a cursor: continue from the newest row shown.
+  try {
+    await refreshChain;
+    if (!paging.ready) await refresh();
+    let newest = feed.newest();
+    if (newest?.cursor) {
+      const data = await api.request(COUNT, { filter: { ...filter, since: newest.insertedAt } });
+      if (!current()) return;
+      if (data.activityCount > CATCH_UP_PAGES * PAGE_SIZE) {
+        // Too much to replay row by row: start over from the newest page.
+        restartTable();
+        await refresh();
+        newest = feed.newest();
+      }
+    }
+    if (!current()) return;
+    if (newest?.cursor) {
+      subscribe(gen, documents.liveAfter, { filter, after: newest.cursor });
+    } else {
+      // Nothing to continue from yet (no row matches so far).
+      subscribeAndSettle(gen, filter);
+    }
+  } catch (error) {
+    if (gen === generation) failed(error, startLive);
+  }
+}
+
+function subscribeAndSettle(gen, filter) {
+  subscribe(gen, documents.live, { filter });
+  refresh();
+  setTimeout(() => {
+    if (gen === generation) refresh();
+  }, SETTLE_MS);
 }
 
 function subscribe(gen, query, variables) {
@@ -434,16 +477,20 @@ function narrow(key, value) {
   changeView({ ...view, filter: { ...view.filter, [key]: value } });
 }
 
+/** Empties the table; the next refresh loads the newest page. */
+function restartTable() {
+  feed.clear();
+  table.clear();
+  paging = { ready: false, endCursor: null, hasNext: false };
+  updateFooter();
+}
+
 function reload() {
   generation += 1;
   stopLive();
   stopLive = () => {};
-  feed.clear();
-  cursors.clear();
-  table.clear();
-  paging = { ready: false, endCursor: null, hasNext: false };
   total = null;
-  updateFooter();
+  restartTable();
   hideAlert();
   if (live.state === 'connected') startLive();
   else refresh();
@@ -462,19 +509,25 @@ async function loadOptions() {
 
 async function detectCapabilities() {
   try {
-    const data = await api.request(CAPABILITIES);
-    const field = data.__schema.subscriptionType?.fields?.find((f) => f.name === 'activityAdded');
-    supportsAfter = Boolean(field?.args?.some((a) => a.name === 'after'));
-  } catch {
-    // Introspection may be turned off; then the page catches up by refetching.
-    supportsAfter = false;
+    await api.request(CAPABILITIES);
+    resumable = true;
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    // An older server refuses the field: catch up by refetching instead.
+    resumable = false;
   }
+  documents = activityDocuments({ resumable });
 }
 
 /** After a new token: everything again, on a fresh connection. */
 async function startOver() {
   hideAlert();
-  await detectCapabilities();
+  try {
+    await detectCapabilities();
+  } catch (error) {
+    failed(error, startOver);
+    return;
+  }
   loadOptions();
   reload();
   live.restart();
@@ -487,7 +540,13 @@ setInterval(() => table.tick(), 15000);
 updateTokenButtons();
 form.set(view.filter);
 showBucket();
-await detectCapabilities();
-loadOptions();
-reload();
-live.start();
+updateFooter();
+try {
+  await detectCapabilities();
+  loadOptions();
+  reload();
+  live.start();
+} catch (error) {
+  // Only a refused token gets here; the page starts over once one is entered.
+  failed(error, startOver);
+}

@@ -2,7 +2,7 @@
 
 const PERSON = 'uuid email firstName lastName';
 
-export const ACTIVITY_FIELDS = `
+const ACTIVITY_FIELDS = `
   uuid action module mode
   actorUuid actor { ${PERSON} }
   resourceType resourceUuid resourceUser { ${PERSON} }
@@ -17,17 +17,18 @@ export const OPTIONS = `query DashboardOptions {
   resourceTypes
 }`;
 
-/** Whether activityAdded can resume after a cursor (a later server version). */
+/**
+ * Whether activities carry a `cursor` that activityAdded resumes `after`
+ * (servers from the scale-out issue on); asked with an ordinary query, so
+ * it works with introspection turned off. Older servers refuse the field.
+ */
 export const CAPABILITIES = `query DashboardCapabilities {
-  __schema { subscriptionType { fields { name args { name } } } }
+  activityFeed(first: 1) { edges { node { cursor } } }
 }`;
 
-/** One page of the cursor connection, newest first. */
-export const FEED = `query DashboardFeed($filter: ActivityFilter, $first: Int, $after: String) {
-  activityFeed(filter: $filter, first: $first, after: $after) {
-    edges { cursor node { ${ACTIVITY_FIELDS} } }
-    pageInfo { hasNextPage endCursor }
-  }
+/** How many activities match: to size the gap to catch up on after a reconnect. */
+export const COUNT = `query DashboardCount($filter: ActivityFilter) {
+  activityCount(filter: $filter)
 }`;
 
 /** The total, the top actions and the counts over time for the chart's window. */
@@ -37,12 +38,24 @@ export const SUMMARY = `query DashboardSummary($filter: ActivityFilter, $window:
   timeline: activityCounts(filter: $window, groupBy: $groupBy) { key count }
 }`;
 
-/** New activities as they are committed. */
-export const LIVE = `subscription DashboardLive($filter: ActivityFilter) {
-  activityAdded(filter: $filter) { ${ACTIVITY_FIELDS} }
-}`;
-
-/** The same, resuming just after a cursor, for servers whose activityAdded takes `after`. */
-export const LIVE_AFTER = `subscription DashboardLive($filter: ActivityFilter, $after: String) {
-  activityAdded(filter: $filter, after: $after) { ${ACTIVITY_FIELDS} }
-}`;
+/** The documents that select activities; with `resumable`, each row carries its cursor. */
+export function activityDocuments({ resumable }) {
+  const fields = resumable ? `${ACTIVITY_FIELDS} cursor` : ACTIVITY_FIELDS;
+  return {
+    /** One page of the cursor connection, newest first. */
+    feed: `query DashboardFeed($filter: ActivityFilter, $first: Int, $after: String) {
+  activityFeed(filter: $filter, first: $first, after: $after) {
+    edges { node { ${fields} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`,
+    /** New activities as they are committed. */
+    live: `subscription DashboardLive($filter: ActivityFilter) {
+  activityAdded(filter: $filter) { ${fields} }
+}`,
+    /** The same, first replaying what was committed after a cursor. */
+    liveAfter: `subscription DashboardLiveAfter($filter: ActivityFilter, $after: String) {
+  activityAdded(filter: $filter, after: $after) { ${fields} }
+}`,
+  };
+}

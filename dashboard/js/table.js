@@ -10,6 +10,14 @@ export function badge(text, cls, extra = '') {
   return h('span', { class: `badge ${cls} ${extra}`.trim() }, text);
 }
 
+/** An action's badge; a narrow column may break its name after the dots. */
+export function actionBadge(action, cls) {
+  const parts = String(action).split(/(?<=\.)/);
+  const node = badge('', cls, 'badge-action');
+  parts.forEach((part, i) => node.append(part, ...(i < parts.length - 1 ? [document.createElement('wbr')] : [])));
+  return node;
+}
+
 /** A person in a cell: the name or email, and a second line with the email or uuid. */
 function personCell(user, uuid, cls) {
   if (!uuid && !user) return h('td', { class: cls }, h('span', { class: 'muted' }, '—'));
@@ -50,7 +58,7 @@ export function renderRow(activity, now = Date.now()) {
       'aria-haspopup': 'dialog',
       'aria-label': `${activity.action}: show details`,
     },
-    badge(activity.action, activityActionClass(activity), 'badge-action'),
+    actionBadge(activity.action, activityActionClass(activity)),
   );
   const summary = summarizeMetadata(activity.metadata);
   return h(
