@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, DynIden, IntoIden, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, Iterable, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, Iterable, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -289,7 +290,7 @@ impl ActivityFeed {
     /// Returns one row per input: the row written, or, for a retried
     /// idempotency key, the row its first use wrote.
     async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         write_rows(&txn, &rows).await?;
         let (rows, fresh) = resolve_retries(&txn, rows).await?;
         self.bus.stage(&txn, &fresh).await?;
@@ -301,10 +302,24 @@ impl ActivityFeed {
     /// Writes rows in one transaction without publishing them: for imported
     /// or generated history that live subscribers should not see as new.
     pub(super) async fn insert_history(&self, rows: Vec<activity::Model>) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         write_rows(&txn, &rows).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// A transaction that is going to write. On SQLite it takes the write lock
+    /// at BEGIN (IMMEDIATE), waiting its turn under the busy timeout. Deferred,
+    /// an insert into `activities` (whose full-text trigger writes the index
+    /// too) got "database is locked" at once, without waiting, when another
+    /// writer held the lock: concurrent logs failed as INTERNAL. PostgreSQL
+    /// ignores the mode.
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
     }
 }
 
