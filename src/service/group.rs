@@ -100,12 +100,30 @@ struct GroupRow {
     actor_uuid: Option<Uuid>,
 }
 
-/// Seconds from `earlier` to `later`, both `inserted_at` values.
-fn seconds_between(backend: DbBackend, later: &str, earlier: &str) -> String {
+/// Whether more than `window` seconds lie from `earlier` to `later`, both
+/// `inserted_at` values, to the microsecond on both databases.
+fn gap_exceeds(backend: DbBackend, later: &str, earlier: &str, window: i64) -> String {
     match backend {
-        DbBackend::Postgres => format!("EXTRACT(EPOCH FROM ({later} - {earlier}))"),
-        // SQLite stores the time as RFC 3339 text, which julianday reads.
-        _ => format!("((julianday({later}) - julianday({earlier})) * 86400.0)"),
+        DbBackend::Postgres => format!("EXTRACT(EPOCH FROM ({later} - {earlier})) > {window}"),
+        // SQLite stores the time as RFC 3339 text in UTC,
+        // "YYYY-MM-DDTHH:MM:SS[.fraction]+00:00". Its date functions keep
+        // milliseconds only, so whole seconds come from them and the
+        // microseconds from the text, and the comparison is in integers.
+        _ => {
+            let micros = |t: &str| {
+                format!(
+                    "(unixepoch(substr({t}, 1, 19)) * 1000000 + CASE WHEN substr({t}, 20, 1) = '.' \
+                     THEN CAST(substr(substr({t}, 21, length({t}) - 26) || '000000', 1, 6) AS INTEGER) \
+                     ELSE 0 END)"
+                )
+            };
+            format!(
+                "{} - {} > {}",
+                micros(later),
+                micros(earlier),
+                window.saturating_mul(1_000_000)
+            )
+        }
     }
 }
 
@@ -157,8 +175,7 @@ impl ActivityFeed {
             values: matching.values.map(|v| v.0).unwrap_or_default(),
         };
         let key = "action, resource_type, resource_uuid";
-        let gap = seconds_between(backend, "inserted_at", "prev_at");
-        let window = args.window_secs;
+        let gap_exceeds = gap_exceeds(backend, "inserted_at", "prev_at", args.window_secs);
         let after = match args.after {
             Some(c) => {
                 let (at, id) = (sql.bind(c.inserted_at), sql.bind(c.uuid));
@@ -170,7 +187,7 @@ impl ActivityFeed {
         sql.text = format!(
             "WITH m AS ({matching}), \
              s AS (SELECT m.*, LAG(inserted_at) OVER (PARTITION BY {key} ORDER BY inserted_at, uuid) AS prev_at FROM m), \
-             g AS (SELECT s.*, SUM(CASE WHEN prev_at IS NULL OR {gap} > {window} THEN 1 ELSE 0 END) \
+             g AS (SELECT s.*, SUM(CASE WHEN prev_at IS NULL OR {gap_exceeds} THEN 1 ELSE 0 END) \
                    OVER (PARTITION BY {key} ORDER BY inserted_at, uuid ROWS UNBOUNDED PRECEDING) AS grp FROM s), \
              h AS (SELECT g.*, FIRST_VALUE(uuid) OVER (PARTITION BY {key}, grp ORDER BY inserted_at DESC, uuid DESC) AS latest_uuid FROM g), \
              groups AS (SELECT latest_uuid, COUNT(*) AS count, COUNT(DISTINCT actor_uuid) AS actor_count, \
