@@ -232,8 +232,8 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, "listening");
         // With the peer's address, for request context.
         let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(server.into_future());
         shutdown.cancelled().await;
         sockets.close();

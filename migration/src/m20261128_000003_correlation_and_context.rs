@@ -23,7 +23,9 @@ impl MigrationTrait for Migration {
                 .string_len(100)
                 .to_owned(),
             // 45 characters hold any textual IPv6 address, IPv4-mapped included.
-            ColumnDef::new(Activities::ClientIp).string_len(45).to_owned(),
+            ColumnDef::new(Activities::ClientIp)
+                .string_len(45)
+                .to_owned(),
             ColumnDef::new(Activities::UserAgent)
                 .string_len(512)
                 .to_owned(),

@@ -152,7 +152,9 @@ impl QueryRoot {
         let (feed, caller) = service(ctx)?;
         let filter = self::filter(filter);
         let after = after
-            .map(|c| Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor")))
+            .map(|c| {
+                Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))
+            })
             .transpose()?;
         let args = GroupArgs {
             window_secs: i64::from(window),

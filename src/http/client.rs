@@ -64,7 +64,9 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     if let Ok(ip) = hop.parse::<IpAddr>() {
         return Some(ip.to_canonical());
     }
-    hop.parse::<SocketAddr>().ok().map(|s| s.ip().to_canonical())
+    hop.parse::<SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
 }
 
 #[cfg(test)]
@@ -92,7 +94,10 @@ mod tests {
     fn an_untrusted_peer_is_the_client() {
         let h = xff(&["1.1.1.1"]);
         assert_eq!(client_ip(ip("9.9.9.9"), &h, &[]), ip("9.9.9.9"));
-        assert_eq!(client_ip(ip("9.9.9.9"), &h, &ranges(&["10.0.0.0/8"])), ip("9.9.9.9"));
+        assert_eq!(
+            client_ip(ip("9.9.9.9"), &h, &ranges(&["10.0.0.0/8"])),
+            ip("9.9.9.9")
+        );
         assert_eq!(client_ip(None, &h, &[]), None);
     }
 
@@ -102,11 +107,26 @@ mod tests {
         let h = xff(&["6.6.6.6, 1.2.3.4", "10.0.0.7"]);
         // The client could have sent 6.6.6.6 itself; 1.2.3.4 is what our proxies saw.
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("1.2.3.4"));
-        assert_eq!(client_ip(ip("::1"), &xff(&["[2001:db8::1]:443"]), &trusted), ip("2001:db8::1"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &xff(&[]), &trusted), ip("10.0.0.1"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &xff(&["10.0.0.2"]), &trusted), ip("10.0.0.2"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &xff(&["garbage, 10.0.0.3"]), &trusted), ip("10.0.0.3"));
-        assert_eq!(client_ip(ip("::ffff:10.0.0.1"), &xff(&["5.5.5.5"]), &trusted), ip("5.5.5.5"));
+        assert_eq!(
+            client_ip(ip("::1"), &xff(&["[2001:db8::1]:443"]), &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &xff(&[]), &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &xff(&["10.0.0.2"]), &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &xff(&["garbage, 10.0.0.3"]), &trusted),
+            ip("10.0.0.3")
+        );
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &xff(&["5.5.5.5"]), &trusted),
+            ip("5.5.5.5")
+        );
     }
 
     #[test]

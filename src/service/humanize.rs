@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn from_to_object() {
-        assert_eq!(text(json!({"from": "draft", "to": "published"})), "draft → published");
+        assert_eq!(
+            text(json!({"from": "draft", "to": "published"})),
+            "draft → published"
+        );
         assert_eq!(
             text(json!({"status": {"from": "draft", "to": "published"}})),
             "status: draft → published"
@@ -187,8 +190,14 @@ mod tests {
         assert_eq!(text(json!({"": "empty key"})), ": empty key");
         assert_eq!(text(json!({"__from": 1, "__to": 2})), "_: 1 → 2");
         assert_eq!(text(json!({"from_to": 1})), "from_to: 1");
-        assert_eq!(text(json!({"a_from_to": 1, "a_from_from": 0})), "a_from: 0 → 1");
-        assert_eq!(text(json!({"ключ": "значение", "🙂": "☃"})), "ключ: значение, 🙂: ☃");
+        assert_eq!(
+            text(json!({"a_from_to": 1, "a_from_from": 0})),
+            "a_from: 0 → 1"
+        );
+        assert_eq!(
+            text(json!({"ключ": "значение", "🙂": "☃"})),
+            "ключ: значение, 🙂: ☃"
+        );
         assert_eq!(text(json!({"a: b, c": "d"})), "a: b, c: d");
     }
 

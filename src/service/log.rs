@@ -377,7 +377,12 @@ async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Resu
         for row in chunk {
             let model = row.clone().into_active_model();
             let mut values: Vec<sea_orm::sea_query::Expr> = activity::Column::iter()
-                .map(|c| model.get(c).into_value().expect("a model sets every column"))
+                .map(|c| {
+                    model
+                        .get(c)
+                        .into_value()
+                        .expect("a model sets every column")
+                })
                 .map(Into::into)
                 .collect();
             values.push(search::search_text(&row.metadata).into());

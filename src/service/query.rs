@@ -72,7 +72,6 @@ pub struct Bucket {
 /// The size of a feed slice when the caller names none.
 const DEFAULT_FEED_SIZE: u64 = 50;
 
-
 /// The tuple (inserted_at, uuid) that orders the feed.
 fn keyset() -> Expr {
     Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)])
@@ -242,7 +241,8 @@ impl ActivityFeed {
             GroupBy::Actor => Expr::col(Column::ActorUuid),
             GroupBy::Day | GroupBy::Hour => time_bucket(backend, group_by),
         };
-        let select = self.matching(caller, filter)
+        let select = self
+            .matching(caller, filter)
             .select_only()
             .expr_as(key, "key")
             .expr_as(Expr::col(Column::Uuid).count(), "count")
@@ -283,7 +283,8 @@ impl ActivityFeed {
     /// the caller may see, sorted.
     pub async fn distinct(&self, caller: &Caller, column: Column) -> Result<Vec<String>> {
         caller.require(Operation::Read)?;
-        Ok(self.matching(caller, &ActivityFilter::default())
+        Ok(self
+            .matching(caller, &ActivityFilter::default())
             .select_only()
             .column(column)
             .distinct()

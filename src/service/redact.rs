@@ -9,7 +9,8 @@ use serde_json::Value;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// The keys redacted when the deployment names none.
-pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &["password", "password_hash", "token", "secret", "api_key"];
+pub const DEFAULT_SENSITIVE_KEYS: &[&str] =
+    &["password", "password_hash", "token", "secret", "api_key"];
 
 /// Replaces the values of sensitive keys with [`REDACTED`].
 ///
@@ -99,7 +100,9 @@ mod tests {
     #[test]
     fn top_level_keys_of_any_type() {
         assert_eq!(
-            redacted(json!({"password": "hunter2", "token": 123, "secret": {"a": 1}, "api_key": null, "title": "ok"})),
+            redacted(
+                json!({"password": "hunter2", "token": 123, "secret": {"a": 1}, "api_key": null, "title": "ok"})
+            ),
             json!({"password": REDACTED, "token": REDACTED, "secret": REDACTED, "api_key": REDACTED, "title": "ok"})
         );
     }
@@ -121,7 +124,9 @@ mod tests {
     #[test]
     fn diff_sides_and_case() {
         assert_eq!(
-            redacted(json!({"password_from": "a", "password_to": "b", "Token": "x", "email_to": "e"})),
+            redacted(
+                json!({"password_from": "a", "password_to": "b", "Token": "x", "email_to": "e"})
+            ),
             json!({"password_from": REDACTED, "password_to": REDACTED, "Token": REDACTED, "email_to": "e"})
         );
     }
