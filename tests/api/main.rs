@@ -3,10 +3,12 @@
 mod helpers;
 mod instances;
 
+mod activity_log;
 mod bad_input;
 mod cli;
 mod core;
 mod counts;
+mod dashboard;
 mod database;
 mod dataloader;
 mod distinct;
@@ -15,6 +17,7 @@ mod filters;
 mod graphiql;
 mod health;
 mod mutations;
+mod operations;
 mod ordering;
 mod pagination;
 mod prune;
