@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::log::holds_nul;
 use super::search;
 
 /// Conditions on activities; every field that is set must hold.
@@ -147,10 +148,22 @@ impl ActivityFilter {
     /// it), and PostgreSQL cannot even compare with such a string, so the
     /// filter matches nothing.
     fn asks_for_nul(&self) -> bool {
-        let texts = [&self.action, &self.module, &self.mode, &self.resource_type];
+        let texts = [
+            &self.action,
+            &self.module,
+            &self.mode,
+            &self.resource_type,
+            &self.correlation_id,
+            &self.client_ip,
+            &self.user_agent,
+        ];
         texts
             .iter()
             .any(|t| t.as_ref().is_some_and(|t| t.contains('\0')))
+            || self
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)))
     }
 
     /// Whether `row` passes this filter: the same rules as [`Self::condition`].
@@ -251,6 +264,16 @@ mod tests {
     #[test]
     fn nul_matches_nothing() {
         assert!(!action("a\0b").matches(&row("a\0b")));
+        let in_metadata = ActivityFilter {
+            metadata: serde_json::json!({ "k": ["a\0"] }).as_object().cloned(),
+            ..Default::default()
+        };
+        assert!(in_metadata.asks_for_nul());
+        let in_correlation = ActivityFilter {
+            correlation_id: Some("\0".into()),
+            ..Default::default()
+        };
+        assert!(in_correlation.asks_for_nul());
         let sql = sea_orm::sea_query::Query::select()
             .column(Column::Uuid)
             .from(activity::Entity)

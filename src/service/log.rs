@@ -80,6 +80,9 @@ fn check_correlation_id(errors: &mut Vec<FieldError>, id: Option<&str>) {
         errors.push(FieldError::invalid("correlationId", "must not be empty"));
     }
     check_len(errors, "correlationId", id, 100);
+    if id.is_some_and(|id| id.contains('\0')) {
+        errors.push(FieldError::invalid("correlationId", NUL_REFUSED));
+    }
 }
 
 /// Checks that an optional text field fits its column.
@@ -99,7 +102,7 @@ fn check_len(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max
 pub(super) const NUL_REFUSED: &str = "must not contain NUL characters";
 
 /// Whether any key or string inside `value` holds a NUL character.
-fn holds_nul(value: &Value) -> bool {
+pub(super) fn holds_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(holds_nul),
@@ -137,6 +140,8 @@ impl NewActivity {
             ("module", self.module.as_deref()),
             ("mode", self.mode.as_deref()),
             ("resourceType", self.resource_type.as_deref()),
+            ("clientIp", self.client_ip.as_deref()),
+            ("userAgent", self.user_agent.as_deref()),
         ];
         for (field, value) in texts {
             if value.is_some_and(|v| v.contains('\0')) {
