@@ -555,3 +555,114 @@ pub fn pluck(list: &Value, field: &str) -> Vec<Value> {
         .map(|item| item[field].clone())
         .collect()
 }
+
+/// What a request with a given `Authorization` header got back.
+pub struct Answer {
+    /// The HTTP status.
+    pub status: reqwest::StatusCode,
+    /// The body: its JSON, or its text as a JSON string when it is not JSON.
+    pub body: Value,
+}
+
+impl Client {
+    /// POSTs a GraphQL document with `Authorization: authorization` (no header
+    /// for `None`) and returns the status and body, whatever they are.
+    pub async fn graphql_authorized(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let res = request.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body }
+    }
+
+    /// POSTs a GraphQL document with `Authorization: Bearer token`.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Answer {
+        self.graphql_authorized(Some(&format!("Bearer {token}")), query, variables)
+            .await
+    }
+
+    /// Opens a websocket with `protocol` whose upgrade request carries
+    /// `Authorization: authorization`, and sends nothing yet.
+    pub async fn raw_websocket_authorized(&self, protocol: &str, authorization: &str) -> WsClient {
+        let mut request = format!("ws://{}/graphql", self.addr)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_str(protocol).unwrap(),
+        );
+        headers.insert(
+            "Authorization",
+            HeaderValue::from_str(authorization).unwrap(),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        WsClient {
+            stream,
+            legacy: protocol == "graphql-ws",
+        }
+    }
+}
+
+impl WsClient {
+    /// The next JSON message, skipping pings, or `Err` with the close frame's
+    /// code when the server closed the socket first (`Err(None)`: closed
+    /// without a code, or nothing at all within `wait`).
+    pub async fn next_json_or_close(&mut self, wait: Duration) -> Result<Value, Option<u16>> {
+        loop {
+            let msg = match tokio::time::timeout(wait, self.stream.next()).await {
+                Ok(Some(Ok(msg))) => msg,
+                _ => return Err(None),
+            };
+            match msg {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON message");
+                    if !matches!(value["type"].as_str(), Some("ping" | "ka")) {
+                        return Ok(value);
+                    }
+                }
+                Message::Close(frame) => return Err(frame.map(|f| u16::from(f.code))),
+                _ => {}
+            }
+        }
+    }
+
+    /// Skips messages until the server closes the socket and returns the close
+    /// frame's code; `None` when the socket ended without a close frame or
+    /// nothing closed it within `wait`.
+    pub async fn close_code_within(&mut self, wait: Duration) -> Option<u16> {
+        tokio::time::timeout(wait, async {
+            loop {
+                match self.next_json_or_close(wait).await {
+                    Ok(_) => continue,
+                    Err(code) => return code,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Sends one text frame as it is, valid JSON or not.
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("websocket send");
+    }
+}

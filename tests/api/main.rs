@@ -24,5 +24,6 @@ mod prune;
 mod queries;
 mod scale_out;
 mod schema;
+mod security;
 mod subscription;
 mod user_change;
