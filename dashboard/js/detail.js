@@ -60,6 +60,10 @@ export function renderDetail(activity, { onFilter = () => {} } = {}) {
     field('Resource', resource),
     field('Target', person(activity.target, activity.targetUuid)),
     field('Activity id', mono(activity.uuid)),
+    // Request context, on servers that record it.
+    ...[['correlationId', 'Correlation id'], ['clientIp', 'Client IP'], ['userAgent', 'User agent']]
+      .filter(([key]) => key in activity)
+      .flatMap(([key, label]) => field(label, activity[key] ? mono(activity[key]) : none())),
   );
 
   const entries = describeMetadata(activity.metadata);

@@ -12,7 +12,7 @@ import { BUCKETS, readState, toActivityFilter, writeState } from './filters.js';
 import { count } from './format.js';
 import { AuthError, createGraphQLClient, isAuthErrorList } from './graphql.js';
 import { createLiveClient } from './live.js';
-import { CAPABILITIES, COUNT, OPTIONS, SUMMARY, activityDocuments } from './queries.js';
+import { COUNT, OPTIONS, PROBES, SUMMARY, activityDocuments } from './queries.js';
 import { createTable } from './table.js';
 import { renderTopActions } from './top-actions.js';
 
@@ -51,9 +51,9 @@ let generation = 0;
 /** Refreshes run one after another, so each sees what the previous merged. */
 let refreshChain = Promise.resolve();
 let total = null;
-/** Whether activityAdded resumes `after` a cursor; see CAPABILITIES. */
+/** Whether activityAdded resumes `after` a cursor; see PROBES. */
 let resumable = false;
-let documents = activityDocuments({ resumable });
+let documents = activityDocuments();
 let stopLive = () => {};
 /** Bumped by each startLive, so only the latest one subscribes. */
 let liveAttempt = 0;
@@ -507,16 +507,21 @@ async function loadOptions() {
   }
 }
 
+/** Finds out which optional fields the server has (see PROBES). */
 async function detectCapabilities() {
-  try {
-    await api.request(CAPABILITIES);
-    resumable = true;
-  } catch (error) {
-    if (error instanceof AuthError) throw error;
-    // An older server refuses the field: catch up by refetching instead.
-    resumable = false;
+  let features = { resumable: false, context: false };
+  for (const probe of PROBES) {
+    try {
+      await api.request(probe.query);
+      features = probe.features;
+      break;
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      // An older server refuses a field: try the next, smaller set.
+    }
   }
-  documents = activityDocuments({ resumable });
+  resumable = features.resumable;
+  documents = activityDocuments(features);
 }
 
 /** After a new token: everything again, on a fresh connection. */

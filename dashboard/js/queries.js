@@ -18,13 +18,22 @@ export const OPTIONS = `query DashboardOptions {
 }`;
 
 /**
- * Whether activities carry a `cursor` that activityAdded resumes `after`
- * (servers from the scale-out issue on); asked with an ordinary query, so
- * it works with introspection turned off. Older servers refuse the field.
+ * What the server's activities offer beyond the core fields, asked with
+ * ordinary queries (so it works with introspection turned off), richest
+ * first; a server that lacks a field refuses the whole query:
+ *   context    correlationId, clientIp, userAgent (and cursor)
+ *   resumable  a `cursor` that activityAdded resumes `after`
  */
-export const CAPABILITIES = `query DashboardCapabilities {
-  activityFeed(first: 1) { edges { node { cursor } } }
-}`;
+export const PROBES = Object.freeze([
+  {
+    features: { resumable: true, context: true },
+    query: 'query DashboardCapabilities { activityFeed(first: 1) { edges { node { cursor correlationId clientIp userAgent } } } }',
+  },
+  {
+    features: { resumable: true, context: false },
+    query: 'query DashboardCapabilities { activityFeed(first: 1) { edges { node { cursor } } } }',
+  },
+]);
 
 /** How many activities match: to size the gap to catch up on after a reconnect. */
 export const COUNT = `query DashboardCount($filter: ActivityFilter) {
@@ -38,9 +47,14 @@ export const SUMMARY = `query DashboardSummary($filter: ActivityFilter, $window:
   timeline: activityCounts(filter: $window, groupBy: $groupBy) { key count }
 }`;
 
-/** The documents that select activities; with `resumable`, each row carries its cursor. */
-export function activityDocuments({ resumable }) {
-  const fields = resumable ? `${ACTIVITY_FIELDS} cursor` : ACTIVITY_FIELDS;
+/**
+ * The documents that select activities, with the fields the server has
+ * (see PROBES): its cursor when `resumable`, request context when `context`.
+ */
+export function activityDocuments({ resumable = false, context = false } = {}) {
+  const fields = [ACTIVITY_FIELDS, resumable ? 'cursor' : '', context ? 'correlationId clientIp userAgent' : '']
+    .filter(Boolean)
+    .join(' ');
   return {
     /** One page of the cursor connection, newest first. */
     feed: `query DashboardFeed($filter: ActivityFilter, $first: Int, $after: String) {

@@ -124,6 +124,46 @@ async function waitRows(page, { prefix: p, exact, count }) {
   );
 }
 
+// First, so the screenshots show the demo data rather than the other tests' rows.
+test('accessible and readable at desktop and phone widths; screenshots', async () => {
+  const actor = randomUUID();
+  await server.upsertUsers([{ uuid: actor, email: 'margaret@example.com', firstName: 'Margaret', lastName: 'Hamilton' }]);
+  await server.log({
+    action: 'settings.changed', module: 'admin', mode: 'manual', actorUuid: actor, resourceType: 'settings',
+    metadata: { setting: 'theme', from: 'light', to: 'dark' },
+  });
+  const page = await open('/');
+  await waitLive(page);
+  await page.locator('#rows tr').first().waitFor({ timeout: WAIT });
+
+  // Every form control has a label; the table is a real table with column headers.
+  const unlabelled = await page.$$eval('input, select', (els) => els.filter((e) => e.type !== 'hidden' && e.labels.length === 0).map((e) => e.id || e.name));
+  assert.deepEqual(unlabelled, []);
+  assert.equal(await page.locator('#feed thead th[scope="col"]').count(), 7);
+  assert.equal(await page.locator('main h2').first().isVisible(), true);
+
+  await page.screenshot({ path: path.join(ARTIFACTS, 'desktop.png'), fullPage: false });
+
+  await page.setViewportSize(PHONE);
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling at phone width (${overflow}px too wide)`);
+  for (const column of ['.col-time', '.col-action', '.col-mode', '.col-actor']) {
+    assert.ok(await page.locator(`#rows tr:first-child ${column}`).isVisible(), `${column} is shown on a phone`);
+  }
+  // The filters fold away on a phone, behind a labelled toggle.
+  assert.ok(await page.locator('#f-action').isHidden());
+  await page.click('#filters-toggle');
+  assert.equal(await page.getAttribute('#filters-toggle', 'aria-expanded'), 'true');
+  assert.ok(await page.locator('#f-action').isVisible());
+  await page.click('#filters-toggle');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: false });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone-full.png'), fullPage: true });
+  await page.locator('#rows tr').first().click();
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'detail-phone.png') });
+});
+
 test('a logged activity appears live, newest first, with its badge classes', async (t) => {
   const run = prefix();
   const actor = randomUUID();
@@ -291,6 +331,7 @@ test('the detail shows every field and metadata as readable lines, with "a → b
     assert.ok(fields.includes(expected), `the detail shows ${expected}`);
   }
   assert.match(await dialog.locator('.fields .badge').first().getAttribute('class'), /badge-warning/);
+  assert.match(fields, /Correlation id/, 'request context fields, which this server has');
   await page.screenshot({ path: path.join(ARTIFACTS, 'detail-desktop.png') });
 
   await page.keyboard.press('Escape');
@@ -424,46 +465,6 @@ test('chart and top actions follow the filter; bucket size is kept in the URL', 
   await page.locator('#top-actions .top-action').first().click();
   await page.waitForURL((url) => url.searchParams.get('action') === `${run}.top.created`);
   await waitRows(page, { exact: `${run}.top.created`, count: 3 });
-});
-
-test('accessible and readable at desktop and phone widths; screenshots', async () => {
-  const run = prefix();
-  const actor = randomUUID();
-  await server.upsertUsers([{ uuid: actor, email: 'margaret@example.com', firstName: 'Margaret', lastName: 'Hamilton' }]);
-  await server.log({
-    action: `${run}.settings.changed`, module: 'admin', mode: 'manual', actorUuid: actor, resourceType: 'settings',
-    metadata: { setting: 'theme', from: 'light', to: 'dark' },
-  });
-  const page = await open('/');
-  await waitLive(page);
-  await page.locator('#rows tr').first().waitFor({ timeout: WAIT });
-
-  // Every form control has a label; the table is a real table with column headers.
-  const unlabelled = await page.$$eval('input, select', (els) => els.filter((e) => e.type !== 'hidden' && e.labels.length === 0).map((e) => e.id || e.name));
-  assert.deepEqual(unlabelled, []);
-  assert.equal(await page.locator('#feed thead th[scope="col"]').count(), 7);
-  assert.equal(await page.locator('main h2').first().isVisible(), true);
-
-  await page.screenshot({ path: path.join(ARTIFACTS, 'desktop.png'), fullPage: false });
-
-  await page.setViewportSize(PHONE);
-  await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `no sideways scrolling at phone width (${overflow}px too wide)`);
-  for (const column of ['.col-time', '.col-action', '.col-mode', '.col-actor']) {
-    assert.ok(await page.locator(`#rows tr:first-child ${column}`).isVisible(), `${column} is shown on a phone`);
-  }
-  // The filters fold away on a phone, behind a labelled toggle.
-  assert.ok(await page.locator('#f-action').isHidden());
-  await page.click('#filters-toggle');
-  assert.equal(await page.getAttribute('#filters-toggle', 'aria-expanded'), 'true');
-  assert.ok(await page.locator('#f-action').isVisible());
-  await page.click('#filters-toggle');
-  await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: false });
-  await page.screenshot({ path: path.join(ARTIFACTS, 'phone-full.png'), fullPage: true });
-  await page.locator('#rows tr').first().click();
-  await page.locator('#detail').waitFor({ state: 'visible' });
-  await page.screenshot({ path: path.join(ARTIFACTS, 'detail-phone.png') });
 });
 
 test('asks for a token when the server wants one, keeps it, and sends it', { skip: !HAS_AUTH && 'AUTH_BASE_URL and tokens not set' }, async () => {
