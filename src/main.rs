@@ -105,8 +105,10 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = match total {
                 Some(n) => ProgressBar::new(n).with_style(
-                    ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 ),
                 None => ProgressBar::new_spinner(),
             };

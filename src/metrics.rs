@@ -43,7 +43,9 @@ pub struct Metrics {
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("unique metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("unique metric");
     g
 }
 
@@ -56,39 +58,87 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every metric at zero.
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("activity_feed".into()), None).expect("valid prefix");
+        let registry =
+            Registry::new_custom(Some("activity_feed".into()), None).expect("valid prefix");
         let labels = &["operation", "type"];
         let requests = IntCounterVec::new(
-            Opts::new("graphql_requests_total", "GraphQL operations executed, by operation name and type"),
+            Opts::new(
+                "graphql_requests_total",
+                "GraphQL operations executed, by operation name and type",
+            ),
             labels,
         )
         .expect("valid metric");
         let errors = IntCounterVec::new(
-            Opts::new("graphql_errors_total", "GraphQL operations that returned errors, by operation name and type"),
+            Opts::new(
+                "graphql_errors_total",
+                "GraphQL operations that returned errors, by operation name and type",
+            ),
             labels,
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("graphql_request_duration_seconds", "Time to execute a GraphQL operation, by type")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "Time to execute a GraphQL operation, by type",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["type"],
         )
         .expect("valid metric");
-        let subscriptions_started =
-            IntCounter::new("subscriptions_started_total", "GraphQL subscriptions started").expect("valid metric");
-        for c in [Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>, Box::new(errors.clone()), Box::new(latency.clone()), Box::new(subscriptions_started.clone())] {
+        let subscriptions_started = IntCounter::new(
+            "subscriptions_started_total",
+            "GraphQL subscriptions started",
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors.clone()),
+            Box::new(latency.clone()),
+            Box::new(subscriptions_started.clone()),
+        ] {
             registry.register(c).expect("unique metric");
         }
         Self {
             websockets: gauge(&registry, "websockets_open", "Open GraphQL websockets"),
-            subscriptions_active: gauge(&registry, "subscriptions_active", "GraphQL subscriptions open now"),
-            published: gauge(&registry, "events_published_total", "Activities published to this process's subscribers"),
-            delivered: gauge(&registry, "events_delivered_total", "Activities received by subscribers, one per subscriber"),
-            lagged: gauge(&registry, "subscribers_lagged_total", "Subscribers dropped for falling too far behind"),
+            subscriptions_active: gauge(
+                &registry,
+                "subscriptions_active",
+                "GraphQL subscriptions open now",
+            ),
+            published: gauge(
+                &registry,
+                "events_published_total",
+                "Activities published to this process's subscribers",
+            ),
+            delivered: gauge(
+                &registry,
+                "events_delivered_total",
+                "Activities received by subscribers, one per subscriber",
+            ),
+            lagged: gauge(
+                &registry,
+                "subscribers_lagged_total",
+                "Subscribers dropped for falling too far behind",
+            ),
             statements: gauge(&registry, "db_statements_total", "SQL statements run"),
-            pruned: gauge(&registry, "activities_pruned_total", "Activities deleted by prune and the retention job"),
-            pool_size: gauge(&registry, "db_pool_connections", "Connections in the database pool"),
-            pool_idle: gauge(&registry, "db_pool_idle_connections", "Idle connections in the database pool"),
+            pruned: gauge(
+                &registry,
+                "activities_pruned_total",
+                "Activities deleted by prune and the retention job",
+            ),
+            pool_size: gauge(
+                &registry,
+                "db_pool_connections",
+                "Connections in the database pool",
+            ),
+            pool_idle: gauge(
+                &registry,
+                "db_pool_idle_connections",
+                "Idle connections in the database pool",
+            ),
             requests,
             errors,
             latency,

@@ -42,7 +42,9 @@ impl EventBus for MemoryBus {
             // An error only means nobody is subscribed right now.
             let _ = self.sender.send(Arc::new(row.clone()));
         }
-        self.stats.published.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        self.stats
+            .published
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
     }
 
     fn subscribe(&self) -> BoxStream<'static, BusItem> {

@@ -41,9 +41,15 @@ pub struct OperationMetrics {
 
 /// The type and name of the operation the request runs: the one named by
 /// `operationName`, or the document's only one (which may carry a name).
-fn operation_of(doc: &ExecutableDocument, name: Option<&str>) -> Option<(&'static str, Option<String>)> {
+fn operation_of(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(&'static str, Option<String>)> {
     let (op_name, op) = match name {
-        Some(name) => doc.operations.iter().find(|(n, _)| n.map(|n| n.as_str()) == Some(name)),
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name)),
         None => doc.operations.iter().next(),
     }?;
     let kind = match op.node.ty {

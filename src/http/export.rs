@@ -34,7 +34,12 @@ pub struct ExportParams {
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 const COLUMNS: [&str; 10] = [
@@ -100,15 +105,27 @@ pub async fn export(
     headers: HeaderMap,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let identity = match state.auth.authenticate(authorization) {
         Ok(identity) => identity,
         Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
     };
-    let filter: ActivityFilter = match params.filter.as_deref().map(serde_json::from_str::<ActivityFilterInput>) {
+    let filter: ActivityFilter = match params
+        .filter
+        .as_deref()
+        .map(serde_json::from_str::<ActivityFilterInput>)
+    {
         None => ActivityFilter::default(),
         Some(Ok(input)) => input.into(),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", format!("filter: {e}")),
+        Some(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                format!("filter: {e}"),
+            )
+        }
     };
     let rows = match state.feed.export(&identity.caller, filter) {
         Ok(rows) => rows,
@@ -137,7 +154,10 @@ pub async fn export(
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         Body::from_stream(body),
     )

@@ -43,7 +43,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 /// Prometheus metrics. With authentication on, only an admin token may read them.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !state.auth.is_open() {
-        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         match state.auth.authenticate(authorization) {
             Ok(identity) if identity.caller.role == Role::Admin => {}
             Ok(_) => return StatusCode::FORBIDDEN.into_response(),
@@ -51,5 +53,12 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         }
     }
     let body = state.metrics.render(&state.feed, &state.statements);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -14,10 +14,10 @@ use tower_http::trace::TraceLayer;
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use crate::db::StatementCounter;
-use crate::metrics::Metrics;
 use crate::config::{ContextConfig, LimitsConfig};
+use crate::db::StatementCounter;
 use crate::graphql::AppSchema;
+use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
 
 /// Where a request comes from: client address and user agent.

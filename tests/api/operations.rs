@@ -30,31 +30,64 @@ fn sample(text: &str, prefix: &str) -> f64 {
 async fn metrics_count_operations_errors_and_live_traffic() {
     let app = spawn_app_with(|_| {}).await;
     let scrape = || async {
-        app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     };
     let before = scrape().await;
 
     let mut ws = app.websocket().await;
-    app.subscribe_ready(&mut ws, "1", "subscription { activityAdded(filter: {action: \"m.*\"}) { uuid } }", json!({}))
-        .await;
-    app.graphql("mutation Track { log(input: {action: \"m.one\"}) { activity { uuid } } }", json!({}))
-        .await;
+    app.subscribe_ready(
+        &mut ws,
+        "1",
+        "subscription { activityAdded(filter: {action: \"m.*\"}) { uuid } }",
+        json!({}),
+    )
+    .await;
+    app.graphql(
+        "mutation Track { log(input: {action: \"m.one\"}) { activity { uuid } } }",
+        json!({}),
+    )
+    .await;
     ws.next_data().await;
-    app.graphql("query Broken { activities(page: 0) { total } }", json!({})).await;
+    app.graphql("query Broken { activities(page: 0) { total } }", json!({}))
+        .await;
     let after = scrape().await;
 
     let delta = |prefix: &str| sample(&after, prefix) - sample(&before, prefix);
-    assert_eq!(delta("activity_feed_graphql_requests_total{operation=\"Track\",type=\"mutation\"}"), 1.0);
-    assert_eq!(delta("activity_feed_graphql_requests_total{operation=\"Broken\",type=\"query\"}"), 1.0);
-    assert_eq!(delta("activity_feed_graphql_errors_total{operation=\"Broken\",type=\"query\"}"), 1.0);
-    assert_eq!(delta("activity_feed_graphql_errors_total{operation=\"Track\",type=\"mutation\"}"), 0.0);
+    assert_eq!(
+        delta("activity_feed_graphql_requests_total{operation=\"Track\",type=\"mutation\"}"),
+        1.0
+    );
+    assert_eq!(
+        delta("activity_feed_graphql_requests_total{operation=\"Broken\",type=\"query\"}"),
+        1.0
+    );
+    assert_eq!(
+        delta("activity_feed_graphql_errors_total{operation=\"Broken\",type=\"query\"}"),
+        1.0
+    );
+    assert_eq!(
+        delta("activity_feed_graphql_errors_total{operation=\"Track\",type=\"mutation\"}"),
+        0.0
+    );
     assert_eq!(sample(&after, "activity_feed_websockets_open"), 1.0);
     assert_eq!(sample(&after, "activity_feed_subscriptions_active"), 1.0);
-    assert!(delta("activity_feed_events_published_total") >= 2.0, "the probe and the mutation");
+    assert!(
+        delta("activity_feed_events_published_total") >= 2.0,
+        "the probe and the mutation"
+    );
     assert!(delta("activity_feed_events_delivered_total") >= 1.0);
     assert!(delta("activity_feed_db_statements_total") >= 2.0);
     assert!(sample(&after, "activity_feed_db_pool_connections") >= 1.0);
-    assert!(after.contains("activity_feed_graphql_request_duration_seconds_bucket{type=\"mutation\""));
+    assert!(
+        after.contains("activity_feed_graphql_request_duration_seconds_bucket{type=\"mutation\"")
+    );
 
     drop(ws);
     app.stop().await;
@@ -71,8 +104,14 @@ async fn metrics_need_an_admin_token_when_authentication_is_on() {
         async move { req.send().await.unwrap().status().as_u16() }
     };
     assert_eq!(status(None).await, 401);
-    assert_eq!(status(Some(token("service", uuid::Uuid::now_v7()))).await, 403);
-    assert_eq!(status(Some(token("admin", uuid::Uuid::now_v7()))).await, 200);
+    assert_eq!(
+        status(Some(token("service", uuid::Uuid::now_v7()))).await,
+        403
+    );
+    assert_eq!(
+        status(Some(token("admin", uuid::Uuid::now_v7()))).await,
+        200
+    );
     app.stop().await;
 }
 
@@ -80,7 +119,10 @@ async fn metrics_need_an_admin_token_when_authentication_is_on() {
 async fn export_streams_the_filtered_feed_as_ndjson_and_csv() {
     let app = spawn_app_with(|_| {}).await;
     let mut logged = Vec::new();
-    for (i, action) in ["post.created", "comment.liked", "post.updated"].iter().enumerate() {
+    for (i, action) in ["post.created", "comment.liked", "post.updated"]
+        .iter()
+        .enumerate()
+    {
         logged.push(
             app.log(json!({ "action": action, "module": "m", "metadata": { "n": i, "quote": "a,\"b\"" } }))
                 .await,
@@ -103,7 +145,11 @@ async fn export_streams_the_filtered_feed_as_ndjson_and_csv() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let uuids: Vec<&Value> = rows.iter().map(|r| &r["uuid"]).collect();
-    assert_eq!(uuids, vec![&logged[2]["uuid"], &logged[0]["uuid"]], "newest first, posts only");
+    assert_eq!(
+        uuids,
+        vec![&logged[2]["uuid"], &logged[0]["uuid"]],
+        "newest first, posts only"
+    );
     assert_eq!(rows[0]["metadata"], json!({ "n": 2, "quote": "a,\"b\"" }));
     assert_eq!(rows[0]["insertedAt"], logged[2]["insertedAt"]);
 
@@ -122,8 +168,17 @@ async fn export_streams_the_filtered_feed_as_ndjson_and_csv() {
         "uuid,action,module,mode,actor_uuid,resource_type,resource_uuid,target_uuid,metadata,inserted_at"
     );
     let first = lines.next().unwrap();
-    assert!(first.starts_with(&format!("{},post.updated,m,,,,,,", logged[2]["uuid"].as_str().unwrap())), "{first}");
-    assert!(first.contains(r#""{""n"":2,""quote"":""a,\""b\""""}""#), "metadata quoted as CSV: {first}");
+    assert!(
+        first.starts_with(&format!(
+            "{},post.updated,m,,,,,,",
+            logged[2]["uuid"].as_str().unwrap()
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains(r#""{""n"":2,""quote"":""a,\""b\""""}""#),
+        "metadata quoted as CSV: {first}"
+    );
     assert_eq!(lines.count(), 2);
     app.stop().await;
 }
@@ -148,7 +203,10 @@ async fn export_applies_permissions_and_refuses_bad_filters() {
         assert!(res["data"]["log"]["activity"]["uuid"].is_string(), "{res}");
     }
     let export = |token: Option<String>, filter: &str| {
-        let mut req = app.http.get(app.url("/export")).query(&[("filter", filter)]);
+        let mut req = app
+            .http
+            .get(app.url("/export"))
+            .query(&[("filter", filter)]);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -162,7 +220,11 @@ async fn export_applies_permissions_and_refuses_bad_filters() {
     assert_eq!(status, 401);
     let (status, body) = export(Some(token("user", me)), "{}").await;
     assert_eq!(status, 200);
-    assert_eq!(body.lines().count(), 2, "a user exports only their own activities");
+    assert_eq!(
+        body.lines().count(),
+        2,
+        "a user exports only their own activities"
+    );
     assert!(!body.contains(&other.to_string()));
     let (status, body) = export(Some(service.clone()), "{}").await;
     assert_eq!((status, body.lines().count()), (200, 3));
