@@ -27,7 +27,7 @@ function personCell(user, uuid, cls) {
     'td',
     { class: cls, title: uuid ?? '' },
     h('span', { class: name ? 'person' : 'person unknown' }, personLabel(user, uuid)),
-    name ? h('span', { class: 'sub' }, second === uuid ? shortUuid(uuid) : second) : null,
+    name ? h('span', { class: 'sub', title: second ?? '' }, second === uuid ? shortUuid(uuid) : second) : null,
   );
 }
 
@@ -65,7 +65,7 @@ export function renderRow(activity, now = Date.now()) {
     'tr',
     { dataset: { uuid: activity.uuid, action: activity.action } },
     h('td', { class: 'col-time' }, time),
-    h('td', { class: 'col-action' }, open),
+    h('td', { class: 'col-action' }, open, activity.mode ? badge(activity.mode, activityModeClass(activity), 'mode-inline') : null),
     h('td', { class: 'col-mode' }, activity.mode ? badge(activity.mode, activityModeClass(activity)) : h('span', { class: 'muted' }, '—')),
     personCell(activity.actor, activity.actorUuid, 'col-actor'),
     resourceCell(activity),

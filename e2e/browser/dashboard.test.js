@@ -148,9 +148,12 @@ test('accessible and readable at desktop and phone widths; screenshots', async (
   await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no sideways scrolling at phone width (${overflow}px too wide)`);
-  for (const column of ['.col-time', '.col-action', '.col-mode', '.col-actor']) {
+  for (const column of ['.col-time', '.col-action', '.col-actor']) {
     assert.ok(await page.locator(`#rows tr:first-child ${column}`).isVisible(), `${column} is shown on a phone`);
   }
+  assert.ok(await page.locator('#rows tr:first-child .col-action .mode-inline').isVisible(), 'the mode shows under the action');
+  const tableOverflow = await page.$eval('.table-scroll', (el) => el.scrollWidth - el.clientWidth);
+  assert.ok(tableOverflow <= 0, `the table fits a phone (${tableOverflow}px too wide)`);
   // The filters fold away on a phone, behind a labelled toggle.
   assert.ok(await page.locator('#f-action').isHidden());
   await page.click('#filters-toggle');
@@ -181,7 +184,7 @@ test('a logged activity appears live, newest first, with its badge classes', asy
 
   const first = page.locator('#rows tr').first();
   assert.equal(await first.getAttribute('data-uuid'), logged.uuid, 'the newest row is on top');
-  const actionBadge = row(page, logged.uuid).locator('.col-action .badge');
+  const actionBadge = row(page, logged.uuid).locator('.col-action .badge-action');
   assert.match(await actionBadge.getAttribute('class'), /\bbadge-success\b/);
   assert.equal(logged.actionBadgeColor, 'badge-success');
   assert.match(await row(page, logged.uuid).locator('.col-mode .badge').getAttribute('class'), /\bbadge-warning\b/);
@@ -191,7 +194,7 @@ test('a logged activity appears live, newest first, with its badge classes', asy
 
   const deleted = await server.log({ action: `${run}.post.deleted`, mode: 'cron' });
   await waitRow(page, deleted.uuid);
-  assert.match(await row(page, deleted.uuid).locator('.col-action .badge').getAttribute('class'), /\bbadge-error\b/);
+  assert.match(await row(page, deleted.uuid).locator('.col-action .badge-action').getAttribute('class'), /\bbadge-error\b/);
   assert.match(await row(page, deleted.uuid).locator('.col-mode .badge').getAttribute('class'), /\bbadge-secondary\b/);
   assert.equal(await page.locator('#rows tr').first().getAttribute('data-uuid'), deleted.uuid);
 });
