@@ -44,10 +44,6 @@ export class Feed {
     return this.items.length;
   }
 
-  has(uuid) {
-    return this.byUuid.has(uuid);
-  }
-
   /** The newest activity, or undefined. */
   newest() {
     return this.items[0];

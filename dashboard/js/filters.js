@@ -87,11 +87,6 @@ export function toActivityFilter(filter) {
   return out;
 }
 
-/** Whether any filter field is set. */
-export function isFiltered(filter) {
-  return FILTER_KEYS.some((k) => cleanValue(k, filter?.[k]) !== '');
-}
-
 /** The distinct "prefix.*" forms of a list of actions, for the action filter. */
 export function actionPrefixes(actions) {
   const prefixes = new Set();
