@@ -104,12 +104,14 @@ async fn listener_reconnects_and_fills_the_gap_after_its_connection_is_killed() 
     let mut logged = Vec::new();
     for i in 0..90 {
         if i % 30 == 15 {
-            // Cut the reader's listening connection while logging goes on.
+            // Cut the reader's listening connection while logging goes on,
+            // once it is back from the previous cut.
+            let name = listener_application_name(reader.pid(), &channel);
+            wait_for_listener(&admin, &name).await;
             let killed = admin
                 .execute_unprepared(&format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = '{}'",
-                    listener_application_name(reader.pid(), &channel)
+                     WHERE application_name = '{name}'"
                 ))
                 .await
                 .unwrap();
@@ -186,6 +188,25 @@ async fn restart_loses_nothing_for_retrying_writers_and_resuming_subscribers() {
     assert_eq!(actions, expected);
     instance.terminate().await;
     db.remove().await;
+}
+
+/// Waits (up to 30 s) until a backend with `application_name` is connected.
+async fn wait_for_listener(admin: &sea_orm::DatabaseConnection, name: &str) {
+    let query = format!("SELECT pid FROM pg_stat_activity WHERE application_name = '{name}'");
+    for _ in 0..600 {
+        let found = admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                query.clone(),
+            ))
+            .await
+            .unwrap();
+        if !found.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the listener {name} never connected");
 }
 
 const LOG: &str = "mutation($input: LogInput!) { log(input: $input) { activity { uuid } } }";
