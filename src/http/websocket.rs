@@ -1,7 +1,7 @@
 //! GraphQL over websockets: async-graphql runs the operations, and a thin
 //! guard in front of it enforces what graphql-transport-ws requires of a
-//! server (close codes 4400, 4401, 4403, 4408, 4409, 4429) and authenticates
-//! `connection_init`.
+//! server (close codes 4400, 4401, 4403, 4408, 4409, 4429; request errors as
+//! one `error` message) and authenticates `connection_init`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +53,9 @@ struct Guard {
     acknowledged: bool,
     /// Operations started and not yet completed.
     active: HashSet<String>,
+    /// Operations answered with an `error` message, whose `complete` from
+    /// the engine must not follow it.
+    errored: HashSet<String>,
 }
 
 fn invalid() -> Verdict {
@@ -107,10 +110,24 @@ impl Guard {
         }
     }
 
-    /// Whether to pass on a server message; notes acks and finished operations.
-    fn server(&mut self, text: &str) -> bool {
-        if self.legacy || text.starts_with(r#"{"type":"next""#) {
-            return true;
+    /// The server message to pass on, if any; notes acks and finished operations.
+    fn server(&mut self, text: String) -> Option<String> {
+        if self.legacy {
+            return Some(text);
+        }
+        if text.starts_with(r#"{"type":"next""#) {
+            // The engine answers a request that never executed (a parse or
+            // validation error, bad variables) with `next` + `complete`; the
+            // protocol wants one `error` message carrying the errors instead.
+            // The substring test keeps the parse off the per-event path.
+            if text.contains(r#""payload":{"data":null,"errors":"#) {
+                if let Some((id, error)) = request_error(&text) {
+                    self.active.remove(&id);
+                    self.errored.insert(id);
+                    return Some(error);
+                }
+            }
+            return Some(text);
         }
         #[derive(serde::Deserialize)]
         struct Envelope<'a> {
@@ -118,14 +135,16 @@ impl Guard {
             kind: &'a str,
             id: Option<&'a str>,
         }
-        let Ok(msg) = serde_json::from_str::<Envelope>(text) else {
-            return true;
+        let Ok(msg) = serde_json::from_str::<Envelope>(&text) else {
+            return Some(text);
         };
-        match (msg.kind, msg.id) {
+        let pass = match (msg.kind, msg.id) {
             ("connection_ack", _) => {
                 self.acknowledged = true;
                 true
             }
+            // An `error` already ended it.
+            ("complete", Some(id)) if self.errored.remove(id) => false,
             // The client completed it itself: the protocol wants no echo.
             ("complete", Some(id)) => self.active.remove(id),
             ("error", Some(id)) => {
@@ -133,8 +152,26 @@ impl Guard {
                 true
             }
             _ => true,
-        }
+        };
+        pass.then_some(text)
     }
+}
+
+/// For a `next` message that reports a request error (no data, and errors
+/// that point at no field, as for parse and validation failures), its
+/// operation id and the graphql-transport-ws `error` message to send instead.
+fn request_error(next: &str) -> Option<(String, String)> {
+    let msg: Value = serde_json::from_str(next).ok()?;
+    let id = msg.get("id")?.as_str()?;
+    let payload = msg.get("payload")?;
+    let errors = payload.get("errors")?.as_array()?;
+    let before_execution = payload.get("data").is_some_and(Value::is_null)
+        && !errors.is_empty()
+        && errors.iter().all(|e| e.get("path").is_none());
+    before_execution.then(|| {
+        let error = serde_json::json!({ "id": id, "type": "error", "payload": errors });
+        (id.to_owned(), error.to_string())
+    })
 }
 
 async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: String) {
@@ -238,8 +275,10 @@ pub async fn serve(
             },
             outgoing = engine.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
-                    if guard.server(&text) && sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
+                    if let Some(text) = guard.server(text) {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
@@ -284,8 +323,12 @@ mod tests {
     fn acked() -> Guard {
         let mut g = Guard::default();
         assert_eq!(g.client(r#"{"type":"connection_init"}"#), Verdict::Forward);
-        assert!(g.server(r#"{"type":"connection_ack"}"#));
+        assert!(passes(&mut g, r#"{"type":"connection_ack"}"#));
         g
+    }
+
+    fn passes(g: &mut Guard, text: &str) -> bool {
+        g.server(text.to_owned()).is_some()
     }
 
     fn code(v: Verdict) -> u16 {
@@ -334,9 +377,33 @@ mod tests {
             g.client(r#"{"type":"complete","id":"1"}"#),
             Verdict::Forward
         );
-        assert!(!g.server(r#"{"type":"complete","id":"1"}"#));
+        assert!(!passes(&mut g, r#"{"type":"complete","id":"1"}"#));
         assert_eq!(g.client(SUB), Verdict::Forward);
-        assert!(g.server(r#"{"type":"complete","id":"1"}"#));
+        assert!(passes(&mut g, r#"{"type":"complete","id":"1"}"#));
+    }
+
+    #[test]
+    fn request_errors_are_one_error_message_without_complete() {
+        let mut g = acked();
+        assert_eq!(g.client(SUB), Verdict::Forward);
+        let next = r#"{"type":"next","id":"1","payload":{"data":null,"errors":[{"message":"Unknown field","locations":[{"line":1,"column":16}]}]}}"#;
+        let error: Value = serde_json::from_str(&g.server(next.to_owned()).unwrap()).unwrap();
+        assert_eq!(
+            error,
+            serde_json::json!({ "id": "1", "type": "error", "payload": [
+                { "message": "Unknown field", "locations": [{ "line": 1, "column": 16 }] }
+            ]})
+        );
+        assert!(!passes(&mut g, r#"{"type":"complete","id":"1"}"#));
+        // The operation is over: its id may be used again, and is completed normally.
+        assert_eq!(g.client(SUB), Verdict::Forward);
+        assert!(passes(&mut g, r#"{"type":"complete","id":"1"}"#));
+
+        // Errors raised while executing point at a field: they stay `next`.
+        let executed = r#"{"type":"next","id":"2","payload":{"data":null,"errors":[{"message":"bad cursor","path":["activityAdded"]}]}}"#;
+        assert_eq!(g.server(executed.to_owned()).as_deref(), Some(executed));
+        let data = r#"{"type":"next","id":"2","payload":{"data":{"a":1}}}"#;
+        assert_eq!(g.server(data.to_owned()).as_deref(), Some(data));
     }
 
     #[test]
