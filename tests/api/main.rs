@@ -16,6 +16,7 @@ mod feed;
 mod filters;
 mod graphiql;
 mod health;
+mod http_protocol;
 mod mutations;
 mod operations;
 mod ordering;
