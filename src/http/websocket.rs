@@ -271,7 +271,14 @@ pub async fn serve(
                     break;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(Message::Close(_))) => {
+                    // The library queued the closing handshake's reply; it
+                    // goes out on the next write, so flush it before leaving
+                    // (without it, clients see 1006 instead of their own code).
+                    let _ = sink.close().await;
+                    break;
+                }
+                Some(Err(_)) | None => break,
             },
             outgoing = engine.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {

@@ -666,3 +666,20 @@ impl WsClient {
             .expect("websocket send");
     }
 }
+
+impl WsClient {
+    /// Starts the closing handshake with a 1000 Close frame and returns the
+    /// code of the server's Close frame in reply; `None` when the socket ended
+    /// without one.
+    pub async fn close_handshake(&mut self) -> Option<u16> {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        self.stream
+            .close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await
+            .expect("close frame sent");
+        self.close_code_within(Duration::from_secs(5)).await
+    }
+}

@@ -520,3 +520,15 @@ async fn an_apollo_persisted_query_round_trip() {
     assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_websocket_on_graphql_answers_the_clients_close_frame() {
+    // RFC 6455 §5.5.1: a Close frame is answered with a Close frame; without
+    // it, a browser or the ws package reports 1006 (abnormal closure).
+    let app = spawn_app().await;
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let mut ws = app.websocket_with(protocol, json!({})).await;
+        assert_eq!(ws.close_handshake().await, Some(1000), "{protocol}");
+    }
+    app.stop().await;
+}
