@@ -310,6 +310,9 @@ pub struct LimitsConfig {
     /// How long a websocket may wait before sending `connection_init`.
     #[arg(long, env = "WS_INIT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub ws_init_timeout: Duration,
+    /// Most websockets open at once; further upgrades get 503.
+    #[arg(long, env = "MAX_WEBSOCKETS", default_value_t = 20_000)]
+    pub max_websockets: usize,
 }
 
 impl Default for LimitsConfig {
@@ -325,6 +328,7 @@ impl Default for LimitsConfig {
             introspection: true,
             graphiql: true,
             ws_init_timeout: Duration::from_secs(10),
+            max_websockets: 20_000,
             max_batched_operations: 0,
             cors_origins: Vec::new(),
             persisted_queries: true,

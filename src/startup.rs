@@ -189,6 +189,7 @@ impl Application {
                 context: config.context.clone(),
                 metrics,
                 statements: statements.clone(),
+                socket_slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_websockets)),
             },
             config,
             statements,

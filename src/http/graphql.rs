@@ -111,16 +111,17 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
+    // Refused before the upgrade, so a client at the cap sees a plain 503.
+    let Ok(slot) = state.socket_slots.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many open websockets").into_response();
+    };
     let sockets = state.sockets.clone();
     upgrade
         .protocols([protocol.sec_websocket_protocol()])
         .on_upgrade(move |socket| {
-            sockets.track_future(websocket::serve(
-                socket,
-                state,
-                protocol,
-                authorization,
-                context,
-            ))
+            sockets.track_future(async move {
+                websocket::serve(socket, state, protocol, authorization, context).await;
+                drop(slot);
+            })
         })
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub context: ContextConfig,
     /// What the server counts.
     pub metrics: Arc<Metrics>,
+    /// One permit per open websocket, up to the configured cap.
+    pub socket_slots: Arc<tokio::sync::Semaphore>,
     /// SQL statements run, for metrics.
     pub statements: StatementCounter,
     /// Cancelled when the server shuts down.

@@ -451,3 +451,30 @@ async fn with_graphiql_off_a_browser_gets_no_page() {
     closed.stop().await;
     open.stop().await;
 }
+
+#[tokio::test]
+async fn websockets_beyond_the_cap_get_503_until_one_closes() {
+    let app = spawn_app_with(|c| c.limits.max_websockets = 1).await;
+    let first = app.websocket().await;
+
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/graphql", app.addr)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 503),
+        other => panic!("expected a 503 refusal, got {other:?}"),
+    }
+
+    // The slot is freed when the socket goes away; wait for the server to see it.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok((ws, _)) =
+            tokio_tungstenite::connect_async(format!("ws://{}/graphql", app.addr)).await
+        {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "a closed socket frees its slot");
+    app.stop().await;
+}
