@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use entity::activity::{self, Column, Entity};
 use futures_util::stream::BoxStream;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -351,11 +350,7 @@ impl Listener {
         };
         loop {
             let page = Entity::find()
-                .filter(
-                    Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)]).gt(
-                        Expr::tuple([Expr::val(from.inserted_at), Expr::val(from.uuid)]),
-                    ),
-                )
+                .filter(from.newer())
                 .order_by(Column::InsertedAt, Order::Asc)
                 .order_by(Column::Uuid, Order::Asc)
                 .limit(GAP_PAGE)

@@ -4,6 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Datelike, Utc};
 use entity::activity;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use uuid::Uuid;
 
 /// A position in the feed: just after (or before) the activity it was made from.
@@ -33,6 +34,22 @@ impl Cursor {
         ))
     }
 
+    /// Rows after this position in the newest-first feed (older ones), as a
+    /// condition on `activities`: a row-value comparison both databases
+    /// answer from the (inserted_at, uuid) index.
+    pub fn older(&self) -> Expr {
+        keyset().lt(self.as_tuple())
+    }
+
+    /// Rows before this position in the newest-first feed (newer ones).
+    pub fn newer(&self) -> Expr {
+        keyset().gt(self.as_tuple())
+    }
+
+    fn as_tuple(&self) -> Expr {
+        Expr::tuple([Expr::val(self.inserted_at), Expr::val(self.uuid)])
+    }
+
     /// Reads a cursor made by [`Self::encode`]; `None` for anything else,
     /// including times outside years 1 to 9999, which no row has and which
     /// PostgreSQL cannot compare with.
@@ -49,6 +66,14 @@ impl Cursor {
             uuid: Uuid::try_parse(uuid).ok()?,
         })
     }
+}
+
+/// The tuple (inserted_at, uuid) that orders the feed.
+fn keyset() -> Expr {
+    Expr::tuple([
+        Expr::col(activity::Column::InsertedAt),
+        Expr::col(activity::Column::Uuid),
+    ])
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-use entity::activity::{self, Column, Entity};
+use entity::activity;
 use futures_util::stream::Stream;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{QueryFilter, QuerySelect};
 
+use super::query::newest_first;
 use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result};
 
 /// Rows read per query while exporting: memory stays bounded by this,
@@ -23,18 +23,11 @@ impl ActivityFeed {
         Ok(async_stream::try_stream! {
             let mut after: Option<Cursor> = None;
             loop {
-                let mut select = Entity::find()
-                    .filter(caller.visible())
-                    .filter(filter.condition(feed.db.get_database_backend()));
+                let mut select = feed.matching(&caller, &filter);
                 if let Some(c) = after {
-                    select = select.filter(
-                        Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)])
-                            .lt(Expr::tuple([Expr::val(c.inserted_at), Expr::val(c.uuid)])),
-                    );
+                    select = select.filter(c.older());
                 }
-                let page = select
-                    .order_by(Column::InsertedAt, Order::Desc)
-                    .order_by(Column::Uuid, Order::Desc)
+                let page = newest_first(select)
                     .limit(EXPORT_PAGE)
                     .all(&feed.db)
                     .await?;

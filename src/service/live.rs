@@ -2,11 +2,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use entity::activity::{Column, Entity};
 use futures_util::stream::{Stream, StreamExt};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{QueryFilter, QuerySelect};
 
+use super::query::oldest_first;
 use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result};
 use crate::bus::{BusError, BusItem};
 
@@ -81,18 +80,11 @@ impl ActivityFeed {
         filter: &ActivityFilter,
         cursor: Cursor,
     ) -> Result<Vec<entity::activity::Model>> {
-        Ok(Entity::find()
-            .filter(caller.visible())
-            .filter(filter.condition(self.db.get_database_backend()))
-            .filter(
-                Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)]).gt(
-                    Expr::tuple([Expr::val(cursor.inserted_at), Expr::val(cursor.uuid)]),
-                ),
-            )
-            .order_by(Column::InsertedAt, Order::Asc)
-            .order_by(Column::Uuid, Order::Asc)
-            .limit(REPLAY_PAGE)
-            .all(&self.db)
-            .await?)
+        Ok(
+            oldest_first(self.matching(caller, filter).filter(cursor.newer()))
+                .limit(REPLAY_PAGE)
+                .all(&self.db)
+                .await?,
+        )
     }
 }

@@ -72,21 +72,18 @@ pub struct Bucket {
 /// The size of a feed slice when the caller names none.
 const DEFAULT_FEED_SIZE: u64 = 50;
 
-/// The tuple (inserted_at, uuid) that orders the feed.
-fn keyset() -> Expr {
-    Expr::tuple([Expr::col(Column::InsertedAt), Expr::col(Column::Uuid)])
-}
-
-/// A cursor as a tuple to compare [`keyset`] with.
-fn keyset_of(c: Cursor) -> Expr {
-    Expr::tuple([Expr::val(c.inserted_at), Expr::val(c.uuid)])
-}
-
 /// Newest first: insertion time, then uuid as the tiebreak.
-fn newest_first(select: Select<Entity>) -> Select<Entity> {
+pub(super) fn newest_first(select: Select<Entity>) -> Select<Entity> {
     select
         .order_by(Column::InsertedAt, Order::Desc)
         .order_by(Column::Uuid, Order::Desc)
+}
+
+/// Oldest first, the order in which rows were committed.
+pub(super) fn oldest_first(select: Select<Entity>) -> Select<Entity> {
+    select
+        .order_by(Column::InsertedAt, Order::Asc)
+        .order_by(Column::Uuid, Order::Asc)
 }
 
 impl ActivityFeed {
@@ -174,16 +171,14 @@ impl ActivityFeed {
 
         let mut select = self.matching(caller, filter);
         if let Some(after) = args.after {
-            select = select.filter(keyset().lt(keyset_of(after)));
+            select = select.filter(after.older());
         }
         if let Some(before) = args.before {
-            select = select.filter(keyset().gt(keyset_of(before)));
+            select = select.filter(before.newer());
         }
         // Read one row more than asked to learn whether there is more.
         let select = if backwards {
-            select
-                .order_by(Column::InsertedAt, Order::Asc)
-                .order_by(Column::Uuid, Order::Asc)
+            oldest_first(select)
         } else {
             newest_first(select)
         };
