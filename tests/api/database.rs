@@ -179,3 +179,33 @@ async fn metadata_defaults_to_an_empty_object_in_the_database() {
     assert_eq!(read["activity"]["metadata"], json!({}));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn postgres_connections_plan_for_the_actual_values_within_the_statement_timeout() {
+    let db = crate::helpers::TestDb::new().await;
+    if !db.is_postgres() {
+        return; // Both settings are PostgreSQL's; SQLite has neither.
+    }
+    let pool = activity_feed::db::connect(&db.config, &Default::default())
+        .await
+        .unwrap();
+
+    let show = |setting: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let row = pool
+                .query_one_raw(Statement::from_string(
+                    pool.get_database_backend(),
+                    format!("SHOW {setting}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    assert_eq!(show("plan_cache_mode").await, "force_custom_plan");
+    assert_eq!(show("statement_timeout").await, "30s");
+    pool.close().await.ok();
+    db.remove().await;
+}
