@@ -8,6 +8,9 @@ use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
 use crate::graphql::context::Authentication;
 
+/// Bytes each websocket reads at a time.
+const SOCKET_READ_BUFFER: usize = 4096;
+
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
 pub async fn get(State(state): State<AppState>, req: Request) -> Response {
     if is_websocket(req.headers()) {
@@ -118,6 +121,11 @@ async fn upgrade(state: AppState, req: Request) -> Response {
     let sockets = state.sockets.clone();
     upgrade
         .protocols([protocol.sec_websocket_protocol()])
+        // Subscribers send a few small messages; tungstenite's 128 KiB default
+        // read buffer is zeroed before every read and held per socket, which
+        // the benchmark's profile showed dominating memory and CPU at 1,000
+        // subscribers (BENCHMARKS.md). Larger messages still arrive whole.
+        .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
                 websocket::serve(socket, state, protocol, authorization, context).await;

@@ -301,3 +301,20 @@ async fn graceful_shutdown_completes_every_subscription() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_subscribe_message_larger_than_the_socket_read_buffer_arrives_whole() {
+    let app = spawn_app().await;
+    let mut ws = app.websocket().await;
+    // 20 KiB of comment: five times the 4 KiB the server reads at a time.
+    let query = format!(
+        "# {}\nsubscription {{ activityAdded(filter: {{action: \"big.read\"}}) {{ action }} }}",
+        "x".repeat(20 * 1024)
+    );
+    app.subscribe_ready(&mut ws, "1", &query, json!({})).await;
+
+    app.log(json!({ "action": "big.read" })).await;
+
+    assert_eq!(ws.next_data().await["activityAdded"]["action"], "big.read");
+    app.stop().await;
+}
