@@ -1048,7 +1048,8 @@ def main() -> None:
         chart(data, d / "latency.png")
         print(table)
         if args.update_docs:
-            update_benchmarks_md(table, os.path.relpath(d / "latency.png", REPO))
+            shutil.copy(d / "latency.png", BENCH / "latency.png")
+            update_benchmarks_md(table, "bench/latency.png")
         return
 
     quick = args.quick
