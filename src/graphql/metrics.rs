@@ -45,13 +45,7 @@ fn operation_of(
     doc: &ExecutableDocument,
     name: Option<&str>,
 ) -> Option<(&'static str, Option<String>)> {
-    let (op_name, op) = match name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name)),
-        None => doc.operations.iter().next(),
-    }?;
+    let (op_name, op) = super::selected_operation(doc, name)?;
     let kind = match op.node.ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",

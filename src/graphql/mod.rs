@@ -7,7 +7,9 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 use async_graphql::Schema;
+use async_graphql::{Name, Positioned};
 
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
@@ -34,6 +36,22 @@ pub mod types;
 pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
 pub use subscription::{Shutdown, SubscriptionRoot};
+
+/// The operation a request runs: the one `operation_name` names, or else the
+/// document's first, with its name if it has one. GraphQL-over-HTTP's GET
+/// check and the metrics both ask this, so they agree on what ran.
+pub fn selected_operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
+    match operation_name {
+        Some(wanted) => doc
+            .operations
+            .iter()
+            .find(|(name, _)| name.map(|n| n.as_str()) == Some(wanted)),
+        None => doc.operations.iter().next(),
+    }
+}
 
 /// How many persisted query documents the server keeps, least recently used out.
 const PERSISTED_QUERIES: usize = 1024;

@@ -220,14 +220,8 @@ fn reads_only(request: &Request) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return true;
     };
-    let kind = match &request.operation_name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
-            .map(|(_, op)| op.node.ty),
-        None => doc.operations.iter().next().map(|(_, op)| op.node.ty),
-    };
+    let kind = crate::graphql::selected_operation(&doc, request.operation_name.as_deref())
+        .map(|(_, op)| op.node.ty);
     kind.is_none_or(|ty| ty == OperationType::Query)
 }
 

@@ -228,20 +228,7 @@ impl Client {
 
     /// Opens a websocket with `protocol` and sends nothing yet.
     pub async fn raw_websocket(&self, protocol: &str) -> WsClient {
-        let mut request = format!("ws://{}/graphql", self.addr)
-            .into_client_request()
-            .unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_str(protocol).unwrap(),
-        );
-        let (stream, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connects");
-        WsClient {
-            stream,
-            legacy: protocol == "graphql-ws",
-        }
+        self.connect_websocket(protocol, None).await
     }
 
     /// An acknowledged graphql-transport-ws connection whose socket has a tiny
@@ -596,6 +583,11 @@ impl Client {
     /// Opens a websocket with `protocol` whose upgrade request carries
     /// `Authorization: authorization`, and sends nothing yet.
     pub async fn raw_websocket_authorized(&self, protocol: &str, authorization: &str) -> WsClient {
+        self.connect_websocket(protocol, Some(authorization)).await
+    }
+
+    /// Opens a websocket with `protocol`, and `Authorization` on the upgrade when given.
+    async fn connect_websocket(&self, protocol: &str, authorization: Option<&str>) -> WsClient {
         let mut request = format!("ws://{}/graphql", self.addr)
             .into_client_request()
             .unwrap();
@@ -604,10 +596,12 @@ impl Client {
             "Sec-WebSocket-Protocol",
             HeaderValue::from_str(protocol).unwrap(),
         );
-        headers.insert(
-            "Authorization",
-            HeaderValue::from_str(authorization).unwrap(),
-        );
+        if let Some(authorization) = authorization {
+            headers.insert(
+                "Authorization",
+                HeaderValue::from_str(authorization).unwrap(),
+            );
+        }
         let (stream, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
