@@ -209,3 +209,35 @@ async fn postgres_connections_plan_for_the_actual_values_within_the_statement_ti
     pool.close().await.ok();
     db.remove().await;
 }
+
+#[tokio::test]
+async fn postgres_connections_send_without_waiting_for_acknowledgements() {
+    let db = crate::helpers::TestDb::new().await;
+    if !db.is_postgres() {
+        return; // SQLite has no socket.
+    }
+    let pool = activity_feed::db::connect(&db.config, &Default::default())
+        .await
+        .unwrap();
+    let sqlx_pool = pool.get_postgres_connection_pool();
+
+    // Two connections at once, so that both are real pool connections.
+    let mut a = sqlx_pool.acquire().await.unwrap();
+    let mut b = sqlx_pool.acquire().await.unwrap();
+    for conn in [&mut a, &mut b] {
+        let (local, peer, search_path): (i32, i32, String) = sea_orm::sqlx::query_as(
+            "SELECT inet_client_port(), inet_server_port(), current_setting('search_path')",
+        )
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+        let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+        assert_eq!(nodelay, Some(true), "TCP_NODELAY on {local} -> {peer}");
+        // The hook that sets it also keeps the configured schema.
+        let schema = db.config.schema.clone().unwrap();
+        assert_eq!(search_path, schema);
+    }
+    drop((a, b));
+    pool.close().await.ok();
+    db.remove().await;
+}
