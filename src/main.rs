@@ -11,6 +11,13 @@ use std::io::IsTerminal;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
+// A GraphQL response is thousands of small short-lived allocations (values,
+// strings, futures); glibc's malloc took a quarter of the server's CPU on a
+// page of 50 activities (BENCHMARKS.md), mimalloc serves them from per-thread
+// free lists.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
