@@ -9,7 +9,8 @@ use super::context::service;
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
 use super::loaders::prefetch_people;
 use super::types::{
-    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket, User,
+    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket,
+    Total, User,
 };
 use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs};
 
@@ -286,14 +287,24 @@ async fn page_of(
     let (feed, caller) = service(ctx)?;
     let page = size(page.unwrap_or(DEFAULT_PAGE));
     let per_page = size(per_page.unwrap_or(DEFAULT_PER_PAGE));
+    let look = ctx.look_ahead();
+    let with_total = look.field("total").exists() || look.field("totalPages").exists();
     let result = feed
-        .page(&caller, &filter, page, per_page)
+        .page(&caller, &filter, page, per_page, with_total)
         .await
         .graphql()?;
-    prefetch_people(ctx, &result.entries, &[ctx.look_ahead().field("entries")]).await?;
+    prefetch_people(ctx, &result.entries, &[look.field("entries")]).await?;
+    let total = match result.total {
+        Some(n) => Total::Counted(n),
+        None => Total::Deferred {
+            feed: feed.clone(),
+            caller,
+            filter: Box::new(filter),
+        },
+    };
     Ok(ActivityPage {
         entries: result.entries.into_iter().map(Activity).collect(),
-        total: result.total,
+        total,
         page,
         per_page,
     })

@@ -7,7 +7,7 @@ use entity::{activity, user};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::error::internal;
+use super::error::{internal, IntoGraphql};
 use super::loaders::{Prefetched, UserLoader};
 use crate::service::{self, badge};
 
@@ -216,19 +216,53 @@ impl User {
 pub struct ActivityPage {
     /// The activities on this page, newest first.
     pub entries: Vec<Activity>,
-    /// How many activities match the filter in all.
-    pub total: u64,
     /// This page's number, from 1.
     pub page: u64,
     /// The page size asked for.
     pub per_page: u64,
+    /// How many activities match in all, counted with the page when the
+    /// query selected it, or else on demand.
+    #[graphql(skip)]
+    pub total: Total,
+}
+
+/// The size of a page query's whole result.
+pub enum Total {
+    /// Counted together with the page.
+    Counted(u64),
+    /// Not counted yet: what counting it needs.
+    Deferred {
+        /// The service to count with.
+        feed: service::ActivityFeed,
+        /// Whose view of the feed is counted.
+        caller: service::Caller,
+        /// The page query's filter.
+        filter: Box<service::ActivityFilter>,
+    },
+}
+
+impl Total {
+    async fn get(&self) -> async_graphql::Result<u64> {
+        match self {
+            Total::Counted(n) => Ok(*n),
+            Total::Deferred {
+                feed,
+                caller,
+                filter,
+            } => Ok(feed.count(caller, filter).await.graphql()?),
+        }
+    }
 }
 
 #[ComplexObject]
 impl ActivityPage {
+    /// How many activities match the filter in all.
+    async fn total(&self) -> async_graphql::Result<u64> {
+        self.total.get().await
+    }
     /// How many pages there are; at least 1, even when nothing matches.
-    async fn total_pages(&self) -> u64 {
-        self.total.div_ceil(self.per_page).max(1)
+    async fn total_pages(&self) -> async_graphql::Result<u64> {
+        Ok(self.total.get().await?.div_ceil(self.per_page).max(1))
     }
 }
 

@@ -1,5 +1,5 @@
 use entity::activity::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
 
-/// One numbered page of activities and the size of the whole result.
+/// One numbered page of activities and, when asked for, the size of the whole result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// The rows of this page, newest first.
     pub entries: Vec<activity::Model>,
-    /// How many rows match the filter in all.
-    pub total: u64,
+    /// How many rows match the filter in all; `None` when not asked for.
+    pub total: Option<u64>,
 }
 
 /// Which slice of the keyset-ordered feed to read, as Relay describes it.
@@ -103,7 +103,8 @@ impl ActivityFeed {
             .await?)
     }
 
-    /// Page `page` (from 1) of `per_page` matching activities, newest first.
+    /// Page `page` (from 1) of `per_page` matching activities, newest first,
+    /// and with `with_total` how many match in all.
     #[tracing::instrument(skip(self))]
     pub async fn page(
         &self,
@@ -111,6 +112,7 @@ impl ActivityFeed {
         filter: &ActivityFilter,
         page: u64,
         per_page: u64,
+        with_total: bool,
     ) -> Result<Page> {
         caller.require(Operation::Read)?;
         if page < 1 {
@@ -120,12 +122,24 @@ impl ActivityFeed {
         let offset = (page - 1)
             .checked_mul(per_page)
             .ok_or_else(|| ServiceError::invalid("page", "is too large"))?;
-        let entries = newest_first(self.matching(caller, filter))
-            .offset(offset)
-            .limit(per_page)
-            .all(&self.db)
-            .await?;
-        let total = self.count(caller, filter).await?;
+        let entries = async {
+            let rows = newest_first(self.matching(caller, filter))
+                .offset(offset)
+                .limit(per_page)
+                .all(&self.db)
+                .await?;
+            Ok(rows)
+        };
+        // The count scans every match while the page reads a few rows: on two
+        // pooled connections at once, the page costs the longer of the two
+        // instead of their sum, and nothing when nobody asked for the total.
+        let total = async {
+            match with_total {
+                true => self.count(caller, filter).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (entries, total) = tokio::try_join!(entries, total)?;
         Ok(Page { entries, total })
     }
 
@@ -240,8 +254,10 @@ impl ActivityFeed {
             .matching(caller, filter)
             .select_only()
             .expr_as(key, "key")
-            .expr_as(Expr::col(Column::Uuid).count(), "count")
-            .group_by(Expr::cust("key"));
+            // count(*) is answered from the rows' existence; count(uuid)
+            // would read and null-check a column of every row.
+            .expr_as(Expr::cust("COUNT(*)"), "count")
+            .group_by(group_key(backend, group_by));
         let select = match group_by {
             GroupBy::Day | GroupBy::Hour => select.order_by(Expr::cust("key"), Order::Asc),
             _ => select
@@ -294,16 +310,38 @@ impl ActivityFeed {
 /// The SQL that turns `inserted_at` into a day or hour key, per backend.
 ///
 /// SQLite stores the time as RFC 3339 text in UTC, so the key is a prefix of it.
+/// On PostgreSQL the key formats the truncated time that [`group_key`] groups
+/// by, so `to_char` runs once per group rather than once per row.
 fn time_bucket(backend: DbBackend, group_by: GroupBy) -> Expr {
     let hour = group_by == GroupBy::Hour;
     match (backend, hour) {
         (DbBackend::Postgres, false) => {
-            Expr::cust("to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+            Expr::cust(format!("to_char({}, 'YYYY-MM-DD')", pg_truncated(false)))
         }
-        (DbBackend::Postgres, true) => {
-            Expr::cust("to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\":00:00Z\"')")
-        }
+        (DbBackend::Postgres, true) => Expr::cust(format!(
+            "to_char({}, 'YYYY-MM-DD\"T\"HH24\":00:00Z\"')",
+            pg_truncated(true)
+        )),
         (_, false) => Expr::cust("substr(inserted_at, 1, 10)"),
         (_, true) => Expr::cust("substr(inserted_at, 1, 13) || ':00:00Z'"),
+    }
+}
+
+/// `inserted_at` in UTC truncated to its day or hour, on PostgreSQL.
+fn pg_truncated(hour: bool) -> &'static str {
+    match hour {
+        true => "date_trunc('hour', inserted_at AT TIME ZONE 'UTC')",
+        false => "date_trunc('day', inserted_at AT TIME ZONE 'UTC')",
+    }
+}
+
+/// What `counts` groups rows by: the key itself, except for times on
+/// PostgreSQL, which group by the truncated timestamp (hashed as a number)
+/// instead of by its formatted text.
+fn group_key(backend: DbBackend, group_by: GroupBy) -> Expr {
+    match (backend, group_by) {
+        (DbBackend::Postgres, GroupBy::Day) => Expr::cust(pg_truncated(false)),
+        (DbBackend::Postgres, GroupBy::Hour) => Expr::cust(pg_truncated(true)),
+        _ => Expr::cust("key"),
     }
 }

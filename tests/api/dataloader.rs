@@ -68,8 +68,8 @@ async fn a_page_of_500_with_all_three_people_costs_one_users_query() {
     // Act
     let (data, statements) = measured(&app, PAGE, json!({ "n": 500 })).await;
 
-    // Assert: the page, its total, and one users query.
-    assert_eq!(statements, 3);
+    // Assert: the page and one users query (no total was asked for).
+    assert_eq!(statements, 2);
     assert_eq!(data["activities"]["entries"].as_array().unwrap().len(), 500);
     assert_people(&data["activities"]["entries"]);
     app.stop().await;
@@ -97,8 +97,44 @@ async fn the_cost_does_not_grow_with_the_page_size() {
     .1;
 
     // Assert
-    assert_eq!(costs, [3, 3, 3, 3]);
-    assert_eq!(without_people, 2);
+    assert_eq!(costs, [2, 2, 2, 2]);
+    assert_eq!(without_people, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_total_is_counted_once_and_only_when_selected() {
+    // Arrange
+    let app = spawn_app().await;
+    arrange(&app).await;
+
+    // Act
+    let (_, bare) = measured(
+        &app,
+        "{ activities(perPage: 5) { entries { uuid } } }",
+        json!({}),
+    )
+    .await;
+    let (both, both_cost) = measured(
+        &app,
+        "{ activities(perPage: 5) { total totalPages entries { uuid } } }",
+        json!({}),
+    )
+    .await;
+    let (fragment, fragment_cost) = measured(
+        &app,
+        "{ activities(perPage: 5) { ...T } } fragment T on ActivityPage { totalPages }",
+        json!({}),
+    )
+    .await;
+
+    // Assert: the count is one more statement, whichever way it is asked for.
+    assert_eq!(bare, 1);
+    assert_eq!(both_cost, 2);
+    assert_eq!(both["activities"]["total"], 500);
+    assert_eq!(both["activities"]["totalPages"], 100);
+    assert_eq!(fragment_cost, 2);
+    assert_eq!(fragment["activities"]["totalPages"], 100);
     app.stop().await;
 }
 
