@@ -41,7 +41,23 @@ pub struct Model {
     pub user_agent: Option<String>,
 }
 
+/// How activities join the people they mention. There is no foreign key:
+/// an activity may name a person the platform has not sent yet.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The person who performed the action.
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ActorUuid",
+        to = "super::user::Column::Uuid"
+    )]
+    Actor,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Actor.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -79,15 +79,26 @@ impl Extension for PrefetchScope {
 
 /// Looks up, in one query, the people that the `actor`, `target` and
 /// `resourceUser` fields selected under any of `selections` will show for
-/// `rows`, so that resolving them costs nothing more.
+/// `rows`, so that resolving them costs nothing more. `actors`, when the list
+/// read them with its rows, are taken as they are: only the others are
+/// looked up.
 pub async fn prefetch_people(
     ctx: &Context<'_>,
     rows: &[activity::Model],
     selections: &[Lookahead<'_>],
+    actors: Option<Vec<user::Model>>,
 ) -> async_graphql::Result<()> {
     let Some(store) = ctx.data_opt::<Prefetched>() else {
         return Ok(());
     };
+    let mut known: HashMap<Uuid, Option<user::Model>> = HashMap::new();
+    if let Some(actors) = actors {
+        let mut stored: HashMap<Uuid, user::Model> =
+            actors.into_iter().map(|u| (u.uuid, u)).collect();
+        for uuid in rows.iter().filter_map(|r| r.actor_uuid) {
+            known.entry(uuid).or_insert_with(|| stored.remove(&uuid));
+        }
+    }
     let wants = |field: &str| selections.iter().any(|s| s.field(field).exists());
     let (actor, target, resource) = (wants("actor"), wants("target"), wants("resourceUser"));
     let mut keys = HashSet::new();
@@ -96,6 +107,8 @@ pub async fn prefetch_people(
         keys.extend(row.target_uuid.filter(|_| target));
         keys.extend(resource_user_uuid(row).filter(|_| resource));
     }
+    keys.retain(|k| !known.contains_key(k));
+    store.lock().extend(known);
     let keys: Vec<Uuid> = keys.into_iter().collect();
     if keys.is_empty() {
         return Ok(());

@@ -12,7 +12,7 @@ use super::types::{
     Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket,
     Total, User,
 };
-use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs};
+use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs, PageArgs};
 
 /// The feed's cursor as async-graphql's connection helper reads and writes it.
 pub struct FeedCursor(pub Cursor);
@@ -108,16 +108,17 @@ impl QueryRoot {
             first,
             last,
             |after: Option<FeedCursor>, before: Option<FeedCursor>, first, last| async move {
+                let look = ctx.look_ahead();
+                let nodes = [look.field("edges").field("node"), look.field("nodes")];
                 let args = FeedArgs {
                     after: after.map(|c| c.0),
                     before: before.map(|c| c.0),
                     first: first.map(|n| n as u64),
                     last: last.map(|n| n as u64),
+                    actors: nodes.iter().any(|n| n.field("actor").exists()),
                 };
                 let slice = feed.feed(&caller, &filter, args).await.graphql()?;
-                let look = ctx.look_ahead();
-                let nodes = [look.field("edges").field("node"), look.field("nodes")];
-                prefetch_people(ctx, &slice.entries, &nodes).await?;
+                prefetch_people(ctx, &slice.entries, &nodes, slice.actors).await?;
                 let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
                 conn.edges.extend(
                     slice
@@ -189,7 +190,7 @@ impl QueryRoot {
             )
             .await
             .graphql()?;
-        prefetch_people(ctx, &rows, &[ctx.look_ahead()]).await?;
+        prefetch_people(ctx, &rows, &[ctx.look_ahead()], None).await?;
         Ok(rows.into_iter().map(Activity).collect())
     }
 
@@ -288,12 +289,15 @@ async fn page_of(
     let page = size(page.unwrap_or(DEFAULT_PAGE));
     let per_page = size(per_page.unwrap_or(DEFAULT_PER_PAGE));
     let look = ctx.look_ahead();
-    let with_total = look.field("total").exists() || look.field("totalPages").exists();
-    let result = feed
-        .page(&caller, &filter, page, per_page, with_total)
-        .await
-        .graphql()?;
-    prefetch_people(ctx, &result.entries, &[look.field("entries")]).await?;
+    let entries = look.field("entries");
+    let args = PageArgs {
+        page,
+        per_page,
+        total: look.field("total").exists() || look.field("totalPages").exists(),
+        actors: entries.field("actor").exists(),
+    };
+    let result = feed.page(&caller, &filter, args).await.graphql()?;
+    prefetch_people(ctx, &result.entries, &[entries], result.actors).await?;
     let total = match result.total {
         Some(n) => Total::Counted(n),
         None => Total::Deferred {

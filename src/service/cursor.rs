@@ -71,8 +71,9 @@ impl Cursor {
 /// The tuple (inserted_at, uuid) that orders the feed.
 fn keyset() -> Expr {
     Expr::tuple([
-        Expr::col(activity::Column::InsertedAt),
-        Expr::col(activity::Column::Uuid),
+        // Qualified, because list queries may join `users`, which has both.
+        Expr::col((activity::Entity, activity::Column::InsertedAt)),
+        Expr::col((activity::Entity, activity::Column::Uuid)),
     ])
 }
 

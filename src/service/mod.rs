@@ -52,7 +52,7 @@ pub use filter::ActivityFilter;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
 pub use log::{NewActivity, RequestContext};
 pub use prune::PruneResult;
-pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page};
+pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs};
 pub use redact::Redactor;
 pub use seed::SeedPlan;
 pub use user_change::{UserChange, UserChangeOutcome};

@@ -1,4 +1,7 @@
+use std::collections::HashSet;
+
 use entity::activity::{self, Column, Entity};
+use entity::user;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
@@ -8,6 +11,19 @@ use uuid::Uuid;
 
 use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
 
+/// Which numbered page to read, and what to read with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageArgs {
+    /// The page, from 1.
+    pub page: u64,
+    /// Rows per page.
+    pub per_page: u64,
+    /// Also count every matching row.
+    pub total: bool,
+    /// Also read each row's actor, in the same statement.
+    pub actors: bool,
+}
+
 /// One numbered page of activities and, when asked for, the size of the whole result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -15,6 +31,9 @@ pub struct Page {
     pub entries: Vec<activity::Model>,
     /// How many rows match the filter in all; `None` when not asked for.
     pub total: Option<u64>,
+    /// The stored actors of the rows, when asked for; an actor missing here
+    /// is not stored.
+    pub actors: Option<Vec<user::Model>>,
 }
 
 /// Which slice of the keyset-ordered feed to read, as Relay describes it.
@@ -28,6 +47,8 @@ pub struct FeedArgs {
     pub first: Option<u64>,
     /// The oldest `last` rows of what is left.
     pub last: Option<u64>,
+    /// Also read each row's actor, in the same statement.
+    pub actors: bool,
 }
 
 /// A slice of the feed, newest first, and whether there is more on either side.
@@ -39,6 +60,9 @@ pub struct FeedSlice {
     pub has_previous_page: bool,
     /// There are older rows than the last one.
     pub has_next_page: bool,
+    /// The stored actors of the rows, when asked for; an actor missing here
+    /// is not stored.
+    pub actors: Option<Vec<user::Model>>,
 }
 
 /// How `counts` groups activities.
@@ -110,10 +134,14 @@ impl ActivityFeed {
         &self,
         caller: &Caller,
         filter: &ActivityFilter,
-        page: u64,
-        per_page: u64,
-        with_total: bool,
+        args: PageArgs,
     ) -> Result<Page> {
+        let PageArgs {
+            page,
+            per_page,
+            total: with_total,
+            actors,
+        } = args;
         caller.require(Operation::Read)?;
         if page < 1 {
             return Err(ServiceError::invalid("page", "must be at least 1"));
@@ -122,14 +150,12 @@ impl ActivityFeed {
         let offset = (page - 1)
             .checked_mul(per_page)
             .ok_or_else(|| ServiceError::invalid("page", "is too large"))?;
-        let entries = async {
-            let rows = newest_first(self.matching(caller, filter))
+        let entries = self.rows(
+            newest_first(self.matching(caller, filter))
                 .offset(offset)
-                .limit(per_page)
-                .all(&self.db)
-                .await?;
-            Ok(rows)
-        };
+                .limit(per_page),
+            actors,
+        );
         // The count scans every match while the page reads a few rows: on two
         // pooled connections at once, the page costs the longer of the two
         // instead of their sum, and nothing when nobody asked for the total.
@@ -139,8 +165,12 @@ impl ActivityFeed {
                 false => Ok(None),
             }
         };
-        let (entries, total) = tokio::try_join!(entries, total)?;
-        Ok(Page { entries, total })
+        let ((entries, actors), total) = tokio::try_join!(entries, total)?;
+        Ok(Page {
+            entries,
+            total,
+            actors,
+        })
     }
 
     /// The newest `limit` activities.
@@ -196,7 +226,7 @@ impl ActivityFeed {
         } else {
             newest_first(select)
         };
-        let mut entries = select.limit(size + 1).all(&self.db).await?;
+        let (mut entries, actors) = self.rows(select.limit(size + 1), args.actors).await?;
         let more = entries.len() as u64 > size;
         entries.truncate(size as usize);
         if backwards {
@@ -205,14 +235,39 @@ impl ActivityFeed {
                 entries,
                 has_previous_page: more,
                 has_next_page: args.before.is_some(),
+                actors,
             })
         } else {
             Ok(FeedSlice {
                 entries,
                 has_previous_page: args.after.is_some(),
                 has_next_page: more,
+                actors,
             })
         }
+    }
+
+    /// The rows `select` reads and, with `actors`, their stored actors, joined
+    /// in the same statement (each actor once).
+    async fn rows(
+        &self,
+        select: Select<Entity>,
+        actors: bool,
+    ) -> Result<(Vec<activity::Model>, Option<Vec<user::Model>>)> {
+        if !actors {
+            return Ok((select.all(&self.db).await?, None));
+        }
+        let pairs = select.find_also_related(user::Entity).all(&self.db).await?;
+        let mut seen = HashSet::new();
+        let mut people = Vec::new();
+        let rows = pairs
+            .into_iter()
+            .map(|(row, actor)| {
+                people.extend(actor.filter(|a| seen.insert(a.uuid)));
+                row
+            })
+            .collect();
+        Ok((rows, Some(people)))
     }
 
     /// How many activities match `filter`.

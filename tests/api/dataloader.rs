@@ -68,8 +68,10 @@ async fn a_page_of_500_with_all_three_people_costs_one_users_query() {
     // Act
     let (data, statements) = measured(&app, PAGE, json!({ "n": 500 })).await;
 
-    // Assert: the page and one users query (no total was asked for).
-    assert_eq!(statements, 2);
+    // Assert: one statement, the page with its actors joined (no total was
+    // asked for); every target and resource user is also an actor on the
+    // page, so no users query is left to run.
+    assert_eq!(statements, 1);
     assert_eq!(data["activities"]["entries"].as_array().unwrap().len(), 500);
     assert_people(&data["activities"]["entries"]);
     app.stop().await;
@@ -97,8 +99,60 @@ async fn the_cost_does_not_grow_with_the_page_size() {
     .1;
 
     // Assert
-    assert_eq!(costs, [2, 2, 2, 2]);
+    // The page with its actors, and one users query for the targets and
+    // resource users who are not among them: on the 1- and 10-row pages some
+    // are not, on the larger ones every person is also an actor.
+    assert_eq!(costs, [2, 2, 1, 1]);
     assert_eq!(without_people, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_list_showing_only_actors_reads_them_with_its_rows() {
+    // Arrange: the newest activity names an actor nobody stored.
+    let app = spawn_app().await;
+    let people = arrange(&app).await;
+    let stranger = Uuid::now_v7();
+    app.log(json!({ "action": "x.unknown", "actorUuid": stranger }))
+        .await;
+
+    // Act
+    let (feed, feed_cost) = measured(
+        &app,
+        "{ activityFeed(first: 100) { edges { node { actorUuid actor { uuid email } } } } }",
+        json!({}),
+    )
+    .await;
+    let (page, page_cost) = measured(
+        &app,
+        "{ activities(perPage: 100) { entries { actorUuid actor { uuid email } } } }",
+        json!({}),
+    )
+    .await;
+
+    // Assert: one statement each, and every actor right.
+    assert_eq!((feed_cost, page_cost), (1, 1));
+    let feed_nodes: Vec<Value> = feed["activityFeed"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    for nodes in [
+        &feed_nodes,
+        page["activities"]["entries"].as_array().unwrap(),
+    ] {
+        assert_eq!(nodes.len(), 100);
+        assert_eq!(nodes[0], json!({ "actorUuid": stranger, "actor": null }));
+        for node in &nodes[1..] {
+            let i = people
+                .iter()
+                .position(|p| json!(p) == node["actorUuid"])
+                .unwrap();
+            let email = format!("p{i}@example.com");
+            assert_eq!(node["actor"], json!({ "uuid": people[i], "email": email }));
+        }
+    }
     app.stop().await;
 }
 
@@ -158,8 +212,9 @@ async fn the_feed_and_recent_activities_batch_people_too() {
     )
     .await;
 
-    // Assert: one statement for the rows, one for the people.
-    assert_eq!(feed_cost, 2);
+    // Assert: the feed reads its actors with its rows (and everyone else on
+    // it is an actor too); recentActivities reads the rows, then the people.
+    assert_eq!(feed_cost, 1);
     assert_eq!(recent_cost, 2);
     assert_people(&feed["activityFeed"]["nodes"]);
     assert_people(&recent["recentActivities"]);
