@@ -1,13 +1,7 @@
 //! How service errors reach GraphQL clients: a stable `extensions.code`,
 //! and nothing of the database's internals.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
 use async_graphql::{Error, ErrorExtensions, Response};
-use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::service::{FieldError, ServiceError};
 
@@ -82,15 +76,7 @@ impl<T> IntoGraphql<T> for Result<T, ServiceError> {
 /// ones without come from async-graphql reading the request: syntax errors,
 /// unknown fields, values that are not a UUID, a date or an enum value, and
 /// the depth and complexity limits.
-pub struct DefaultCode;
-
-impl ExtensionFactory for DefaultCode {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DefaultCode)
-    }
-}
-
-fn with_default_code(mut response: Response) -> Response {
+pub fn with_default_code(mut response: Response) -> Response {
     for error in &mut response.errors {
         // Apollo's name for it, which its clients also recognise.
         let code = match error.message.as_str() {
@@ -103,20 +89,4 @@ fn with_default_code(mut response: Response) -> Response {
         }
     }
     response
-}
-
-#[async_trait::async_trait]
-impl Extension for DefaultCode {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        with_default_code(next.run(ctx).await)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream).map(with_default_code).boxed()
-    }
 }

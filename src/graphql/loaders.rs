@@ -10,10 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
-use async_graphql::{Context, Lookahead, Request, ServerResult};
+use async_graphql::{Context, Lookahead};
 use entity::{activity, user};
 use sea_orm::DbErr;
 use uuid::Uuid;
@@ -53,27 +50,6 @@ impl Prefetched {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Gives every request its own, empty [`Prefetched`].
-pub struct PrefetchScope;
-
-impl ExtensionFactory for PrefetchScope {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PrefetchScope)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for PrefetchScope {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        next.run(ctx, request.data(Prefetched::default())).await
     }
 }
 

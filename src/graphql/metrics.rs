@@ -1,30 +1,14 @@
-//! An async-graphql extension that counts and times every operation.
+//! Counts and times every operation (called from the schema's hooks).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextSubscribe,
-};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use crate::metrics::Metrics;
-
-/// Creates one [`OperationMetrics`] per request.
-pub struct MetricsFactory(pub Arc<Metrics>);
-
-impl ExtensionFactory for MetricsFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationMetrics {
-            metrics: self.0.clone(),
-            seen: Mutex::default(),
-        })
-    }
-}
 
 /// What one request turned out to be.
 #[derive(Default)]
@@ -33,7 +17,7 @@ struct Seen {
     kind: Option<&'static str>,
 }
 
-/// Records the request's operation name, type, time and outcome.
+/// Records one request's operation name, type, time and outcome.
 pub struct OperationMetrics {
     metrics: Arc<Metrics>,
     seen: Mutex<Seen>,
@@ -54,63 +38,57 @@ fn operation_of(
     Some((kind, op_name.map(|n| n.to_string())))
 }
 
-#[async_trait::async_trait]
-impl Extension for OperationMetrics {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+impl OperationMetrics {
+    /// Metrics for a request about to start.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics,
+            seen: Mutex::default(),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes the operation name the request gave.
+    pub fn requested(&self, request: &Request) {
+        self.seen().name = request.operation_name.clone();
+    }
+
+    /// Notes which operation of the parsed document runs.
+    pub fn parsed(&self, doc: &ExecutableDocument) {
+        let mut seen = self.seen();
+        if let Some((kind, name)) = operation_of(doc, seen.name.as_deref()) {
+            seen.kind = Some(kind);
+            seen.name = seen.name.take().or(name);
+        }
+    }
+
+    /// Counts and times a finished query or mutation; a request whose
+    /// document never parsed counts as "invalid".
+    pub fn finished(&self, started: Instant, response: &Response) {
+        let seen = self.seen();
         self.metrics.observe(
             seen.name.as_deref(),
             seen.kind.unwrap_or("invalid"),
             started.elapsed().as_secs_f64(),
             !response.errors.is_empty(),
         );
-        response
     }
 
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
+    /// Counts a subscription as started, and as active while `stream` lives.
+    pub fn subscribed<'s>(&self, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
         let metrics = self.metrics.clone();
         metrics.subscriptions_started.inc();
         metrics.subscriptions_active.inc();
         let guard = ActiveSubscription(metrics);
-        next.run(ctx, stream)
+        stream
             .map(move |item| {
                 let _keep = &guard;
                 item
             })
             .boxed()
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).name = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((kind, name)) = operation_of(&doc, seen.name.as_deref()) {
-            seen.kind = Some(kind);
-            seen.name = seen.name.take().or(name);
-        }
-        Ok(doc)
     }
 }
 

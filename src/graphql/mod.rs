@@ -4,9 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 use async_graphql::Schema;
 use async_graphql::{Name, Positioned};
@@ -18,6 +15,8 @@ use crate::service::ActivityFeed;
 pub mod context;
 /// How service errors become GraphQL errors.
 pub mod error;
+/// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries.
+pub mod hooks;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
 /// Batching loaders for related rows.
@@ -28,8 +27,7 @@ pub mod metrics;
 pub mod mutation;
 /// Read operations.
 pub mod query;
-/// One tracing span per operation.
-pub mod spans;
+
 /// Live operations.
 pub mod subscription;
 /// Object, input and enum types.
@@ -54,9 +52,6 @@ pub fn selected_operation<'a>(
         None => doc.operations.iter().next(),
     }
 }
-
-/// How many persisted query documents the server keeps, least recently used out.
-const PERSISTED_QUERIES: usize = 1024;
 
 /// The schema this server serves.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -91,31 +86,20 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         .data(users)
         .data(RetentionDays(config.retention_days))
         .data(config.shutdown)
-        // Each request's own store of the people its lists looked up ahead.
-        .extension(loaders::PrefetchScope)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_depth.max(32))
         .limit_directives(16)
-        // First, so that it sees every error the others produce.
-        .extension(error::DefaultCode)
-        // Spans named after each operation, for traces and logs.
-        .extension(spans::OperationSpans)
-        .extension(metrics::MetricsFactory(config.metrics.clone()));
-    let builder = if config.persisted_queries {
-        builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            PERSISTED_QUERIES,
-        )))
-    } else {
-        builder
-    };
+        // The only extension: each one costs every field of every result a hop.
+        .extension(hooks::HooksFactory::new(
+            config.metrics.clone(),
+            config.introspection,
+            config.persisted_queries,
+        ));
     if config.introspection {
         builder.finish()
     } else {
-        builder
-            .disable_introspection()
-            .extension(introspection::NoIntrospection)
-            .finish()
+        builder.disable_introspection().finish()
     }
 }
 

@@ -1,0 +1,135 @@
+//! The schema's per-request hooks, installed as one async-graphql extension.
+//!
+//! async-graphql runs every field of every result through each installed
+//! extension's `resolve` in turn, a boxed future per extension per field,
+//! even for extensions that never look at fields. With one extension per
+//! concern (error codes, metrics, spans, the people prefetch store, persisted
+//! queries) that was about a fifth of the instructions of a 50-row page
+//! (callgrind, BENCHMARKS.md). So the concerns stay in their own modules and
+//! this one extension calls them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ServerResult, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
+use tracing::Instrument;
+
+use super::error::with_default_code;
+use super::introspection;
+use super::loaders::Prefetched;
+use super::metrics::OperationMetrics;
+use crate::metrics::Metrics;
+
+/// How many persisted query documents the server keeps, least recently used out.
+const PERSISTED_QUERIES: usize = 1024;
+
+/// Creates the [`Hooks`] of each request.
+pub struct HooksFactory {
+    metrics: Arc<Metrics>,
+    introspection: bool,
+    persisted: Option<ApolloPersistedQueries<LruCacheStorage>>,
+}
+
+impl HooksFactory {
+    /// Hooks that count into `metrics`, refuse introspection unless
+    /// `introspection`, and accept Apollo's persisted queries if `persisted`.
+    pub fn new(metrics: Arc<Metrics>, introspection: bool, persisted: bool) -> Self {
+        Self {
+            metrics,
+            introspection,
+            persisted: persisted
+                .then(|| ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES))),
+        }
+    }
+}
+
+impl ExtensionFactory for HooksFactory {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Hooks {
+            metrics: OperationMetrics::new(self.metrics.clone()),
+            introspection: self.introspection,
+            persisted: self.persisted.as_ref().map(|p| p.create()),
+        })
+    }
+}
+
+/// One request's hooks.
+pub struct Hooks {
+    metrics: OperationMetrics,
+    introspection: bool,
+    /// async-graphql's own persisted-query extension, which this one calls.
+    persisted: Option<Arc<dyn Extension>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for Hooks {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        self.metrics.finished(started, &response);
+        with_default_code(response)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        self.metrics
+            .subscribed(next.run(ctx, stream))
+            .map(with_default_code)
+            .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.metrics.requested(&request);
+        // Each request's own store of the people its lists looked up ahead.
+        let request = request.data(Prefetched::default());
+        match &self.persisted {
+            Some(persisted) => persisted.prepare_request(ctx, request, next).await,
+            None => next.run(ctx, request).await,
+        }
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        if !self.introspection {
+            introspection::refuse(&doc)?;
+        }
+        self.metrics.parsed(&doc);
+        Ok(doc)
+    }
+
+    /// One span per operation, named after it, for traces and logs; not one
+    /// per field, which async-graphql's `Tracing` extension opens.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let span = tracing::info_span!("graphql", operation = operation_name.unwrap_or(""));
+        next.run(ctx, operation_name).instrument(span).await
+    }
+}
