@@ -35,7 +35,6 @@ impl MemoryBus {
     }
 }
 
-#[async_trait::async_trait]
 impl EventBus for MemoryBus {
     fn committed(&self, rows: &[activity::Model]) {
         for row in rows {
@@ -69,6 +68,7 @@ impl EventBus for MemoryBus {
             delivered: self.stats.delivered.load(Ordering::Relaxed),
             lagged: self.stats.lagged.load(Ordering::Relaxed),
             subscribers: self.sender.receiver_count() as u64,
+            ..BusStats::default()
         }
     }
 }
