@@ -397,11 +397,13 @@ impl Notifier {
 
     /// One statement for the whole batch, whatever its size.
     async fn send(&self, batch: &[String]) -> Result<(), sea_orm::sqlx::Error> {
-        sea_orm::sqlx::query("SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p")
-            .bind(&self.channel)
-            .bind(serde_json::Value::from(batch).to_string())
-            .execute(&self.pool)
-            .await?;
+        sea_orm::sqlx::query(
+            "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p",
+        )
+        .bind(&self.channel)
+        .bind(serde_json::Value::from(batch).to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
@@ -431,6 +433,9 @@ async fn notifier_pool(
     PgPoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        // A ping before every send would double its round trips; a send on a
+        // connection that died fails instead, and its retry reconnects.
+        .test_before_acquire(false)
         .acquire_timeout(SEND_TIMEOUT)
         .connect_with(options)
         .await
