@@ -172,6 +172,9 @@ impl PgBus {
 
 impl EventBus for PgBus {
     fn committed(&self, rows: &[activity::Model]) {
+        if rows.is_empty() {
+            return;
+        }
         // Serialised here, on the writers' threads, so the one notifier task
         // only concatenates.
         self.outbox.0.push(rows.iter().map(Payload::text));
