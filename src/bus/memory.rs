@@ -35,8 +35,9 @@ impl MemoryBus {
     }
 }
 
+#[async_trait::async_trait]
 impl EventBus for MemoryBus {
-    fn committed(&self, rows: &[activity::Model]) {
+    async fn committed(&self, rows: &[activity::Model]) {
         for row in rows {
             // An error only means nobody is subscribed right now.
             let _ = self.sender.send(Arc::new(row.clone()));

@@ -2,10 +2,10 @@
 //!
 //! Writers hand every batch to an [`EventBus`] once it is committed, in
 //! commit order, so a rollback publishes nothing. An in-process bus publishes
-//! there; a bus that travels through the database queues the rows for a
-//! sender of its own, outside the writers' transactions (see [`postgres`] for
-//! what that does and does not promise). Subscribers get one stream of
-//! committed rows.
+//! there; a bus that travels through the database hands the rows to a sender
+//! of its own, outside the writers' transactions, and the writer waits until
+//! they are sent (see [`postgres`] for what that does and does not promise).
+//! Subscribers get one stream of committed rows.
 
 use std::sync::Arc;
 
@@ -68,9 +68,12 @@ pub enum BusHealth {
 }
 
 /// Publishes committed activities and hands out subscriptions to them.
+#[async_trait::async_trait]
 pub trait EventBus: Send + Sync + 'static {
-    /// Called once the rows are committed, in commit order.
-    fn committed(&self, rows: &[activity::Model]);
+    /// Called once the rows are committed, in commit order; returns once they
+    /// are on their way to every subscriber (for a bus that sends them
+    /// through the database: once sent, or at once while it cannot send).
+    async fn committed(&self, rows: &[activity::Model]);
 
     /// Every activity committed from now on.
     fn subscribe(&self) -> BoxStream<'static, BusItem>;

@@ -7,7 +7,14 @@
 //! PostgreSQL's commit-time notify lock and the writers' commits group again
 //! (a NOTIFY inside each writer's transaction serialised every commit behind
 //! that lock through its WAL flush). While a send is in flight new rows queue,
-//! and the next send takes them all. A failed send is retried, in order, with
+//! and the next send takes them all. The notifier's connection commits without
+//! waiting for the WAL flush: a notification is not durable anyway, and the
+//! rows it announces were flushed by their writers.
+//!
+//! A writer waits until its rows are sent (at most [`WRITER_WAIT`], and not at
+//! all while the notifier is failing), so when a `log` returns, its row is on
+//! its way to every instance, and a row logged after another one returned is
+//! delivered after it everywhere. A failed send is retried, in order, with
 //! backoff; the listener drops the duplicates a retried send may cause.
 //!
 //! Each instance keeps one listening connection and fans what it hears out to
@@ -18,14 +25,15 @@
 //! listener reconnects by itself and fills the gap from the table, so nothing
 //! committed meanwhile is lost and nothing is delivered twice.
 //!
-//! What this does not promise: a row is notified a few milliseconds after its
-//! commit, not atomically with it. A process that dies in that window (a crash
-//! or kill, not a graceful shutdown, which sends what is queued before it
-//! exits) leaves the live subscribers of every instance without those rows;
-//! they are in the table, and a subscriber that resumes with `after` gets
-//! them. Rows of one instance are delivered in its commit order; rows of
-//! different instances in the order their notifiers sent them, which can
-//! differ from commit order for commits a notifier round trip apart.
+//! What this does not promise: a row is notified shortly after its commit, not
+//! atomically with it. A process that dies in between (a crash or kill, not a
+//! graceful shutdown, which sends what is queued before it exits) leaves the
+//! live subscribers of every instance without those rows: rows whose writes
+//! had not returned yet, or, while the notifier was failing, rows whose
+//! writes returned without waiting. They are in the table, and a subscriber
+//! that resumes with `after` gets them. Concurrent writes on different
+//! instances are delivered in the order their notifiers sent them, which can
+//! differ from their commit order.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +49,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -73,6 +81,10 @@ const MAX_QUEUED_BYTES: usize = 256 << 20;
 
 /// How long one notify statement may take before it counts as failed.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a writer waits for its rows to be sent: a backstop for a send
+/// that hangs; a send that fails releases its writers at once.
+pub const WRITER_WAIT: Duration = Duration::from_secs(1);
 
 /// Attempts at a failing send once shutdown began, before the rest is dropped.
 const SHUTDOWN_ATTEMPTS: u32 = 3;
@@ -136,7 +148,7 @@ impl PgBus {
             Some(schema) => format!("activity_feed_{schema}"),
             None => "activity_feed".to_owned(),
         };
-        let outbox = Arc::new(Outbox::default());
+        let outbox = Arc::new(Outbox::new());
         let bus = Self {
             fanout: MemoryBus::new(capacity),
             health: Arc::new(Mutex::new(BusHealth::Down("starting".into()))),
@@ -170,14 +182,16 @@ impl PgBus {
     }
 }
 
+#[async_trait::async_trait]
 impl EventBus for PgBus {
-    fn committed(&self, rows: &[activity::Model]) {
+    async fn committed(&self, rows: &[activity::Model]) {
         if rows.is_empty() {
             return;
         }
         // Serialised here, on the writers' threads, so the one notifier task
         // only concatenates.
-        self.outbox.0.push(rows.iter().map(Payload::text));
+        let last = self.outbox.0.push(rows.iter().map(Payload::text));
+        self.outbox.0.sent(last).await;
     }
 
     fn subscribe(&self) -> BoxStream<'static, BusItem> {
@@ -207,11 +221,12 @@ impl EventBus for PgBus {
 }
 
 /// Notifications waiting for the notifier, shared by the bus and its task.
-#[derive(Default)]
 struct Outbox {
     state: Mutex<Queue>,
     /// Wakes the notifier when something is queued or the writers are gone.
     wake: Notify,
+    /// How far the notifier got, for the writers waiting on it.
+    progress: watch::Sender<Progress>,
     /// Sends that failed.
     failures: AtomicU64,
     /// Notifications given up on: queue overflow, or shutdown with the
@@ -219,10 +234,22 @@ struct Outbox {
     dropped: AtomicU64,
 }
 
+/// Where the notifier is: writers wait until `done` reaches their payloads.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// Every payload numbered up to this one is sent (or given up on).
+    done: u64,
+    /// The last send failed: writers do not wait for the retry.
+    failing: bool,
+}
+
 /// The queue itself.
 #[derive(Default)]
 struct Queue {
-    payloads: VecDeque<String>,
+    /// Payloads numbered in the order they were queued, from 1.
+    payloads: VecDeque<(u64, String)>,
+    /// How many payloads were ever queued: the number of the last one.
+    queued: u64,
     bytes: usize,
     /// Every bus handle is gone: nothing more will be queued.
     closed: bool,
@@ -231,27 +258,41 @@ struct Queue {
 }
 
 impl Outbox {
+    fn new() -> Self {
+        Self {
+            state: Mutex::default(),
+            wake: Notify::new(),
+            progress: watch::Sender::new(Progress::default()),
+            failures: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues payloads in commit order and wakes the notifier.
-    fn push(&self, payloads: impl Iterator<Item = String>) {
+    /// Queues payloads in commit order, wakes the notifier, and returns the
+    /// number of the last one.
+    fn push(&self, payloads: impl Iterator<Item = String>) -> u64 {
         let mut dropped = 0u64;
-        {
+        let last = {
             let mut queue = self.lock();
             for payload in payloads {
+                queue.queued += 1;
                 queue.bytes += payload.len();
-                queue.payloads.push_back(payload);
+                let n = queue.queued;
+                queue.payloads.push_back((n, payload));
             }
             while queue.bytes > MAX_QUEUED_BYTES {
-                let Some(old) = queue.payloads.pop_front() else {
+                let Some((_, old)) = queue.payloads.pop_front() else {
                     break;
                 };
                 queue.bytes -= old.len();
                 dropped += 1;
             }
-        }
+            queue.queued
+        };
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
             tracing::error!(
@@ -260,14 +301,45 @@ impl Outbox {
             );
         }
         self.wake.notify_one();
+        last
+    }
+
+    /// Waits until the payload numbered `last` is sent, the notifier fails,
+    /// or [`WRITER_WAIT`] passes.
+    async fn sent(&self, last: u64) {
+        let mut progress = self.progress.subscribe();
+        let reached = progress.wait_for(|p| p.done >= last || p.failing);
+        let _ = tokio::time::timeout(WRITER_WAIT, reached).await;
+    }
+
+    /// Records a send that succeeded (`None`) or failed, and releases the
+    /// writers it concerns.
+    fn record(&self, failure: Option<String>) {
+        let done = {
+            let mut queue = self.lock();
+            queue.failing.clone_from(&failure);
+            // Everything before the oldest payload still queued is done: sent,
+            // or dropped from a full queue while this send was in flight.
+            match queue.payloads.front() {
+                Some((n, _)) => n - 1,
+                None => queue.queued,
+            }
+        };
+        let failing = failure.is_some();
+        self.progress.send_modify(|p| {
+            p.failing = failing;
+            if !failing {
+                p.done = p.done.max(done);
+            }
+        });
     }
 
     /// Takes the oldest payloads, up to [`MAX_SEND_BYTES`] (at least one).
-    fn take(&self) -> Option<Vec<String>> {
+    fn take(&self) -> Option<Vec<(u64, String)>> {
         let mut queue = self.lock();
         let mut batch = Vec::new();
         let mut bytes = 0;
-        while let Some(next) = queue.payloads.front() {
+        while let Some((_, next)) = queue.payloads.front() {
             if !batch.is_empty() && bytes + next.len() > MAX_SEND_BYTES {
                 break;
             }
@@ -279,20 +351,24 @@ impl Outbox {
     }
 
     /// Puts a batch that could not be sent back at the front, keeping order.
-    fn put_back(&self, batch: Vec<String>) {
+    fn put_back(&self, batch: Vec<(u64, String)>) {
         let mut queue = self.lock();
-        for payload in batch.into_iter().rev() {
-            queue.bytes += payload.len();
-            queue.payloads.push_front(payload);
+        for entry in batch.into_iter().rev() {
+            queue.bytes += entry.1.len();
+            queue.payloads.push_front(entry);
         }
     }
 
     /// Drops everything queued, returning how many there were.
     fn discard(&self) -> u64 {
-        let mut queue = self.lock();
-        let n = queue.payloads.len() as u64;
-        queue.payloads.clear();
-        queue.bytes = 0;
+        let n = {
+            let mut queue = self.lock();
+            let n = queue.payloads.len() as u64;
+            queue.payloads.clear();
+            queue.bytes = 0;
+            n
+        };
+        self.record(None);
         n
     }
 
@@ -302,10 +378,6 @@ impl Outbox {
 
     fn failing(&self) -> Option<String> {
         self.lock().failing.clone()
-    }
-
-    fn set_failing(&self, why: Option<String>) {
-        self.lock().failing = why;
     }
 
     fn unsent(&self) -> u64 {
@@ -361,7 +433,11 @@ impl Notifier {
     /// Sends `batch`, retrying with backoff while it fails; false when it
     /// gave up because shutdown began and the database stayed unreachable
     /// (the batch is back in the queue then).
-    async fn send_until_done(&self, batch: Vec<String>, shutdown: &CancellationToken) -> bool {
+    async fn send_until_done(
+        &self,
+        batch: Vec<(u64, String)>,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let mut delay = Duration::from_millis(50);
         let mut attempts_after_shutdown = 0;
         loop {
@@ -373,7 +449,7 @@ impl Notifier {
             };
             let error = match tokio::time::timeout(timeout, self.send(&batch)).await {
                 Ok(Ok(())) => {
-                    self.outbox.set_failing(None);
+                    self.outbox.record(None);
                     return true;
                 }
                 Ok(Err(error)) => error.to_string(),
@@ -381,7 +457,7 @@ impl Notifier {
             };
             self.outbox.failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, unsent = batch.len(), retry_in = ?delay, "notifier cannot send; retrying");
-            self.outbox.set_failing(Some(error));
+            self.outbox.record(Some(error));
             if shutdown.is_cancelled() {
                 attempts_after_shutdown += 1;
                 if attempts_after_shutdown >= SHUTDOWN_ATTEMPTS {
@@ -399,12 +475,13 @@ impl Notifier {
     }
 
     /// One statement for the whole batch, whatever its size.
-    async fn send(&self, batch: &[String]) -> Result<(), sea_orm::sqlx::Error> {
+    async fn send(&self, batch: &[(u64, String)]) -> Result<(), sea_orm::sqlx::Error> {
+        let payloads: Vec<&str> = batch.iter().map(|(_, p)| p.as_str()).collect();
         sea_orm::sqlx::query(
             "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p",
         )
         .bind(&self.channel)
-        .bind(serde_json::Value::from(batch).to_string())
+        .bind(serde_json::Value::from(payloads).to_string())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -607,12 +684,12 @@ impl Listener {
             Payload::Id { uuid } => loaded.remove(&uuid),
         });
         for row in rows {
-            self.publish(row);
+            self.publish(row).await;
         }
         Ok(())
     }
 
-    fn publish(&mut self, row: activity::Model) {
+    async fn publish(&mut self, row: activity::Model) {
         if !self.seen.first_time(row.uuid) {
             return;
         }
@@ -623,7 +700,7 @@ impl Listener {
         {
             self.last = Some(cursor);
         }
-        self.fanout.committed(std::slice::from_ref(&row));
+        self.fanout.committed(std::slice::from_ref(&row)).await;
     }
 
     /// Delivers what was committed since shortly before the last delivered
@@ -645,7 +722,7 @@ impl Listener {
             let done = (page.len() as u64) < GAP_PAGE;
             for row in page {
                 from = Cursor::of(&row);
-                self.publish(row);
+                self.publish(row).await;
             }
             if done {
                 return Ok(());

@@ -310,7 +310,7 @@ impl ActivityFeed {
             txn.commit().await?;
             resolved
         };
-        self.bus.committed(&fresh);
+        self.bus.committed(&fresh).await;
         Ok(rows)
     }
 
