@@ -37,6 +37,12 @@ pub async fn connect(
         .max_connections(config.pool_size.max(1))
         .statement_timeout(config.statement_timeout)
         .sqlx_logging(false)
+        // sqlx pings a connection on every checkout by default: one more round
+        // trip for every statement, doubling a single `log`. Only connections
+        // idle long enough to have been dropped by a firewall or proxy are
+        // pinged; after a database restart, each hot connection fails one
+        // statement and is replaced.
+        .test_before_acquire_if_idle_for(std::time::Duration::from_secs(10))
         // WAL lets readers go on while one writer writes; NORMAL is safe under WAL.
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

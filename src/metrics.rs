@@ -34,6 +34,9 @@ pub struct Metrics {
     published: IntGauge,
     delivered: IntGauge,
     lagged: IntGauge,
+    unsent: IntGauge,
+    notify_failures: IntGauge,
+    notify_dropped: IntGauge,
     statements: IntGauge,
     pruned: IntGauge,
     pool_size: IntGauge,
@@ -123,6 +126,21 @@ impl Metrics {
                 "subscribers_lagged_total",
                 "Subscribers dropped for falling too far behind",
             ),
+            unsent: gauge(
+                &registry,
+                "events_unsent",
+                "Committed activities waiting to be sent to other instances",
+            ),
+            notify_failures: gauge(
+                &registry,
+                "notify_failures_total",
+                "Failed attempts to send activities to other instances (each is retried)",
+            ),
+            notify_dropped: gauge(
+                &registry,
+                "notify_dropped_total",
+                "Activities never sent to other instances (queue full, or shutdown with the database unreachable)",
+            ),
             statements: gauge(&registry, "db_statements_total", "SQL statements run"),
             pruned: gauge(
                 &registry,
@@ -182,6 +200,9 @@ impl Metrics {
         set(&self.published, bus.published);
         set(&self.delivered, bus.delivered);
         set(&self.lagged, bus.lagged);
+        set(&self.unsent, bus.unsent);
+        set(&self.notify_failures, bus.notify_failures);
+        set(&self.notify_dropped, bus.notify_dropped);
         set(&self.statements, statements.get());
         set(&self.pruned, feed.pruned_total());
         let (size, idle) = pool_usage(feed.db());

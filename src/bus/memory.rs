@@ -37,7 +37,7 @@ impl MemoryBus {
 
 #[async_trait::async_trait]
 impl EventBus for MemoryBus {
-    fn committed(&self, rows: &[activity::Model]) {
+    async fn committed(&self, rows: &[activity::Model]) {
         for row in rows {
             // An error only means nobody is subscribed right now.
             let _ = self.sender.send(Arc::new(row.clone()));
@@ -69,6 +69,7 @@ impl EventBus for MemoryBus {
             delivered: self.stats.delivered.load(Ordering::Relaxed),
             lagged: self.stats.lagged.load(Ordering::Relaxed),
             subscribers: self.sender.receiver_count() as u64,
+            ..BusStats::default()
         }
     }
 }

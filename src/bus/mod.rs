@@ -1,15 +1,16 @@
 //! How committed activities reach live subscribers.
 //!
-//! Writers hand every batch to an [`EventBus`] twice: once inside their
-//! transaction (a bus that travels through the database publishes there, so a
-//! rollback publishes nothing) and once after the commit (an in-process bus
-//! publishes there). Subscribers get one stream of committed rows.
+//! Writers hand every batch to an [`EventBus`] once it is committed, in
+//! commit order, so a rollback publishes nothing. An in-process bus publishes
+//! there; a bus that travels through the database hands the rows to a sender
+//! of its own, outside the writers' transactions, and the writer waits until
+//! they are sent (see [`postgres`] for what that does and does not promise).
+//! Subscribers get one stream of committed rows.
 
 use std::sync::Arc;
 
 use entity::activity;
 use futures_util::stream::BoxStream;
-use sea_orm::{DatabaseTransaction, DbErr};
 
 /// Fans committed rows out to every subscriber of this process.
 pub mod memory;
@@ -47,6 +48,13 @@ pub struct BusStats {
     pub lagged: u64,
     /// Live subscriptions now.
     pub subscribers: u64,
+    /// Committed activities waiting to be sent to other instances now.
+    pub unsent: u64,
+    /// Attempts to send them that failed (each is retried).
+    pub notify_failures: u64,
+    /// Activities never sent to other instances: given up at shutdown with
+    /// the database unreachable, or dropped from a full queue.
+    pub notify_dropped: u64,
 }
 
 /// Whether the bus is delivering.
@@ -62,17 +70,10 @@ pub enum BusHealth {
 /// Publishes committed activities and hands out subscriptions to them.
 #[async_trait::async_trait]
 pub trait EventBus: Send + Sync + 'static {
-    /// Called inside the writing transaction, before it commits.
-    async fn stage(
-        &self,
-        _txn: &DatabaseTransaction,
-        _rows: &[activity::Model],
-    ) -> Result<(), DbErr> {
-        Ok(())
-    }
-
-    /// Called once the rows are committed, in commit order.
-    fn committed(&self, rows: &[activity::Model]);
+    /// Called once the rows are committed, in commit order; returns once they
+    /// are on their way to every subscriber (for a bus that sends them
+    /// through the database: once sent, or at once while it cannot send).
+    async fn committed(&self, rows: &[activity::Model]);
 
     /// Every activity committed from now on.
     fn subscribe(&self) -> BoxStream<'static, BusItem>;

@@ -1,10 +1,10 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::activity;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Alias, DynIden, IntoIden, OnConflict, Query};
+use sea_orm::sea_query::{Alias, DynIden, InsertStatement, IntoIden, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     IntoActiveModel, Iterable, QueryFilter, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
@@ -290,17 +290,27 @@ impl ActivityFeed {
             .await
     }
 
-    /// Writes rows in one transaction, publishing the new ones once committed.
+    /// Writes rows all or none, publishing the new ones once committed.
     ///
     /// Returns one row per input: the row written, or, for a retried
     /// idempotency key, the row its first use wrote.
+    ///
+    /// Up to [`ROWS_PER_INSERT`] rows are one INSERT, which is atomic on its
+    /// own: it runs without BEGIN and COMMIT, saving their round trips. On
+    /// SQLite such a statement waits for the write lock under the busy
+    /// timeout, as BEGIN IMMEDIATE does. Larger batches take a transaction.
     async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
-        let txn = self.begin_write().await?;
-        write_rows(&txn, &rows).await?;
-        let (rows, fresh) = resolve_retries(&txn, rows).await?;
-        self.bus.stage(&txn, &fresh).await?;
-        txn.commit().await?;
-        self.bus.committed(&fresh);
+        let (rows, fresh) = if rows.len() <= ROWS_PER_INSERT {
+            let written = write_rows(&self.db, &rows).await?;
+            resolve_retries(&self.db, rows, &written).await?
+        } else {
+            let txn = self.begin_write().await?;
+            let written = write_rows(&txn, &rows).await?;
+            let resolved = resolve_retries(&txn, rows, &written).await?;
+            txn.commit().await?;
+            resolved
+        };
+        self.bus.committed(&fresh).await;
         Ok(rows)
     }
 
@@ -308,7 +318,9 @@ impl ActivityFeed {
     /// or generated history that live subscribers should not see as new.
     pub(super) async fn insert_history(&self, rows: Vec<activity::Model>) -> Result<()> {
         let txn = self.begin_write().await?;
-        write_rows(&txn, &rows).await?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            txn.execute(&insert_statement(chunk)).await?;
+        }
         txn.commit().await?;
         Ok(())
     }
@@ -328,82 +340,109 @@ impl ActivityFeed {
     }
 }
 
-/// Swaps each row whose idempotency key was already taken for the stored
-/// row, and returns the rows with the subset that this call wrote.
+/// Swaps each row the insert skipped for the row that holds its idempotency
+/// key, and returns the rows with the subset that this call wrote.
 ///
-/// The insert skipped the conflicting rows (ON CONFLICT DO NOTHING), and a
-/// concurrent writer of the same key has committed before the insert went on,
-/// so reading the keys back inside the transaction finds the first row.
+/// The insert skipped a row only when its key was taken, and it waited for a
+/// concurrent writer of the same key to commit first, so the key's row is
+/// there to read, in the same transaction or after the autocommit insert.
 async fn resolve_retries(
-    txn: &DatabaseTransaction,
+    conn: &impl ConnectionTrait,
     rows: Vec<activity::Model>,
+    written: &HashSet<Uuid>,
 ) -> Result<(Vec<activity::Model>, Vec<activity::Model>)> {
-    let keys: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r.idempotency_key.as_deref())
-        .collect();
-    if keys.is_empty() {
+    if rows.iter().all(|r| written.contains(&r.uuid)) {
         return Ok((rows.clone(), rows));
     }
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter(|r| !written.contains(&r.uuid))
+        .filter_map(|r| r.idempotency_key.as_deref())
+        .collect();
     let stored: HashMap<String, activity::Model> = activity::Entity::find()
         .filter(activity::Column::IdempotencyKey.is_in(keys))
-        .all(txn)
+        .all(conn)
         .await?
         .into_iter()
         .filter_map(|row| Some((row.idempotency_key.clone()?, row)))
         .collect();
     let mut fresh = Vec::new();
-    let rows = rows
-        .into_iter()
-        .map(
-            |row| match row.idempotency_key.as_ref().and_then(|k| stored.get(k)) {
-                Some(first) if first.uuid != row.uuid => first.clone(),
-                _ => {
-                    fresh.push(row.clone());
-                    row
-                }
-            },
-        )
-        .collect();
-    Ok((rows, fresh))
+    let mut resolved = Vec::with_capacity(rows.len());
+    for row in rows {
+        if written.contains(&row.uuid) {
+            fresh.push(row.clone());
+            resolved.push(row);
+            continue;
+        }
+        // Skipped, yet nothing holds its key: the first row was deleted in
+        // between (pruned), or the uuid itself collided. Neither can be
+        // answered with a row that exists.
+        let first = row.idempotency_key.as_ref().and_then(|k| stored.get(k));
+        let first = first.ok_or_else(|| {
+            DbErr::Custom(format!(
+                "activity {} was not written and no row holds its idempotency key",
+                row.uuid
+            ))
+        })?;
+        resolved.push(first.clone());
+    }
+    Ok((resolved, fresh))
 }
 
-/// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken is skipped.
+/// The most rows one INSERT carries: SQLite allows 32,766 bound values per
+/// statement, and a row takes 15.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken
+/// is skipped. Returns the uuids of the rows written.
+async fn write_rows(
+    conn: &impl ConnectionTrait,
+    rows: &[activity::Model],
+) -> Result<HashSet<Uuid>> {
+    let mut written = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = insert_statement(chunk);
+        // Both databases return only the rows inserted, not the skipped ones.
+        insert.returning_col(activity::Column::Uuid);
+        for row in conn.query_all(&insert).await? {
+            written.insert(row.try_get::<Uuid>("", "uuid")?);
+        }
+    }
+    Ok(written)
+}
+
+/// One multi-row INSERT of `rows` that skips a row whose idempotency key is taken.
 ///
 /// Each row is written with its `search_text`, the words of its metadata
 /// that the full-text filter searches (see [`search`]).
-async fn write_rows(txn: &DatabaseTransaction, rows: &[activity::Model]) -> Result<()> {
+fn insert_statement(rows: &[activity::Model]) -> InsertStatement {
     let mut columns: Vec<DynIden> = activity::Column::iter().map(IntoIden::into_iden).collect();
     columns.push(Alias::new("search_text").into_iden());
-    // SQLite allows 32,766 bound values per statement; 15 a row.
-    for chunk in rows.chunks(1000) {
-        let mut insert = Query::insert();
-        insert.into_table(activity::Entity).columns(columns.clone());
-        for row in chunk {
-            let model = row.clone().into_active_model();
-            let mut values: Vec<sea_orm::sea_query::Expr> = activity::Column::iter()
-                .map(|c| {
-                    model
-                        .get(c)
-                        .into_value()
-                        .expect("a model sets every column")
-                })
-                .map(Into::into)
-                .collect();
-            values.push(search::search_text(&row.metadata).into());
-            insert.values_panic(values);
-        }
-        // No conflict target: the unique idempotency key is the only index a
-        // fresh row can collide with. A target would have to be matched to the
-        // index when the statement is prepared, and SQLite fails that with "ON
-        // CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint"
-        // on a pooled connection that read the schema before the migration
-        // adding the index ran; untargeted, SQLite re-prepares the statement
-        // once it notices the schema changed.
-        insert.on_conflict(OnConflict::new().do_nothing().to_owned());
-        txn.execute(&insert).await?;
+    let mut insert = Query::insert();
+    insert.into_table(activity::Entity).columns(columns);
+    for row in rows {
+        let model = row.clone().into_active_model();
+        let mut values: Vec<sea_orm::sea_query::Expr> = activity::Column::iter()
+            .map(|c| {
+                model
+                    .get(c)
+                    .into_value()
+                    .expect("a model sets every column")
+            })
+            .map(Into::into)
+            .collect();
+        values.push(search::search_text(&row.metadata).into());
+        insert.values_panic(values);
     }
-    Ok(())
+    // No conflict target: the unique idempotency key is the only index a
+    // fresh row can collide with. A target would have to be matched to the
+    // index when the statement is prepared, and SQLite fails that with "ON
+    // CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint"
+    // on a pooled connection that read the schema before the migration
+    // adding the index ran; untargeted, SQLite re-prepares the statement
+    // once it notices the schema changed.
+    insert.on_conflict(OnConflict::new().do_nothing().to_owned());
+    insert
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! The write side: `log`, `logBatch` (one transaction, all or nothing) and
-//! `upsertUsers`.
+//! The write side: `log`, `logBatch` (all or nothing) and `upsertUsers`,
+//! and what a write costs in statements.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{pluck, spawn_app, ACTIVITY_FIELDS};
+use crate::helpers::{pluck, spawn_app, spawn_app_with, TestApp, ACTIVITY_FIELDS};
 
 const LOG_BATCH: &str = "mutation($inputs: [LogInput!]!) { logBatch(inputs: $inputs) { activity { uuid action insertedAt } errors { field message code } } }";
 
@@ -340,5 +340,65 @@ async fn a_database_failure_is_a_masked_internal_error_and_the_server_goes_on() 
     );
     assert_eq!(after["action"], "db.ok");
     assert_eq!(app.count(json!({})).await, 1);
+    app.stop().await;
+}
+
+/// How many SQL statements the server runs for `query`.
+async fn statements_of(app: &TestApp, query: &str, variables: Value) -> u64 {
+    let before = app.statements.get();
+    let body = app.graphql(query, variables).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    app.statements.get() - before
+}
+
+#[tokio::test]
+async fn a_log_and_a_batch_of_up_to_a_thousand_are_one_statement_each() {
+    // Arrange
+    let app = spawn_app_with(|c| c.limits.max_batch_size = 1500).await;
+    const LOG: &str = "mutation($i: LogInput!) { log(input: $i) { activity { uuid } } }";
+    let batch = |n: usize| -> Value {
+        json!({ "inputs": (0..n).map(|i| json!({ "action": format!("cost.b{i}") })).collect::<Vec<_>>() })
+    };
+    let keyed = json!({ "i": { "action": "cost.keyed", "idempotencyKey": "cost-1" } });
+
+    // Act
+    let log = statements_of(&app, LOG, json!({ "i": { "action": "cost.one" } })).await;
+    let first_keyed = statements_of(&app, LOG, keyed.clone()).await;
+    let retried_keyed = statements_of(&app, LOG, keyed).await;
+    let three = statements_of(&app, LOG_BATCH, batch(3)).await;
+    let thousand = statements_of(&app, LOG_BATCH, batch(1000)).await;
+    let over = statements_of(&app, LOG_BATCH, batch(1001)).await;
+
+    // Assert: the INSERT … RETURNING alone, no notify statement; a retried key
+    // reads its first row back; past 1000 rows, one INSERT per 1000.
+    assert_eq!(log, 1, "log");
+    assert_eq!(first_keyed, 1, "log with a new idempotency key");
+    assert_eq!(retried_keyed, 2, "log with a used idempotency key");
+    assert_eq!(three, 1, "logBatch of 3");
+    assert_eq!(thousand, 1, "logBatch of 1000");
+    assert_eq!(over, 2, "logBatch of 1001");
+    assert_eq!(
+        app.count(json!({ "action": "cost.*" })).await,
+        2 + 3 + 1000 + 1001
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_several_inserts_is_still_all_or_nothing() {
+    // Arrange: a batch of two INSERTs, the second of which the database fails.
+    let app = spawn_app_with(|c| c.limits.max_batch_size = 1500).await;
+    app.db.fail_inserts_of("big.fail").await;
+    let mut inputs: Vec<Value> = (0..1200)
+        .map(|i| json!({ "action": format!("big.n{i}") }))
+        .collect();
+    inputs[1100] = json!({ "action": "big.fail" });
+
+    // Act
+    let error = app.error(LOG_BATCH, json!({ "inputs": inputs })).await;
+
+    // Assert
+    assert_eq!(error["extensions"]["code"], "INTERNAL");
+    assert_eq!(app.count(json!({ "action": "big.*" })).await, 0);
     app.stop().await;
 }

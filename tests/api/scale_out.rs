@@ -1,12 +1,12 @@
 //! Several instances on one PostgreSQL: every subscriber sees every commit,
-//! once, in order, across listener failures and restarts. Slow subscribers
-//! never hold up writers. These run on PostgreSQL; on SQLite (one process per
+//! once, in order, across listener and notifier failures, restarts and
+//! graceful shutdowns. Slow subscribers never hold up writers. These run on PostgreSQL; on SQLite (one process per
 //! file) they say so and return, except the slow-subscriber test.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use activity_feed::bus::postgres::listener_application_name;
+use activity_feed::bus::postgres::{listener_application_name, notifier_application_name};
 use activity_feed::db::{lock_name, AdvisoryLock, StatementCounter};
 use activity_feed::retention::{run_once, Outcome, RetentionLock};
 use activity_feed::service::Limits;
@@ -297,5 +297,161 @@ async fn only_one_instance_prunes_at_a_time() {
         run_once(&feed, &lock, 30).await.unwrap(),
         Outcome::Pruned(0)
     );
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_on_two_instances_reach_every_subscriber_exactly_once() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let instances = [
+        Instance::start(&db, &[]).await,
+        Instance::start(&db, &[]).await,
+    ];
+    let mut subscribers = Vec::new();
+    for instance in &instances {
+        subscribers.push(subscriber(instance, None).await);
+    }
+
+    // 8 writers on each instance at once, so the notifiers send batches.
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..16 {
+        let client = instances[w % 2].client.clone();
+        writers.spawn(async move {
+            let mut uuids = Vec::new();
+            for i in 0..15 {
+                let row = client
+                    .log(json!({ "action": format!("scale.w{w}.n{i}") }))
+                    .await;
+                uuids.push(row["uuid"].as_str().unwrap().to_owned());
+            }
+            uuids
+        });
+    }
+    let mut logged = HashSet::new();
+    while let Some(uuids) = writers.join_next().await {
+        logged.extend(uuids.unwrap());
+    }
+
+    assert_eq!(logged.len(), 16 * 15);
+    for ws in &mut subscribers {
+        let got = uuids(&receive(ws, logged.len()).await);
+        let distinct: HashSet<String> = got.iter().cloned().collect();
+        assert_eq!(distinct.len(), got.len(), "a row delivered twice");
+        assert_eq!(distinct, logged);
+        ws.assert_silent(Duration::from_millis(300)).await;
+    }
+    for instance in instances {
+        instance.terminate().await;
+    }
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_sends_the_rows_its_last_writes_committed() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let writer = Instance::start(&db, &[]).await;
+    let reader = Instance::start(&db, &[]).await;
+    let mut ws = subscriber(&reader, None).await;
+    // A write that is still in its INSERT when the shutdown begins, so it
+    // commits (and queues its notification) after the shutdown signal.
+    db.execute(
+        "",
+        "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.action = 'scale.slow' THEN PERFORM pg_sleep(0.7); END IF; \
+           RETURN NEW; END $$; \
+         CREATE TRIGGER slow_insert BEFORE INSERT ON activities \
+           FOR EACH ROW EXECUTE FUNCTION slow_insert()",
+    )
+    .await;
+    let client = writer.client.clone();
+    let slow = tokio::spawn(async move {
+        client
+            .graphql(LOG, json!({ "input": { "action": "scale.slow" } }))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Logged, then the signal at once: its notification may still be queued.
+    let quick = writer.log(json!({ "action": "scale.quick" })).await;
+    writer.terminate().await;
+
+    let slow = slow.await.unwrap();
+    let slow_uuid = slow["data"]["log"]["activity"]["uuid"].clone();
+    assert!(
+        slow_uuid.is_string(),
+        "the in-flight write finished: {slow}"
+    );
+    let got = receive(&mut ws, 2).await;
+    assert_eq!(
+        got.iter().map(|a| a["uuid"].clone()).collect::<Vec<_>>(),
+        [quick["uuid"].clone(), slow_uuid]
+    );
+    ws.assert_silent(Duration::from_millis(300)).await;
+    reader.terminate().await;
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn the_notifier_retries_after_its_connection_is_killed_and_says_so() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let writer = Instance::start(&db, &[]).await;
+    let reader = Instance::start(&db, &[]).await;
+    let mut ws = subscriber(&reader, None).await;
+    let admin = Database::connect(&db.config.url).await.unwrap();
+    let channel = format!("activity_feed_{}", db.config.schema.as_deref().unwrap());
+    let name = notifier_application_name(writer.pid(), &channel);
+    wait_for_listener(&admin, &name).await;
+
+    let killed = admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE application_name = '{name}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(killed.rows_affected(), 1, "exactly one notifier to kill");
+    let mut logged = Vec::new();
+    for i in 0..5 {
+        logged.push(writer.log(json!({ "action": format!("scale.n{i}") })).await);
+    }
+
+    let got = receive(&mut ws, 5).await;
+    assert_eq!(uuids(&got), uuids(&logged));
+    ws.assert_silent(Duration::from_millis(300)).await;
+    let metrics = writer
+        .http
+        .get(writer.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(value("activity_feed_notify_failures_total") >= 1.0);
+    assert_eq!(value("activity_feed_notify_dropped_total"), 0.0);
+    assert_eq!(value("activity_feed_events_unsent"), 0.0);
+    let ready = writer.http.get(writer.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "healthy again once a send went through"
+    );
+    admin.close().await.ok();
+    writer.terminate().await;
+    reader.terminate().await;
     db.remove().await;
 }

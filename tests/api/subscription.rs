@@ -318,3 +318,54 @@ async fn a_subscribe_message_larger_than_the_socket_read_buffer_arrives_whole() 
     assert_eq!(ws.next_data().await["activityAdded"]["action"], "big.read");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_row_of_many_concurrent_writers_arrives_exactly_once() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut ws = subscribed(&app, json!({ "action": "many.*" }), "uuid").await;
+
+    // Act: 16 writers at once, each with logs and a batch.
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..16 {
+        let client = app.client.clone();
+        writers.spawn(async move {
+            let mut uuids = Vec::new();
+            for i in 0..10 {
+                let row = client
+                    .log(json!({ "action": format!("many.w{w}.n{i}") }))
+                    .await;
+                uuids.push(row["uuid"].as_str().unwrap().to_owned());
+            }
+            let batch = client
+                .data(
+                    "mutation($i: [LogInput!]!) { logBatch(inputs: $i) { activity { uuid } } }",
+                    json!({ "i": (0..5).map(|i| json!({ "action": format!("many.w{w}.b{i}") })).collect::<Vec<_>>() }),
+                )
+                .await;
+            for entry in batch["logBatch"].as_array().unwrap() {
+                uuids.push(entry["activity"]["uuid"].as_str().unwrap().to_owned());
+            }
+            uuids
+        });
+    }
+    let mut logged = std::collections::HashSet::new();
+    while let Some(uuids) = writers.join_next().await {
+        logged.extend(uuids.unwrap());
+    }
+
+    // Assert
+    assert_eq!(logged.len(), 16 * 15);
+    let mut received = std::collections::HashSet::new();
+    for _ in 0..logged.len() {
+        let uuid = ws.next_data().await["activityAdded"]["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(received.insert(uuid.clone()), "{uuid} delivered twice");
+    }
+    assert_eq!(received, logged);
+    ws.assert_silent(std::time::Duration::from_millis(300))
+        .await;
+    app.stop().await;
+}
