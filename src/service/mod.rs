@@ -36,6 +36,8 @@ mod prune;
 mod query;
 /// Replacing sensitive metadata values before they are stored.
 pub mod redact;
+/// Decoding list rows by column position.
+mod rows;
 /// The metadata filters: containment and text search.
 pub mod search;
 /// Realistic demo data.

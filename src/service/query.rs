@@ -4,12 +4,12 @@ use entity::activity::{self, Column, Entity};
 use entity::user;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
-use super::{ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
+use super::{rows, ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
 
 /// Which numbered page to read, and what to read with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,19 +254,25 @@ impl ActivityFeed {
         select: Select<Entity>,
         actors: bool,
     ) -> Result<(Vec<activity::Model>, Option<Vec<user::Model>>)> {
+        let backend = self.db.get_database_backend();
         if !actors {
-            return Ok((select.all(&self.db).await?, None));
+            let found = self.db.query_all_raw(select.build(backend)).await?;
+            let rows = found
+                .iter()
+                .map(|r| rows::activity(r, 0))
+                .collect::<std::result::Result<_, _>>()?;
+            return Ok((rows, None));
         }
-        let pairs = select.find_also_related(user::Entity).all(&self.db).await?;
+        let select = select.find_also_related(user::Entity);
+        let found = self.db.query_all_raw(select.build(backend)).await?;
         let mut seen = HashSet::new();
         let mut people = Vec::new();
-        let rows = pairs
-            .into_iter()
-            .map(|(row, actor)| {
-                people.extend(actor.filter(|a| seen.insert(a.uuid)));
-                row
-            })
-            .collect();
+        let mut rows = Vec::with_capacity(found.len());
+        for r in &found {
+            rows.push(rows::activity(r, 0)?);
+            let actor = rows::user(r, rows::ACTIVITY_COLUMNS)?;
+            people.extend(actor.filter(|a| seen.insert(a.uuid)));
+        }
         Ok((rows, Some(people)))
     }
 

@@ -241,3 +241,101 @@ async fn postgres_connections_send_without_waiting_for_acknowledgements() {
     pool.close().await.ok();
     db.remove().await;
 }
+
+#[tokio::test]
+async fn list_reads_decode_every_column_as_written() {
+    use activity_feed::db::StatementCounter;
+    use activity_feed::service::{ActivityFilter, Caller, FeedArgs, Limits, PageArgs};
+    use activity_feed::startup::open_feed;
+    use entity::{activity, user};
+    use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+
+    use crate::helpers::{at, row, TestDb};
+
+    // Arrange: a person with every field, an activity with every column set
+    // and that person as actor, one whose actor is unknown, one with none.
+    let db = TestDb::new().await;
+    let feed = open_feed(&db.config, Limits::default(), &StatementCounter::default())
+        .await
+        .unwrap();
+    let conn = db.connect().await;
+    let person = user::Model {
+        uuid: Uuid::now_v7(),
+        email: Some("ada@example.com".into()),
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
+        inserted_at: at("2026-01-02T03:04:05.123456Z"),
+    };
+    user::ActiveModel {
+        uuid: Set(person.uuid),
+        email: Set(person.email.clone()),
+        first_name: Set(person.first_name.clone()),
+        last_name: Set(person.last_name.clone()),
+        inserted_at: Set(person.inserted_at),
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    let full = activity::Model {
+        module: Some("billing".into()),
+        mode: Some("manual".into()),
+        actor_uuid: Some(person.uuid),
+        resource_type: Some("invoice".into()),
+        resource_uuid: Some(Uuid::now_v7()),
+        target_uuid: Some(Uuid::now_v7()),
+        metadata: json!({ "nested": { "list": [1, "two", null, 2.5] }, "ünï": "cödé" }),
+        idempotency_key: Some("key-1".into()),
+        correlation_id: Some("corr-1".into()),
+        client_ip: Some("192.0.2.7".into()),
+        user_agent: Some("agent/1.0".into()),
+        ..row("every.column", at("2026-03-04T05:06:07.654321Z"))
+    };
+    let stranger = activity::Model {
+        actor_uuid: Some(Uuid::now_v7()),
+        ..row("unknown.actor", at("2026-03-04T05:06:06Z"))
+    };
+    let bare = row("no.actor", at("2026-03-04T05:06:05Z"));
+    db.insert(&[full.clone(), stranger.clone(), bare.clone()])
+        .await;
+    let newest_first = vec![full, stranger, bare];
+
+    // Act
+    let slice = feed
+        .feed(
+            &Caller::SYSTEM,
+            &ActivityFilter::default(),
+            FeedArgs {
+                first: Some(10),
+                actors: true,
+                ..FeedArgs::default()
+            },
+        )
+        .await
+        .unwrap();
+    let page = feed
+        .page(
+            &Caller::SYSTEM,
+            &ActivityFilter::default(),
+            PageArgs {
+                page: 1,
+                per_page: 10,
+                total: true,
+                actors: false,
+            },
+        )
+        .await
+        .unwrap();
+    let derived = activity::Entity::find()
+        .order_by_desc(activity::Column::InsertedAt)
+        .all(&conn)
+        .await
+        .unwrap();
+
+    // Assert: what was written, as sea-orm's own decoding also reads it.
+    assert_eq!(derived, newest_first);
+    assert_eq!(slice.entries, newest_first);
+    assert_eq!(slice.actors, Some(vec![person]));
+    assert_eq!(page.entries, newest_first);
+    assert_eq!((page.total, page.actors), (Some(3), None));
+    db.remove().await;
+}
