@@ -75,6 +75,10 @@ impl Extension for OperationMetrics {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
+        // A stream shared by several subscribers is counted by each of them.
+        if ctx.data_opt::<super::LiveSource>().is_some() {
+            return next.run(ctx, stream);
+        }
         let metrics = self.metrics.clone();
         metrics.subscriptions_started.inc();
         metrics.subscriptions_active.inc();

@@ -28,6 +28,8 @@ pub mod metrics;
 pub mod mutation;
 /// Read operations.
 pub mod query;
+/// Tracing spans for queries and mutations, none for each subscription event.
+pub mod spans;
 /// Live operations.
 pub mod subscription;
 /// Object, input and enum types.
@@ -35,7 +37,7 @@ pub mod types;
 
 pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
-pub use subscription::{Shutdown, SubscriptionRoot};
+pub use subscription::{LiveSource, Shutdown, SubscriptionRoot};
 
 /// The operation a request runs: the one `operation_name` names, or else the
 /// document's first, with its name if it has one. GraphQL-over-HTTP's GET
@@ -95,7 +97,7 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         // First, so that it sees every error the others produce.
         .extension(error::DefaultCode)
         // Spans named after each operation, for traces and logs.
-        .extension(async_graphql::extensions::Tracing)
+        .extension(spans::OperationSpans)
         .extension(metrics::MetricsFactory(config.metrics.clone()));
     let builder = if config.persisted_queries {
         builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(

@@ -26,6 +26,8 @@ mod client;
 mod dashboard;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
+/// Subscribers with identical subscriptions share one stream.
+pub mod fanout;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
 /// `/healthz`, `/readyz` and `/metrics`.
@@ -40,6 +42,8 @@ pub mod websocket;
 pub struct AppState {
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// The shared subscription streams.
+    pub fanout: fanout::Fanout,
     /// The service, for health checks.
     pub feed: ActivityFeed,
     /// Verifies bearer tokens.

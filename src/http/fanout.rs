@@ -1,0 +1,489 @@
+//! Shared subscriptions: every websocket subscriber with the same document,
+//! operation, variables and caller receives the same bytes for each event, so
+//! the event is executed and serialized once for all of them, not once each.
+//!
+//! The first subscriber with a [`Key`] starts one async-graphql stream (a
+//! hub) and later ones join it; each member gets every payload through a
+//! bounded broadcast and wraps it in its own envelope. What ends a single
+//! member (falling behind, its token expiring, unsubscribing) stays with that
+//! member; the hub stops when its last member leaves.
+//!
+//! Which events a member receives: the hub reads the bus itself and numbers
+//! every event it takes from it. A member joining takes, at that instant,
+//! everything the bus has already sent (so it gets a number) and receives
+//! exactly the payloads of events numbered after it: nothing committed before
+//! it subscribed, everything after, as an unshared subscription would.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql::{Data, PathSegment, Pos, Request, Response, Variables};
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Identity;
+use crate::bus::{BusItem, EventBus};
+use crate::graphql::context::Authentication;
+use crate::graphql::{selected_operation, AppSchema, LiveSource};
+use crate::metrics::Metrics;
+use crate::service::Caller;
+
+/// Everything that can change what a subscription renders: the document as
+/// sent (so error locations match it too), the operation, the variables and
+/// the caller (its role and uuid decide which activities it sees; the
+/// `Activity` fields read nothing of the caller). Token expiry is not part of
+/// it: each member ends on its own expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+    caller: Caller,
+}
+
+/// A `subscribe` that can be shared, and where its errors point.
+pub struct Plan {
+    key: Key,
+    variables: Variables,
+    /// Position of the subscribed field, for the errors that end one member.
+    pos: Pos,
+    /// The subscribed field's response key (its alias or name), likewise.
+    response_key: String,
+}
+
+/// The shared subscription for `payload` (a graphql-transport-ws `subscribe`
+/// payload) by `caller`, when it can be shared: a single `activityAdded`
+/// field of an unambiguous subscription operation, without `after` (a replay
+/// is each subscriber's own) and without directives or extensions.
+/// Anything else, including documents that do not parse, is left to the
+/// per-subscriber engine, which also reports their errors.
+pub fn plan(payload: &Value, caller: Caller) -> Option<Plan> {
+    let payload = payload.as_object()?;
+    if payload.get("extensions").is_some_and(|e| !e.is_null()) {
+        return None;
+    }
+    let query = payload.get("query")?.as_str()?;
+    let operation_name = match payload.get("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => return None,
+    };
+    let variables = match payload.get("variables") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return None,
+    };
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    if operation_name.is_none() && doc.operations.iter().count() != 1 {
+        return None;
+    }
+    let (_, op) = selected_operation(&doc, operation_name.as_deref())?;
+    if op.node.ty != OperationType::Subscription || !op.node.directives.is_empty() {
+        return None;
+    }
+    let [selection] = op.node.selection_set.node.items.as_slice() else {
+        return None;
+    };
+    let Selection::Field(field) = &selection.node else {
+        return None;
+    };
+    if field.node.name.node != "activityAdded" || !field.node.directives.is_empty() {
+        return None;
+    }
+    // `after` with its variables put in: null or absent is a live-only subscription.
+    let after = field.node.get_argument("after").map(|arg| {
+        arg.node.clone().into_const_with(|name| {
+            let value = match variables.get(name.as_str()) {
+                Some(value) => async_graphql::Value::from_json(value.clone()).map_err(|_| ())?,
+                None => op
+                    .node
+                    .variable_definitions
+                    .iter()
+                    .find(|d| d.node.name.node == name)
+                    .and_then(|d| d.node.default_value())
+                    .cloned()
+                    .unwrap_or(async_graphql::Value::Null),
+            };
+            Ok::<_, ()>(value)
+        })
+    });
+    let after_is_null = match after {
+        None => true,
+        Some(Ok(value)) => value == async_graphql::Value::Null,
+        Some(Err(())) => false,
+    };
+    if !after_is_null {
+        return None;
+    }
+    let pos = field.pos;
+    let response_key = field.node.response_key().node.to_string();
+    let variables = Value::Object(variables);
+    Some(Plan {
+        key: Key {
+            query: query.to_owned(),
+            operation_name,
+            variables: variables.to_string(),
+            caller,
+        },
+        variables: Variables::from_json(variables),
+        pos,
+        response_key,
+    })
+}
+
+/// What a hub broadcasts to its members.
+#[derive(Clone)]
+enum Frame {
+    /// A rendered response. `tag` is the number of the event it renders;
+    /// `None` for a response no event caused (a request error, or the hub
+    /// itself falling behind the bus), which is its last and goes to every member.
+    Event { tag: Option<u64>, payload: Arc<str> },
+    /// The shared stream ended (the server is stopping, or it failed).
+    End,
+}
+
+/// The hubs of one server.
+#[derive(Clone)]
+pub struct Fanout {
+    schema: AppSchema,
+    bus: Arc<dyn EventBus>,
+    /// Payloads a member may fall behind by before it is told it lagged.
+    capacity: usize,
+    /// Where hubs render, whatever runtime the sockets run on.
+    runtime: Handle,
+    metrics: Arc<Metrics>,
+    hubs: Arc<Mutex<HashMap<Key, Arc<Hub>>>>,
+}
+
+/// One shared stream.
+struct Hub {
+    frames: broadcast::Sender<Frame>,
+    source: Arc<Mutex<Source>>,
+    /// Members now; changed only with the hub map locked.
+    members: AtomicUsize,
+    stop: CancellationToken,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Fanout {
+    /// Hubs over `schema`, reading `bus`; each member may fall `capacity`
+    /// payloads behind; hubs render on the current runtime.
+    pub fn new(
+        schema: AppSchema,
+        bus: Arc<dyn EventBus>,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            schema,
+            bus,
+            capacity: capacity.max(1),
+            runtime: Handle::current(),
+            metrics,
+            hubs: Arc::default(),
+        }
+    }
+
+    /// How many shared streams are running.
+    pub fn hubs(&self) -> usize {
+        lock(&self.hubs).len()
+    }
+
+    /// Joins the hub for `plan`, starting it if there is none.
+    pub fn join(&self, plan: Plan) -> Member {
+        let Plan {
+            key,
+            variables,
+            pos,
+            response_key,
+        } = plan;
+        let mut hubs = lock(&self.hubs);
+        let hub = match hubs.get(&key) {
+            Some(hub) => hub.clone(),
+            None => {
+                let hub = self.start(&key, variables);
+                hubs.insert(key.clone(), hub.clone());
+                hub
+            }
+        };
+        hub.members.fetch_add(1, Ordering::Relaxed);
+        let (after, frames) = {
+            let mut source = lock(&hub.source);
+            // Under the source's lock no event can be numbered meanwhile, so
+            // the receiver sees every payload of an event after `after`.
+            (source.admit(), hub.frames.subscribe())
+        };
+        drop(hubs);
+        self.metrics.subscriptions_started.inc();
+        self.metrics.subscriptions_active.inc();
+        Member {
+            frames: BroadcastStream::new(frames),
+            after,
+            done: false,
+            pos,
+            response_key,
+            membership: Membership {
+                fanout: self.clone(),
+                key,
+                hub,
+            },
+        }
+    }
+
+    /// Starts the shared stream for `key`; it reads the bus from now on.
+    fn start(&self, key: &Key, variables: Variables) -> Arc<Hub> {
+        let source = Arc::new(Mutex::new(Source {
+            bus: self.bus.subscribe(),
+            pending: VecDeque::new(),
+            taken: 0,
+            handed: None,
+            exhausted: false,
+            waker: None,
+        }));
+        let mut data = Data::default();
+        // No expiry: each member ends on its own token's.
+        data.insert(Authentication(Ok(Identity {
+            caller: key.caller,
+            expires_at: None,
+        })));
+        data.insert(LiveSource::new(SourceStream(source.clone()).boxed()));
+        let mut request = Request::new(key.query.clone()).variables(variables);
+        if let Some(name) = &key.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        let responses = self
+            .schema
+            .execute_stream_with_session_data(request, Arc::new(data));
+        let (frames, _) = broadcast::channel(self.capacity);
+        let hub = Arc::new(Hub {
+            frames,
+            source,
+            members: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+        });
+        self.runtime
+            .spawn(self.clone().run(key.clone(), hub.clone(), responses));
+        hub
+    }
+
+    /// Renders each response once and hands it to every member.
+    async fn run(self, key: Key, hub: Arc<Hub>, mut responses: BoxStream<'static, Response>) {
+        loop {
+            let response = tokio::select! {
+                biased;
+                () = hub.stop.cancelled() => return,
+                response = responses.next() => response,
+            };
+            let Some(response) = response else { break };
+            let tag = lock(&hub.source).handed;
+            let payload: Arc<str> = serde_json::to_string(&response)
+                .unwrap_or_else(|_| {
+                    r#"{"data":null,"errors":[{"message":"internal error"}]}"#.into()
+                })
+                .into();
+            if tag.is_none() {
+                // Its last response: nobody may join it from now on.
+                self.retire(&key, &hub);
+                let _ = hub.frames.send(Frame::Event { tag, payload });
+                break;
+            }
+            // An error only means that every member has just left.
+            let _ = hub.frames.send(Frame::Event { tag, payload });
+        }
+        self.retire(&key, &hub);
+        let _ = hub.frames.send(Frame::End);
+    }
+
+    /// Takes `hub` out of the map, if it is still there.
+    fn retire(&self, key: &Key, hub: &Arc<Hub>) {
+        let mut hubs = lock(&self.hubs);
+        if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+            hubs.remove(key);
+        }
+    }
+
+    /// `hub` lost a member; the last one stops it.
+    fn leave(&self, key: &Key, hub: &Arc<Hub>) {
+        let mut hubs = lock(&self.hubs);
+        if hub.members.fetch_sub(1, Ordering::Relaxed) == 1 {
+            if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+                hubs.remove(key);
+            }
+            hub.stop.cancel();
+        }
+    }
+}
+
+/// The hub's own bus stream, numbering what it takes.
+struct Source {
+    bus: BoxStream<'static, BusItem>,
+    /// Taken from the bus for a joining member and not handed out yet.
+    pending: VecDeque<(u64, BusItem)>,
+    /// Events taken from the bus so far.
+    taken: u64,
+    /// The number of the event last handed to the stream; `None` before the
+    /// first and after an error (nothing rendered then renders an event).
+    handed: Option<u64>,
+    /// The bus ended, or an error was handed out: nothing more follows.
+    exhausted: bool,
+    /// The hub's task, to wake when a joining member took its events.
+    waker: Option<Waker>,
+}
+
+impl Source {
+    /// Numbers everything the bus has already sent and returns the last
+    /// number: a member joining now receives what comes after it.
+    fn admit(&mut self) -> u64 {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        while !self.exhausted {
+            match self.bus.poll_next_unpin(&mut cx) {
+                Poll::Ready(Some(item)) => {
+                    self.taken += 1;
+                    self.pending.push_back((self.taken, item));
+                }
+                Poll::Ready(None) => self.exhausted = true,
+                Poll::Pending => break,
+            }
+        }
+        // Polling with a no-op waker unregistered the hub's task: it must
+        // look again (and pick up the pending events).
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+        self.taken
+    }
+
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+        let (number, item) = match self.pending.pop_front() {
+            Some(next) => next,
+            None if self.exhausted => return Poll::Ready(None),
+            None => match self.bus.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => {
+                    self.taken += 1;
+                    (self.taken, item)
+                }
+                Poll::Ready(None) => {
+                    self.exhausted = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    self.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            },
+        };
+        self.handed = item.is_ok().then_some(number);
+        if item.is_err() {
+            // The error ends the subscription; pending events go with it.
+            self.pending.clear();
+            self.exhausted = true;
+        }
+        Poll::Ready(Some(item))
+    }
+}
+
+/// [`Source`] as the stream the subscription resolver reads.
+struct SourceStream(Arc<Mutex<Source>>);
+
+impl Stream for SourceStream {
+    type Item = BusItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+        lock(&self.0).poll_item(cx)
+    }
+}
+
+/// Leaves the hub when dropped.
+struct Membership {
+    fanout: Fanout,
+    key: Key,
+    hub: Arc<Hub>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.fanout.leave(&self.key, &self.hub);
+        self.fanout.metrics.subscriptions_active.dec();
+    }
+}
+
+/// What a member is to send, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// An event's payload.
+    Event(Arc<str>),
+    /// The stream's last payload, not an event's: it may be a request error.
+    Last(Arc<str>),
+    /// The stream is over: `complete`.
+    End,
+    /// This member fell behind by this many payloads; it ends here.
+    Lagged(u64),
+}
+
+/// One subscriber of a hub: a stream of what to send it, ending after
+/// [`Delivery::End`] or [`Delivery::Lagged`]. Dropping it leaves the hub.
+pub struct Member {
+    frames: BroadcastStream<Frame>,
+    after: u64,
+    done: bool,
+    pos: Pos,
+    response_key: String,
+    membership: Membership,
+}
+
+impl Member {
+    /// The payload of an error that ends this member alone, as the
+    /// subscription's resolver would have reported it.
+    pub fn error_payload(&self, error: async_graphql::Error) -> String {
+        let error = error
+            .into_server_error(self.pos)
+            .with_path(vec![PathSegment::Field(self.response_key.clone())]);
+        serde_json::to_string(&Response::from_errors(vec![error])).unwrap_or_default()
+    }
+}
+
+impl Stream for Member {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            let delivery = match self.frames.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(Frame::Event { tag, payload }))) => match tag {
+                    Some(n) if n <= self.after => continue,
+                    Some(_) => return Poll::Ready(Some(Delivery::Event(payload))),
+                    None => Delivery::Last(payload),
+                },
+                Poll::Ready(Some(Ok(Frame::End)) | None) => Delivery::End,
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    Delivery::Lagged(missed)
+                }
+            };
+            self.done = !matches!(delivery, Delivery::Last(_));
+            return Poll::Ready(Some(delivery));
+        }
+    }
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("key", &self.membership.key)
+            .field("after", &self.after)
+            .finish()
+    }
+}
