@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
-use super::{client, websocket, AppState};
+use super::{client, delivery, websocket, AppState};
 use crate::graphql::context::Authentication;
 
 /// Bytes each websocket reads at a time.
@@ -128,7 +128,9 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
-                websocket::serve(socket, state, protocol, authorization, context).await;
+                let served = websocket::serve(socket, state, protocol, authorization, context);
+                // A socket that panicked is closed; the server goes on.
+                let _ = delivery::handle().spawn(served).await;
                 drop(slot);
             })
         })

@@ -24,6 +24,8 @@ use crate::service::ActivityFeed;
 mod client;
 /// `/`: the live dashboard page and its embedded assets.
 mod dashboard;
+/// The threads websockets run on.
+mod delivery;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
 /// Subscribers with identical subscriptions share one stream.
