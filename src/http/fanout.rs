@@ -196,11 +196,6 @@ impl Fanout {
         }
     }
 
-    /// How many shared streams are running.
-    pub fn hubs(&self) -> usize {
-        lock(&self.hubs).len()
-    }
-
     /// Joins the hub for `plan`, starting it if there is none.
     pub fn join(&self, plan: Plan) -> Member {
         let Plan {
@@ -215,6 +210,7 @@ impl Fanout {
             None => {
                 let hub = self.start(&key, variables);
                 hubs.insert(key.clone(), hub.clone());
+                self.metrics.shared_streams.inc();
                 hub
             }
         };
@@ -328,6 +324,7 @@ impl Fanout {
         let mut hubs = lock(&self.hubs);
         if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
             hubs.remove(key);
+            self.metrics.shared_streams.dec();
         }
     }
 
@@ -337,6 +334,7 @@ impl Fanout {
         if hub.members.fetch_sub(1, Ordering::Relaxed) == 1 {
             if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
                 hubs.remove(key);
+                self.metrics.shared_streams.dec();
             }
             hub.stop.cancel();
         }
@@ -541,5 +539,100 @@ impl std::fmt::Debug for Member {
             .field("key", &self.membership.key)
             .field("after", &self.after)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shares(query: &str, variables: Value) -> bool {
+        plan(
+            &json!({ "query": query, "variables": variables }),
+            Caller::SYSTEM,
+        )
+        .is_some()
+    }
+
+    #[test]
+    fn only_live_single_field_subscriptions_are_shared() {
+        let live = "subscription { activityAdded { uuid } }";
+        let with_after = "subscription($a: String) { activityAdded(after: $a) { uuid } }";
+        let with_default =
+            r#"subscription($a: String = "x") { activityAdded(after: $a) { uuid } }"#;
+        assert!(shares(live, json!({})));
+        assert!(shares(with_after, json!({ "a": null })));
+        assert!(shares(with_after, json!({})));
+        assert!(!shares(with_after, json!({ "a": "cursor" })));
+        assert!(!shares(with_default, json!({})));
+        assert!(!shares(
+            r#"subscription { activityAdded(after: "c") { uuid } }"#,
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription { a: activityAdded { uuid } b: activityAdded { uuid } }",
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription { ...F } fragment F on SubscriptionRoot { activityAdded { uuid } }",
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription($s: Boolean!) { activityAdded @skip(if: $s) { uuid } }",
+            json!({ "s": false })
+        ));
+        assert!(!shares("query { activityAdded { uuid } }", json!({})));
+        assert!(!shares("subscription {", json!({})));
+        assert!(!shares(&format!("{live} {live}"), json!({})));
+        let apq = json!({ "query": live, "extensions": { "persistedQuery": {} } });
+        assert!(plan(&apq, Caller::SYSTEM).is_none());
+    }
+
+    #[test]
+    fn the_key_tells_callers_variables_and_names_apart() {
+        let key = |payload: Value, caller: Caller| plan(&payload, caller).map(|p| p.key);
+        let doc = "subscription S($f: ActivityFilter) { activityAdded(filter: $f) { uuid } }";
+        let base = key(
+            json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+            Caller::SYSTEM,
+        );
+        assert!(base.is_some());
+        assert_eq!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+                Caller::SYSTEM
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "b" } } }),
+                Caller::SYSTEM
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+                Caller::user(uuid::Uuid::nil())
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "operationName": "S", "variables": { "f": { "action": "a" } } }),
+                Caller::SYSTEM
+            )
+        );
+    }
+
+    #[test]
+    fn the_window_grows_with_members_up_to_its_cap() {
+        assert_eq!(window(1), Duration::ZERO);
+        assert_eq!(window(1_000), Duration::from_millis(5));
+        assert_eq!(window(10_000), MAX_WINDOW);
+        assert_eq!(window(usize::MAX), MAX_WINDOW);
     }
 }
