@@ -206,7 +206,7 @@ const WRITE_BATCH: usize = 64;
 /// A subscription this socket runs itself (graphql-transport-ws only).
 enum Operation {
     /// A member of a stream shared with other subscribers.
-    Shared(Member),
+    Shared(Box<Member>),
     /// A stream of its own: a replaying subscription, a query or mutation
     /// sent as `subscribe`, or a document that cannot be shared.
     Own {
@@ -535,7 +535,7 @@ fn own(
                 .then(|| fanout::plan(&payload, identity.caller))
                 .flatten();
             if let Some(plan) = plan {
-                operations.insert(id, Operation::Shared(state.fanout.join(plan)));
+                operations.insert(id, Operation::Shared(Box::new(state.fanout.join(plan))));
                 return Own::Started {
                     shared: identity.expires_at,
                 };
