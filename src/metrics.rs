@@ -31,6 +31,8 @@ pub struct Metrics {
     pub subscriptions_started: IntCounter,
     /// Subscriptions open now.
     pub subscriptions_active: IntGauge,
+    /// Streams that identical subscriptions share, running now.
+    pub shared_streams: IntGauge,
     published: IntGauge,
     delivered: IntGauge,
     lagged: IntGauge,
@@ -110,6 +112,11 @@ impl Metrics {
                 &registry,
                 "subscriptions_active",
                 "GraphQL subscriptions open now",
+            ),
+            shared_streams: gauge(
+                &registry,
+                "shared_subscription_streams",
+                "Subscription streams running, each shared by identical subscriptions",
             ),
             published: gauge(
                 &registry,

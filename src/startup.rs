@@ -15,6 +15,7 @@ use crate::bus::{EventBus, MemoryBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::{self, SchemaConfig, Shutdown};
+use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::retention::{self, RetentionLock};
@@ -51,6 +52,13 @@ pub async fn open_feed(
     Ok(ActivityFeed::new(db, Arc::new(MemoryBus::new(1)), limits))
 }
 
+/// Events a subscriber may fall behind by. One batch is published at once:
+/// a buffer smaller than the largest batch would make every subscriber lag,
+/// however fast it reads.
+fn subscriber_capacity(config: &ServeConfig) -> usize {
+    config.subscriber_buffer.max(config.limits.max_batch_size)
+}
+
 /// The bus the configuration asks for: LISTEN/NOTIFY on PostgreSQL unless
 /// told otherwise, in-process on SQLite.
 async fn open_bus(
@@ -61,9 +69,7 @@ async fn open_bus(
     tasks: &TaskTracker,
 ) -> Result<Arc<dyn EventBus>, DbErr> {
     let postgres = database.url.starts_with("postgres");
-    // One batch is published at once: a buffer smaller than the largest batch
-    // would make every subscriber lag, however fast it reads.
-    let capacity = config.subscriber_buffer.max(config.limits.max_batch_size);
+    let capacity = subscriber_capacity(config);
     let kind = match config.bus {
         BusKind::Auto if postgres => BusKind::Postgres,
         BusKind::Auto => BusKind::Memory,
@@ -148,7 +154,7 @@ impl Application {
         let db = db::connect(database, &statements).await?;
         db::migrate(&db, database).await?;
         let bus = open_bus(database, &config, &db, &shutdown, &sockets).await?;
-        let feed = ActivityFeed::new(db, bus, limits)
+        let feed = ActivityFeed::new(db, bus.clone(), limits)
             .with_redactor(Redactor::new(&config.redaction.redact_keys));
         let schema = graphql::build_schema(
             feed.clone(),
@@ -161,6 +167,12 @@ impl Application {
                 persisted_queries: config.limits.persisted_queries,
                 metrics: metrics.clone(),
             },
+        );
+        let fanout = Fanout::new(
+            schema.clone(),
+            bus,
+            subscriber_capacity(&config),
+            metrics.clone(),
         );
         retention::spawn(
             feed.clone(),
@@ -181,6 +193,7 @@ impl Application {
             listener,
             state: AppState {
                 schema,
+                fanout,
                 feed,
                 auth,
                 shutdown,

@@ -85,10 +85,13 @@ impl Extension for Hooks {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        self.metrics
-            .subscribed(next.run(ctx, stream))
-            .map(with_default_code)
-            .boxed()
+        let stream = next.run(ctx, stream);
+        // A stream shared by several subscribers is counted by each of them.
+        let stream = match ctx.data_opt::<super::LiveSource>() {
+            Some(_) => stream,
+            None => self.metrics.subscribed(stream),
+        };
+        stream.map(with_default_code).boxed()
     }
 
     async fn prepare_request(

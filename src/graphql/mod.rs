@@ -27,7 +27,6 @@ pub mod metrics;
 pub mod mutation;
 /// Read operations.
 pub mod query;
-
 /// Live operations.
 pub mod subscription;
 /// Object, input and enum types.
@@ -35,7 +34,7 @@ pub mod types;
 
 pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
-pub use subscription::{Shutdown, SubscriptionRoot};
+pub use subscription::{LiveSource, Shutdown, SubscriptionRoot};
 
 /// The operation a request runs: the one `operation_name` names, or else the
 /// document's first, with its name if it has one. GraphQL-over-HTTP's GET

@@ -1,7 +1,9 @@
 //! Live delivery of committed activities.
 
+use std::sync::Mutex;
+
 use async_graphql::{Context, Result, Subscription};
-use futures_util::stream::{Stream, StreamExt};
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::context::{identity, service};
@@ -9,12 +11,42 @@ use super::error::{
     coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
 };
 use super::types::{Activity, ActivityFilterInput};
-use crate::bus::BusError;
+use crate::bus::{BusError, BusItem};
 use crate::service::Cursor;
 
 /// Fired when the server shuts down, so every subscription completes cleanly.
 #[derive(Clone, Default)]
 pub struct Shutdown(pub CancellationToken);
+
+/// The bus stream a shared subscription reads instead of subscribing itself:
+/// its owner (the websocket fan-out) numbers the events it hands out, so it
+/// knows which of them each subscriber may receive. Only the server puts it
+/// in a request's data; it is taken once, by the first `activityAdded`.
+pub struct LiveSource(Mutex<Option<BoxStream<'static, BusItem>>>);
+
+impl LiveSource {
+    /// A source that hands `events` to the subscription.
+    pub fn new(events: BoxStream<'static, BusItem>) -> Self {
+        Self(Mutex::new(Some(events)))
+    }
+
+    fn take(&self) -> Option<BoxStream<'static, BusItem>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// What a subscriber that fell `missed` events behind is told before its stream ends.
+pub fn lagged(missed: u64) -> async_graphql::Error {
+    coded(
+        SUBSCRIBER_LAGGED,
+        format!("subscriber fell behind and missed {missed} activities; subscribe again"),
+    )
+}
+
+/// What a subscriber whose token expired is told.
+pub fn expired() -> async_graphql::Error {
+    coded(UNAUTHENTICATED, "the token has expired")
+}
 
 /// Live operations on the activity feed.
 #[derive(Default)]
@@ -48,9 +80,15 @@ impl SubscriptionRoot {
                 Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))
             })
             .transpose()?;
-        let events = feed
-            .subscribe(&caller, filter.map(Into::into).unwrap_or_default(), after)
-            .graphql()?;
+        let filter = filter.map(Into::into).unwrap_or_default();
+        let source = after
+            .is_none()
+            .then(|| ctx.data_opt::<LiveSource>().and_then(LiveSource::take))
+            .flatten();
+        let events = match source {
+            Some(live) => feed.follow(&caller, filter, live).graphql()?.boxed(),
+            None => feed.subscribe(&caller, filter, after).graphql()?.boxed(),
+        };
         let expiry = async move {
             match expires_at.and_then(|at| (at - chrono::Utc::now()).to_std().ok()) {
                 Some(left) => tokio::time::sleep(left).await,
@@ -58,14 +96,14 @@ impl SubscriptionRoot {
                 None => std::future::pending().await,
             }
         };
-        let expired = futures_util::stream::once(expiry).map(|()| Err(End::TokenExpired));
+        let expiring = futures_util::stream::once(expiry).map(|()| Err(End::TokenExpired));
         let live = events.map(|item| {
             item.map_err(|e| match e {
                 BusError::Lagged { missed } => End::Lagged(missed),
                 BusError::Replay(_) => End::Unavailable,
             })
         });
-        let stream = futures_util::stream::select(live, expired)
+        let stream = futures_util::stream::select(live, expiring)
             .take_until(shutdown.cancelled_owned())
             // The first error is delivered, then the stream ends.
             .scan(false, |ended, item| {
@@ -75,11 +113,8 @@ impl SubscriptionRoot {
                     *ended = item.is_err();
                     Some(match item {
                         Ok(row) => Ok(Activity((*row).clone())),
-                        Err(End::Lagged(missed)) => Err(coded(
-                            SUBSCRIBER_LAGGED,
-                            format!("subscriber fell behind and missed {missed} activities; subscribe again"),
-                        )),
-                        Err(End::TokenExpired) => Err(coded(UNAUTHENTICATED, "the token has expired")),
+                        Err(End::Lagged(missed)) => Err(lagged(missed)),
+                        Err(End::TokenExpired) => Err(expired()),
                         Err(End::Unavailable) => Err(coded(INTERNAL, "internal error")),
                     })
                 };

@@ -5,11 +5,14 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
-use super::{client, websocket, AppState};
+use super::{client, delivery, websocket, AppState};
 use crate::graphql::context::Authentication;
 
 /// Bytes each websocket reads at a time.
 const SOCKET_READ_BUFFER: usize = 4096;
+
+/// Bytes a websocket gathers before writing them out.
+const SOCKET_WRITE_BUFFER: usize = 4096;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
 pub async fn get(State(state): State<AppState>, req: Request) -> Response {
@@ -126,9 +129,16 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         // the benchmark's profile showed dominating memory and CPU at 1,000
         // subscribers (BENCHMARKS.md). Larger messages still arrive whole.
         .read_buffer_size(SOCKET_READ_BUFFER)
+        // The write buffer keeps the capacity of its largest batch for as
+        // long as the socket is open: a burst to 10,000 sockets would keep
+        // tens of KiB on each (tungstenite's threshold is 128 KiB). Batches
+        // above this go out in several writes.
+        .write_buffer_size(SOCKET_WRITE_BUFFER)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
-                websocket::serve(socket, state, protocol, authorization, context).await;
+                let served = websocket::serve(socket, state, protocol, authorization, context);
+                // A socket that panicked is closed; the server goes on.
+                let _ = delivery::handle().spawn(served).await;
                 drop(slot);
             })
         })

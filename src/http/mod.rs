@@ -24,8 +24,12 @@ use crate::service::ActivityFeed;
 mod client;
 /// `/`: the live dashboard page and its embedded assets.
 mod dashboard;
+/// The threads websockets run on.
+mod delivery;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
+/// Subscribers with identical subscriptions share one stream.
+pub mod fanout;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
 /// `/healthz`, `/readyz` and `/metrics`.
@@ -40,6 +44,8 @@ pub mod websocket;
 pub struct AppState {
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// The shared subscription streams.
+    pub fanout: fanout::Fanout,
     /// The service, for health checks.
     pub feed: ActivityFeed,
     /// Verifies bearer tokens.

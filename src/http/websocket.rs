@@ -4,21 +4,29 @@
 //! one `error` message) and authenticates `connection_init`.
 
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use async_graphql::http::{WebSocket as Engine, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::stream::{BoxStream, Stream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamMap;
 
+use super::fanout::{self, Delivery, Member};
 use super::AppState;
+use crate::auth::Identity;
 use crate::graphql::context::Authentication;
+use crate::graphql::subscription;
 use crate::service::RequestContext;
 
 /// How long a websocket stays open after shutdown began, so the `complete`
@@ -191,7 +199,123 @@ impl Drop for OpenSocket {
     }
 }
 
+/// Bytes of messages a socket takes from its subscriptions before writing
+/// them: one flush (one write) carries them all, and other sockets get their
+/// turn. What waits beyond it stays in the hub's shared buffer rather than
+/// in a copy per socket: 10,000 sockets that each held 64 messages at once
+/// held 400 MiB between them.
+const WRITE_BATCH_BYTES: usize = 4096;
+
+/// Bytes of text in `out`.
+fn batched(out: &[Message]) -> usize {
+    out.iter()
+        .map(|m| match m {
+            Message::Text(text) => text.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A subscription this socket runs itself (graphql-transport-ws only).
+enum Operation {
+    /// A member of a stream shared with other subscribers.
+    Shared(Box<Member>),
+    /// A stream of its own: a replaying subscription, a query or mutation
+    /// sent as `subscribe`, or a document that cannot be shared.
+    Own {
+        responses: BoxStream<'static, async_graphql::Response>,
+        done: bool,
+    },
+}
+
+impl Stream for Operation {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Delivery>> {
+        match &mut *self {
+            Operation::Shared(member) => member.poll_next_unpin(cx),
+            Operation::Own { done: true, .. } => Poll::Ready(None),
+            Operation::Own { responses, done } => match responses.poll_next_unpin(cx) {
+                Poll::Ready(Some(response)) => {
+                    let payload = serde_json::to_string(&response).unwrap_or_else(|_| {
+                        r#"{"data":null,"errors":[{"message":"internal error"}]}"#.into()
+                    });
+                    Poll::Ready(Some(Delivery::Last(payload.into())))
+                }
+                Poll::Ready(None) => {
+                    *done = true;
+                    Poll::Ready(Some(Delivery::End))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// What the loop does after a step.
+enum Flow {
+    Continue,
+    /// Close with this code and reason.
+    Close(u16, String),
+    /// The client closed: finish the closing handshake.
+    Hangup,
+    /// Stop without a word (the client is gone).
+    Stop,
+}
+
+/// A graphql-transport-ws `next` message with `payload` (JSON) for operation `id`.
+fn next_message(id: &str, payload: &str) -> String {
+    let id = serde_json::to_string(id).unwrap_or_default();
+    format!(r#"{{"type":"next","id":{id},"payload":{payload}}}"#)
+}
+
+/// A graphql-transport-ws `complete` message for operation `id`.
+fn complete_message(id: &str) -> String {
+    serde_json::json!({ "type": "complete", "id": id }).to_string()
+}
+
+/// What the client sees of one delivery, in order; the guard sees what it must.
+fn deliver(
+    id: &str,
+    delivery: Delivery,
+    op: Option<&Operation>,
+    guard: &mut Guard,
+    out: &mut Vec<Message>,
+) {
+    let mut push = |text: String| out.push(Message::Text(text.into()));
+    match delivery {
+        // Data of an event: nothing for the guard to see.
+        Delivery::Event(payload) => push(next_message(id, &payload)),
+        Delivery::Last(payload) => {
+            if let Some(text) = guard.server(next_message(id, &payload)) {
+                push(text);
+            }
+        }
+        Delivery::End => {
+            if let Some(text) = guard.server(complete_message(id)) {
+                push(text);
+            }
+        }
+        Delivery::Lagged(missed) => {
+            if let Some(Operation::Shared(member)) = op {
+                push(next_message(
+                    id,
+                    &member.error_payload(subscription::lagged(missed)),
+                ));
+            }
+            if let Some(text) = guard.server(complete_message(id)) {
+                push(text);
+            }
+        }
+    }
+}
+
 /// Runs one GraphQL websocket until either side closes it or the server stops.
+///
+/// async-graphql's engine answers `connection_init` and pings, and runs
+/// everything on the legacy protocol; graphql-transport-ws subscriptions
+/// run here, so that identical ones can share one stream ([`Fanout`]) and a
+/// socket's messages go out in batches, one write each.
 pub async fn serve(
     socket: WebSocket,
     state: AppState,
@@ -202,12 +326,13 @@ pub async fn serve(
     state.metrics.websockets.inc();
     let _open = OpenSocket(state.metrics.clone());
     let (mut sink, mut source) = socket.split();
-    let (to_engine, engine_input) = mpsc::channel::<String>(64);
+    let (to_engine, engine_input) = mpsc::channel::<String>(8);
     let refused = Arc::new(AtomicBool::new(false));
-    let expires_at: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::default();
+    let identity: Arc<Mutex<Option<Identity>>> = Arc::default();
 
     let auth = state.auth.clone();
-    let (refused_in, expires_in) = (refused.clone(), expires_at.clone());
+    let (refused_in, identity_in, context_in) =
+        (refused.clone(), identity.clone(), context.clone());
     let mut engine = Engine::new(
         state.schema.clone(),
         ReceiverStream::new(engine_input),
@@ -223,14 +348,8 @@ pub async fn serve(
             });
         match auth.authenticate(from_payload.or(upgrade_authorization).as_deref()) {
             Ok(identity) => {
-                *expires_in.lock().unwrap_or_else(|e| e.into_inner()) = identity.expires_at;
-                let mut data = Data::default();
-                data.insert(Authentication(Ok(identity)));
-                // Mutations over the socket record where it was opened from.
-                if let Some(context) = context {
-                    data.insert(context);
-                }
-                Ok(data)
+                *identity_in.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity);
+                Ok(session_data(identity, context_in))
             }
             Err(e) => {
                 refused_in.store(true, Ordering::Relaxed);
@@ -251,73 +370,253 @@ pub async fn serve(
     };
     tokio::pin!(stopping);
     let mut expiry_check = tokio::time::interval(Duration::from_secs(1));
+    let mut operations: StreamMap<String, Operation> = StreamMap::new();
+    // When the token of the shared subscriptions expires: they end then, as
+    // their own streams would have.
+    let shared_expiry = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(shared_expiry);
+    let mut shared_expiry_armed = false;
+    let mut out: Vec<Message> = Vec::new();
+    let current =
+        |identity: &Mutex<Option<Identity>>| *identity.lock().unwrap_or_else(|e| e.into_inner());
 
     loop {
-        tokio::select! {
+        let flow = tokio::select! {
             incoming = source.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match guard.client(text.as_str()) {
-                    Verdict::Forward => {
-                        if to_engine.send(text.as_str().to_owned()).await.is_err() {
-                            break;
+                    Verdict::Forward if !guard.legacy => {
+                        match own(text.as_str(), current(&identity), &state, context.as_ref(), &mut operations) {
+                            Own::Started { shared: Some(expires_at) } => {
+                                if !shared_expiry_armed {
+                                    let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+                                    shared_expiry.as_mut().reset(Instant::now() + left);
+                                    shared_expiry_armed = true;
+                                }
+                                Flow::Continue
+                            }
+                            Own::Started { shared: None } | Own::Done => Flow::Continue,
+                            Own::Refused(reason) => Flow::Close(1002, reason),
+                            Own::Engine => match to_engine.send(text.as_str().to_owned()).await {
+                                Ok(()) => Flow::Continue,
+                                Err(_) => Flow::Stop,
+                            },
                         }
                     }
-                    Verdict::Close(code, reason) => {
-                        close(&mut sink, code, reason).await;
-                        break;
-                    }
+                    Verdict::Forward => match to_engine.send(text.as_str().to_owned()).await {
+                        Ok(()) => Flow::Continue,
+                        Err(_) => Flow::Stop,
+                    },
+                    Verdict::Close(code, reason) => Flow::Close(code, reason),
                 },
-                Some(Ok(Message::Binary(_))) => {
-                    close(&mut sink, 4400, "Binary messages are not supported".into()).await;
-                    break;
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) => {
-                    // The library queued the closing handshake's reply; it
-                    // goes out on the next write, so flush it before leaving
-                    // (without it, clients see 1006 instead of their own code).
-                    let _ = sink.close().await;
-                    break;
-                }
-                Some(Err(_)) | None => break,
+                Some(Ok(Message::Binary(_))) => Flow::Close(4400, "Binary messages are not supported".into()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                // The library queued the closing handshake's reply; it goes
+                // out on the next write, so flush it before leaving (without
+                // it, clients see 1006 instead of their own code).
+                Some(Ok(Message::Close(_))) => Flow::Hangup,
+                Some(Err(_)) | None => Flow::Stop,
             },
-            outgoing = engine.next() => match outgoing {
-                Some(WsMessage::Text(text)) => {
-                    if let Some(text) = guard.server(text) {
-                        if sink.send(Message::Text(text.into())).await.is_err() {
-                            break;
+            outgoing = engine.next() => {
+                let mut flow = from_engine(outgoing, &mut guard, &refused, &mut out);
+                while matches!(flow, Flow::Continue) && batched(&out) < WRITE_BATCH_BYTES {
+                    match engine.next().now_or_never() {
+                        Some(outgoing) => flow = from_engine(outgoing, &mut guard, &refused, &mut out),
+                        None => break,
+                    }
+                }
+                flow
+            }
+            Some((id, delivery)) = operations.next(), if !operations.is_empty() => {
+                deliver(&id, delivery, operations.iter().find(|(k, _)| *k == id).map(|(_, op)| op), &mut guard, &mut out);
+                while batched(&out) < WRITE_BATCH_BYTES {
+                    match operations.next().now_or_never() {
+                        Some(Some((id, delivery))) => {
+                            let op = operations.iter().find(|(k, _)| *k == id).map(|(_, op)| op);
+                            deliver(&id, delivery, op, &mut guard, &mut out);
                         }
+                        _ => break,
                     }
                 }
-                Some(WsMessage::Close(code, reason)) => {
-                    // The engine closes a refused connection_init with 1002; the protocol says 4403.
-                    let code = if refused.load(Ordering::Relaxed) && !guard.legacy { 4403 } else { code };
-                    close(&mut sink, code, reason).await;
-                    break;
-                }
-                None => {
-                    if guard.legacy && refused.load(Ordering::Relaxed) {
-                        close(&mut sink, 4403, "Forbidden".into()).await;
-                    }
-                    break;
-                }
-            },
+                Flow::Continue
+            }
             _ = &mut init_deadline, if !guard.acknowledged && !guard.legacy => {
-                close(&mut sink, 4408, "Connection initialisation timeout".into()).await;
-                break;
+                Flow::Close(4408, "Connection initialisation timeout".into())
+            }
+            () = &mut shared_expiry, if shared_expiry_armed => {
+                shared_expiry_armed = false;
+                let ids: Vec<String> = operations
+                    .iter()
+                    .filter(|(_, op)| matches!(op, Operation::Shared(_)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in ids {
+                    if let Some(Operation::Shared(member)) = operations.remove(&id) {
+                        // Like the resolver's expiry: the error, and no
+                        // `complete`, as the socket closes right after.
+                        out.push(Message::Text(next_message(&id, &member.error_payload(subscription::expired())).into()));
+                    }
+                }
+                Flow::Continue
             }
             _ = expiry_check.tick() => {
-                let expired = expires_at
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                let expired = current(&identity)
+                    .and_then(|i| i.expires_at)
                     .is_some_and(|at| at < Utc::now());
                 if expired {
-                    close(&mut sink, 4403, "Forbidden: the token has expired".into()).await;
+                    Flow::Close(4403, "Forbidden: the token has expired".into())
+                } else {
+                    Flow::Continue
+                }
+            }
+            _ = &mut stopping => Flow::Close(1001, "Server shutting down".into()),
+        };
+        if !out.is_empty() {
+            let mut written = true;
+            for message in out.drain(..) {
+                if sink.feed(message).await.is_err() {
+                    written = false;
                     break;
                 }
             }
-            _ = &mut stopping => {
-                close(&mut sink, 1001, "Server shutting down".into()).await;
+            if !written || sink.flush().await.is_err() {
                 break;
+            }
+            out.clear();
+        }
+        match flow {
+            Flow::Continue => {}
+            Flow::Close(code, reason) => {
+                close(&mut sink, code, reason).await;
+                break;
+            }
+            Flow::Hangup => {
+                let _ = sink.close().await;
+                break;
+            }
+            Flow::Stop => break,
+        }
+    }
+}
+
+/// The data every operation of an authenticated socket runs with.
+fn session_data(identity: Identity, context: Option<RequestContext>) -> Data {
+    let mut data = Data::default();
+    data.insert(Authentication(Ok(identity)));
+    // Mutations over the socket record where it was opened from.
+    if let Some(context) = context {
+        data.insert(context);
+    }
+    data
+}
+
+/// What became of a graphql-transport-ws client message the guard let through.
+enum Own {
+    /// A subscription started here; `shared` holds when its token expires,
+    /// for a shared one whose token does.
+    Started { shared: Option<DateTime<Utc>> },
+    /// Handled here, nothing more to do.
+    Done,
+    /// For the engine (`connection_init`, `ping`, `pong`).
+    Engine,
+    /// A `subscribe` whose payload is not a request: close with 1002, as the engine does.
+    Refused(String),
+}
+
+/// Starts `subscribe`s (shared when they can be) and ends them on `complete`.
+fn own(
+    text: &str,
+    identity: Option<Identity>,
+    state: &AppState,
+    context: Option<&RequestContext>,
+    operations: &mut StreamMap<String, Operation>,
+) -> Own {
+    #[derive(serde::Deserialize)]
+    struct ClientMessage {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+        payload: Option<Value>,
+    }
+    let Ok(msg) = serde_json::from_str::<ClientMessage>(text) else {
+        return Own::Engine;
+    };
+    match (msg.kind.as_str(), msg.id, identity) {
+        ("subscribe", Some(id), Some(identity)) => {
+            let payload = msg.payload.unwrap_or_default();
+            let unexpired = identity.expires_at.is_none_or(|at| at > Utc::now());
+            let plan = unexpired
+                .then(|| fanout::plan(&payload, identity.caller))
+                .flatten();
+            if let Some(plan) = plan {
+                operations.insert(id, Operation::Shared(Box::new(state.fanout.join(plan))));
+                return Own::Started {
+                    shared: identity.expires_at,
+                };
+            }
+            let request = match serde_json::from_value::<async_graphql::Request>(payload) {
+                Ok(request) => request,
+                Err(e) => return Own::Refused(e.to_string()),
+            };
+            let data = session_data(identity, context.cloned());
+            let mut responses = state
+                .schema
+                .execute_stream_with_session_data(request, Arc::new(data));
+            // Run it up to its first wait now, so that it listens before
+            // this socket's next message is read, as the engine did.
+            let first = responses.next().now_or_never();
+            let responses = match first {
+                None => responses,
+                Some(Some(first)) => futures_util::stream::once(async move { first })
+                    .chain(responses)
+                    .boxed(),
+                Some(None) => futures_util::stream::empty().boxed(),
+            };
+            operations.insert(
+                id,
+                Operation::Own {
+                    responses,
+                    done: false,
+                },
+            );
+            Own::Started { shared: None }
+        }
+        ("complete", Some(id), _) => {
+            // The client's own `complete` is not echoed.
+            operations.remove(&id);
+            Own::Done
+        }
+        _ => Own::Engine,
+    }
+}
+
+/// Passes one engine message on; says when the socket must close.
+fn from_engine(
+    outgoing: Option<WsMessage>,
+    guard: &mut Guard,
+    refused: &AtomicBool,
+    out: &mut Vec<Message>,
+) -> Flow {
+    match outgoing {
+        Some(WsMessage::Text(text)) => {
+            if let Some(text) = guard.server(text) {
+                out.push(Message::Text(text.into()));
+            }
+            Flow::Continue
+        }
+        Some(WsMessage::Close(code, reason)) => {
+            // The engine closes a refused connection_init with 1002; the protocol says 4403.
+            let code = if refused.load(Ordering::Relaxed) && !guard.legacy {
+                4403
+            } else {
+                code
+            };
+            Flow::Close(code, reason)
+        }
+        None => {
+            if guard.legacy && refused.load(Ordering::Relaxed) {
+                Flow::Close(4403, "Forbidden".into())
+            } else {
+                Flow::Stop
             }
         }
     }

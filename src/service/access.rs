@@ -54,7 +54,7 @@ pub enum Operation {
 }
 
 /// Who is calling the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Caller {
     /// What the caller may do.
     pub role: Role,

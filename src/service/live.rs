@@ -2,7 +2,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use futures_util::stream::{Stream, StreamExt};
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 use sea_orm::{QueryFilter, QuerySelect};
 
 use super::query::oldest_first;
@@ -71,6 +71,27 @@ impl ActivityFeed {
                 }
             }
         })
+    }
+
+    /// What `live` (a stream from the bus) carries that matches `filter` and
+    /// that `caller` may see, in its order, errors included: [`Self::subscribe`]
+    /// without replay, over a bus stream the caller holds already, so that
+    /// one stream can serve every subscriber with the same filter and caller.
+    pub fn follow(
+        &self,
+        caller: &Caller,
+        filter: ActivityFilter,
+        live: BoxStream<'static, BusItem>,
+    ) -> Result<impl Stream<Item = BusItem> + Send + 'static> {
+        caller.require(Operation::Read)?;
+        let caller = *caller;
+        Ok(live.filter(move |item| {
+            let pass = match item {
+                Ok(row) => caller.sees(row) && filter.matches(row),
+                Err(_) => true,
+            };
+            std::future::ready(pass)
+        }))
     }
 
     /// The next matching rows after `cursor`, oldest first.

@@ -12,6 +12,7 @@ mod dashboard;
 mod database;
 mod dataloader;
 mod distinct;
+mod fanout;
 mod feed;
 mod filters;
 mod graphiql;

@@ -1,0 +1,638 @@
+//! Shared subscriptions: every websocket subscriber with the same document,
+//! operation, variables and caller receives the same bytes for each event, so
+//! the event is executed and serialized once for all of them, not once each.
+//!
+//! The first subscriber with a [`Key`] starts one async-graphql stream (a
+//! hub) and later ones join it; each member gets every payload through a
+//! bounded broadcast and wraps it in its own envelope. What ends a single
+//! member (falling behind, its token expiring, unsubscribing) stays with that
+//! member; the hub stops when its last member leaves.
+//!
+//! Which events a member receives: the hub reads the bus itself and numbers
+//! every event it takes from it. A member joining takes, at that instant,
+//! everything the bus has already sent (so it gets a number) and receives
+//! exactly the payloads of events numbered after it: nothing committed before
+//! it subscribed, everything after, as an unshared subscription would.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql::{Data, PathSegment, Pos, Request, Response, Variables};
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Identity;
+use crate::bus::{BusItem, EventBus};
+use crate::graphql::context::Authentication;
+use crate::graphql::{selected_operation, AppSchema, LiveSource};
+use crate::metrics::Metrics;
+use crate::service::Caller;
+
+/// Everything that can change what a subscription renders: the document as
+/// sent (so error locations match it too), the operation, the variables and
+/// the caller (its role and uuid decide which activities it sees; the
+/// `Activity` fields read nothing of the caller). Token expiry is not part of
+/// it: each member ends on its own expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+    caller: Caller,
+}
+
+/// A `subscribe` that can be shared, and where its errors point.
+pub struct Plan {
+    key: Key,
+    variables: Variables,
+    /// Position of the subscribed field, for the errors that end one member.
+    pos: Pos,
+    /// The subscribed field's response key (its alias or name), likewise.
+    response_key: String,
+}
+
+/// The shared subscription for `payload` (a graphql-transport-ws `subscribe`
+/// payload) by `caller`, when it can be shared: a single `activityAdded`
+/// field of an unambiguous subscription operation, without `after` (a replay
+/// is each subscriber's own) and without directives or extensions.
+/// Anything else, including documents that do not parse, is left to the
+/// per-subscriber engine, which also reports their errors.
+pub fn plan(payload: &Value, caller: Caller) -> Option<Plan> {
+    let payload = payload.as_object()?;
+    if payload.get("extensions").is_some_and(|e| !e.is_null()) {
+        return None;
+    }
+    let query = payload.get("query")?.as_str()?;
+    let operation_name = match payload.get("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => return None,
+    };
+    let variables = match payload.get("variables") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return None,
+    };
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    if operation_name.is_none() && doc.operations.iter().count() != 1 {
+        return None;
+    }
+    let (_, op) = selected_operation(&doc, operation_name.as_deref())?;
+    if op.node.ty != OperationType::Subscription || !op.node.directives.is_empty() {
+        return None;
+    }
+    let [selection] = op.node.selection_set.node.items.as_slice() else {
+        return None;
+    };
+    let Selection::Field(field) = &selection.node else {
+        return None;
+    };
+    if field.node.name.node != "activityAdded" || !field.node.directives.is_empty() {
+        return None;
+    }
+    // `after` with its variables put in: null or absent is a live-only subscription.
+    let after = field.node.get_argument("after").map(|arg| {
+        arg.node.clone().into_const_with(|name| {
+            let value = match variables.get(name.as_str()) {
+                Some(value) => async_graphql::Value::from_json(value.clone()).map_err(|_| ())?,
+                None => op
+                    .node
+                    .variable_definitions
+                    .iter()
+                    .find(|d| d.node.name.node == name)
+                    .and_then(|d| d.node.default_value())
+                    .cloned()
+                    .unwrap_or(async_graphql::Value::Null),
+            };
+            Ok::<_, ()>(value)
+        })
+    });
+    let after_is_null = match after {
+        None => true,
+        Some(Ok(value)) => value == async_graphql::Value::Null,
+        Some(Err(())) => false,
+    };
+    if !after_is_null {
+        return None;
+    }
+    let pos = field.pos;
+    let response_key = field.node.response_key().node.to_string();
+    let variables = Value::Object(variables);
+    Some(Plan {
+        key: Key {
+            query: query.to_owned(),
+            operation_name,
+            variables: variables.to_string(),
+            caller,
+        },
+        variables: Variables::from_json(variables),
+        pos,
+        response_key,
+    })
+}
+
+/// What a hub broadcasts to its members.
+#[derive(Clone)]
+enum Frame {
+    /// A rendered response. `tag` is the number of the event it renders;
+    /// `None` for a response no event caused (a request error, or the hub
+    /// itself falling behind the bus), which is its last and goes to every member.
+    Event { tag: Option<u64>, payload: Arc<str> },
+    /// The shared stream ended (the server is stopping, or it failed).
+    End,
+}
+
+/// The hubs of one server.
+#[derive(Clone)]
+pub struct Fanout {
+    schema: AppSchema,
+    bus: Arc<dyn EventBus>,
+    /// Payloads a member may fall behind by before it is told it lagged.
+    capacity: usize,
+    /// Where hubs render, whatever runtime the sockets run on.
+    runtime: Handle,
+    metrics: Arc<Metrics>,
+    hubs: Arc<Mutex<HashMap<Key, Arc<Hub>>>>,
+}
+
+/// One shared stream.
+struct Hub {
+    frames: broadcast::Sender<Frame>,
+    source: Arc<Mutex<Source>>,
+    /// Members now; changed only with the hub map locked.
+    members: AtomicUsize,
+    stop: CancellationToken,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Fanout {
+    /// Hubs over `schema`, reading `bus`; each member may fall `capacity`
+    /// payloads behind; hubs render on the current runtime.
+    pub fn new(
+        schema: AppSchema,
+        bus: Arc<dyn EventBus>,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            schema,
+            bus,
+            capacity: capacity.max(1),
+            runtime: Handle::current(),
+            metrics,
+            hubs: Arc::default(),
+        }
+    }
+
+    /// Joins the hub for `plan`, starting it if there is none.
+    pub fn join(&self, plan: Plan) -> Member {
+        let Plan {
+            key,
+            variables,
+            pos,
+            response_key,
+        } = plan;
+        let mut hubs = lock(&self.hubs);
+        let hub = match hubs.get(&key) {
+            Some(hub) => hub.clone(),
+            None => {
+                let hub = self.start(&key, variables);
+                hubs.insert(key.clone(), hub.clone());
+                self.metrics.shared_streams.inc();
+                hub
+            }
+        };
+        hub.members.fetch_add(1, Ordering::Relaxed);
+        let (after, frames) = {
+            let mut source = lock(&hub.source);
+            // Under the source's lock no event can be numbered meanwhile, so
+            // the receiver sees every payload of an event after `after`.
+            (source.admit(), hub.frames.subscribe())
+        };
+        drop(hubs);
+        self.metrics.subscriptions_started.inc();
+        self.metrics.subscriptions_active.inc();
+        Member {
+            frames: BroadcastStream::new(frames),
+            after,
+            done: false,
+            pos,
+            response_key,
+            membership: Membership {
+                fanout: self.clone(),
+                key,
+                hub,
+            },
+        }
+    }
+
+    /// Starts the shared stream for `key`; it reads the bus from now on.
+    fn start(&self, key: &Key, variables: Variables) -> Arc<Hub> {
+        let source = Arc::new(Mutex::new(Source {
+            bus: self.bus.subscribe(),
+            pending: VecDeque::new(),
+            taken: 0,
+            handed: None,
+            exhausted: false,
+            waker: None,
+        }));
+        let mut data = Data::default();
+        // No expiry: each member ends on its own token's.
+        data.insert(Authentication(Ok(Identity {
+            caller: key.caller,
+            expires_at: None,
+        })));
+        data.insert(LiveSource::new(SourceStream(source.clone()).boxed()));
+        let mut request = Request::new(key.query.clone()).variables(variables);
+        if let Some(name) = &key.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        let responses = self
+            .schema
+            .execute_stream_with_session_data(request, Arc::new(data));
+        let (frames, _) = broadcast::channel(self.capacity);
+        let hub = Arc::new(Hub {
+            frames,
+            source,
+            members: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+        });
+        self.runtime
+            .spawn(self.clone().run(key.clone(), hub.clone(), responses));
+        hub
+    }
+
+    /// Renders each response once and hands it to every member, in bursts:
+    /// the payloads rendered within a window go out together, so that a
+    /// member's socket wakes and writes once per window, not once per event.
+    async fn run(self, key: Key, hub: Arc<Hub>, mut responses: BoxStream<'static, Response>) {
+        let mut burst: Vec<Frame> = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let response = tokio::select! {
+                biased;
+                () = hub.stop.cancelled() => return,
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    deadline = None;
+                    send_all(&hub, &mut burst);
+                    continue;
+                }
+                response = responses.next() => response,
+            };
+            let Some(response) = response else { break };
+            let tag = lock(&hub.source).handed;
+            let payload: Arc<str> = serde_json::to_string(&response)
+                .unwrap_or_else(|_| {
+                    r#"{"data":null,"errors":[{"message":"internal error"}]}"#.into()
+                })
+                .into();
+            if tag.is_none() {
+                // Its last response: nobody may join it from now on.
+                self.retire(&key, &hub);
+                burst.push(Frame::Event { tag, payload });
+                break;
+            }
+            burst.push(Frame::Event { tag, payload });
+            if deadline.is_none() {
+                let window = window(hub.members.load(Ordering::Relaxed));
+                if window.is_zero() {
+                    send_all(&hub, &mut burst);
+                } else {
+                    deadline = Some(tokio::time::Instant::now() + window);
+                }
+            }
+        }
+        self.retire(&key, &hub);
+        burst.push(Frame::End);
+        send_all(&hub, &mut burst);
+    }
+
+    /// Takes `hub` out of the map, if it is still there.
+    fn retire(&self, key: &Key, hub: &Arc<Hub>) {
+        let mut hubs = lock(&self.hubs);
+        if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+            hubs.remove(key);
+            self.metrics.shared_streams.dec();
+        }
+    }
+
+    /// `hub` lost a member; the last one stops it.
+    fn leave(&self, key: &Key, hub: &Arc<Hub>) {
+        let mut hubs = lock(&self.hubs);
+        if hub.members.fetch_sub(1, Ordering::Relaxed) == 1 {
+            if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+                hubs.remove(key);
+                self.metrics.shared_streams.dec();
+            }
+            hub.stop.cancel();
+        }
+    }
+}
+
+/// Per member of a hub, how long its payloads are held to go out together;
+/// at most [`MAX_WINDOW`]. Each burst costs every member's socket a wake-up
+/// and a write (a few microseconds), so the window grows with the members:
+/// 1,000 members wait 5 ms, 10,000 the full 50 ms, one member not at all.
+const WINDOW_PER_MEMBER: Duration = Duration::from_micros(5);
+
+/// The longest a payload is held for others (see [`WINDOW_PER_MEMBER`]).
+const MAX_WINDOW: Duration = Duration::from_millis(50);
+
+/// Windows shorter than this are not worth a timer: payloads go out at once.
+const MIN_WINDOW: Duration = Duration::from_millis(1);
+
+fn window(members: usize) -> Duration {
+    let window = WINDOW_PER_MEMBER
+        .saturating_mul(u32::try_from(members).unwrap_or(u32::MAX))
+        .min(MAX_WINDOW);
+    if window < MIN_WINDOW {
+        Duration::ZERO
+    } else {
+        window
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands every frame of `burst` to the members.
+fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
+    for frame in burst.drain(..) {
+        // An error only means that every member has just left.
+        let _ = hub.frames.send(frame);
+    }
+}
+
+/// The hub's own bus stream, numbering what it takes.
+struct Source {
+    bus: BoxStream<'static, BusItem>,
+    /// Taken from the bus for a joining member and not handed out yet.
+    pending: VecDeque<(u64, BusItem)>,
+    /// Events taken from the bus so far.
+    taken: u64,
+    /// The number of the event last handed to the stream; `None` before the
+    /// first and after an error (nothing rendered then renders an event).
+    handed: Option<u64>,
+    /// The bus ended, or an error was handed out: nothing more follows.
+    exhausted: bool,
+    /// The hub's task, to wake when a joining member took its events.
+    waker: Option<Waker>,
+}
+
+impl Source {
+    /// Numbers everything the bus has already sent and returns the last
+    /// number: a member joining now receives what comes after it.
+    fn admit(&mut self) -> u64 {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        while !self.exhausted {
+            match self.bus.poll_next_unpin(&mut cx) {
+                Poll::Ready(Some(item)) => {
+                    self.taken += 1;
+                    self.pending.push_back((self.taken, item));
+                }
+                Poll::Ready(None) => self.exhausted = true,
+                Poll::Pending => break,
+            }
+        }
+        // Polling with a no-op waker unregistered the hub's task: it must
+        // look again (and pick up the pending events).
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+        self.taken
+    }
+
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+        let (number, item) = match self.pending.pop_front() {
+            Some(next) => next,
+            None if self.exhausted => return Poll::Ready(None),
+            None => match self.bus.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => {
+                    self.taken += 1;
+                    (self.taken, item)
+                }
+                Poll::Ready(None) => {
+                    self.exhausted = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    self.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            },
+        };
+        self.handed = item.is_ok().then_some(number);
+        if item.is_err() {
+            // The error ends the subscription; pending events go with it.
+            self.pending.clear();
+            self.exhausted = true;
+        }
+        Poll::Ready(Some(item))
+    }
+}
+
+/// [`Source`] as the stream the subscription resolver reads.
+struct SourceStream(Arc<Mutex<Source>>);
+
+impl Stream for SourceStream {
+    type Item = BusItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+        lock(&self.0).poll_item(cx)
+    }
+}
+
+/// Leaves the hub when dropped.
+struct Membership {
+    fanout: Fanout,
+    key: Key,
+    hub: Arc<Hub>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.fanout.leave(&self.key, &self.hub);
+        self.fanout.metrics.subscriptions_active.dec();
+    }
+}
+
+/// What a member is to send, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// An event's payload.
+    Event(Arc<str>),
+    /// The stream's last payload, not an event's: it may be a request error.
+    Last(Arc<str>),
+    /// The stream is over: `complete`.
+    End,
+    /// This member fell behind by this many payloads; it ends here.
+    Lagged(u64),
+}
+
+/// One subscriber of a hub: a stream of what to send it, ending after
+/// [`Delivery::End`] or [`Delivery::Lagged`]. Dropping it leaves the hub.
+pub struct Member {
+    frames: BroadcastStream<Frame>,
+    after: u64,
+    done: bool,
+    pos: Pos,
+    response_key: String,
+    membership: Membership,
+}
+
+impl Member {
+    /// The payload of an error that ends this member alone, as the
+    /// subscription's resolver would have reported it.
+    pub fn error_payload(&self, error: async_graphql::Error) -> String {
+        let error = error
+            .into_server_error(self.pos)
+            .with_path(vec![PathSegment::Field(self.response_key.clone())]);
+        serde_json::to_string(&Response::from_errors(vec![error])).unwrap_or_default()
+    }
+}
+
+impl Stream for Member {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            let delivery = match self.frames.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(Frame::Event { tag, payload }))) => match tag {
+                    Some(n) if n <= self.after => continue,
+                    Some(_) => return Poll::Ready(Some(Delivery::Event(payload))),
+                    None => Delivery::Last(payload),
+                },
+                Poll::Ready(Some(Ok(Frame::End)) | None) => Delivery::End,
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    Delivery::Lagged(missed)
+                }
+            };
+            self.done = !matches!(delivery, Delivery::Last(_));
+            return Poll::Ready(Some(delivery));
+        }
+    }
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("key", &self.membership.key)
+            .field("after", &self.after)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shares(query: &str, variables: Value) -> bool {
+        plan(
+            &json!({ "query": query, "variables": variables }),
+            Caller::SYSTEM,
+        )
+        .is_some()
+    }
+
+    #[test]
+    fn only_live_single_field_subscriptions_are_shared() {
+        let live = "subscription { activityAdded { uuid } }";
+        let with_after = "subscription($a: String) { activityAdded(after: $a) { uuid } }";
+        let with_default =
+            r#"subscription($a: String = "x") { activityAdded(after: $a) { uuid } }"#;
+        assert!(shares(live, json!({})));
+        assert!(shares(with_after, json!({ "a": null })));
+        assert!(shares(with_after, json!({})));
+        assert!(!shares(with_after, json!({ "a": "cursor" })));
+        assert!(!shares(with_default, json!({})));
+        assert!(!shares(
+            r#"subscription { activityAdded(after: "c") { uuid } }"#,
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription { a: activityAdded { uuid } b: activityAdded { uuid } }",
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription { ...F } fragment F on SubscriptionRoot { activityAdded { uuid } }",
+            json!({})
+        ));
+        assert!(!shares(
+            "subscription($s: Boolean!) { activityAdded @skip(if: $s) { uuid } }",
+            json!({ "s": false })
+        ));
+        assert!(!shares("query { activityAdded { uuid } }", json!({})));
+        assert!(!shares("subscription {", json!({})));
+        assert!(!shares(&format!("{live} {live}"), json!({})));
+        let apq = json!({ "query": live, "extensions": { "persistedQuery": {} } });
+        assert!(plan(&apq, Caller::SYSTEM).is_none());
+    }
+
+    #[test]
+    fn the_key_tells_callers_variables_and_names_apart() {
+        let key = |payload: Value, caller: Caller| plan(&payload, caller).map(|p| p.key);
+        let doc = "subscription S($f: ActivityFilter) { activityAdded(filter: $f) { uuid } }";
+        let base = key(
+            json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+            Caller::SYSTEM,
+        );
+        assert!(base.is_some());
+        assert_eq!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+                Caller::SYSTEM
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "b" } } }),
+                Caller::SYSTEM
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "variables": { "f": { "action": "a" } } }),
+                Caller::user(uuid::Uuid::nil())
+            )
+        );
+        assert_ne!(
+            base,
+            key(
+                json!({ "query": doc, "operationName": "S", "variables": { "f": { "action": "a" } } }),
+                Caller::SYSTEM
+            )
+        );
+    }
+
+    #[test]
+    fn the_window_grows_with_members_up_to_its_cap() {
+        assert_eq!(window(1), Duration::ZERO);
+        assert_eq!(window(1_000), Duration::from_millis(5));
+        assert_eq!(window(10_000), MAX_WINDOW);
+        assert_eq!(window(usize::MAX), MAX_WINDOW);
+    }
+}
