@@ -517,6 +517,14 @@ async fn notifier_pool(
         // connection that died fails instead, and its retry reconnects.
         .test_before_acquire(false)
         .acquire_timeout(SEND_TIMEOUT)
+        // A batch's payloads make a large message: without TCP_NODELAY its
+        // last segment waits for PostgreSQL's delayed ACK, ~40 ms per send.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                crate::db::nodelay::disable_nagle(conn).await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
 }

@@ -339,3 +339,34 @@ async fn list_reads_decode_every_column_as_written() {
     assert_eq!((page.total, page.actors), (Some(3), None));
     db.remove().await;
 }
+
+#[tokio::test]
+async fn the_notifier_connection_sends_without_waiting_for_acknowledgements() {
+    use activity_feed::bus::postgres::notifier_application_name;
+    use sea_orm::Database;
+
+    let app = spawn_app().await;
+    if !app.db.is_postgres() {
+        app.stop().await;
+        return; // SQLite has no notifier.
+    }
+    let admin = Database::connect(&app.db.config.url).await.unwrap();
+    let channel = format!("activity_feed_{}", app.db.config.schema.as_deref().unwrap());
+    // The server runs in this process, so its notifier is this process's.
+    let name = notifier_application_name(std::process::id(), &channel);
+    let sql = format!(
+        "SELECT client_port, inet_server_port() FROM pg_stat_activity WHERE application_name = '{name}'"
+    );
+    let row = admin
+        .query_one_raw(Statement::from_string(admin.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .expect("the notifier's connection");
+    let local: i32 = row.try_get_by_index(0).unwrap();
+    let peer: i32 = row.try_get_by_index(1).unwrap();
+
+    let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+    assert_eq!(nodelay, Some(true));
+    admin.close().await.ok();
+    app.stop().await;
+}
