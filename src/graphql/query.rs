@@ -9,8 +9,7 @@ use super::context::service;
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
 use super::loaders::prefetch_people;
 use super::types::{
-    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket,
-    Total, User,
+    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket, User,
 };
 use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs, PageArgs};
 
@@ -298,17 +297,9 @@ async fn page_of(
     };
     let result = feed.page(&caller, &filter, args).await.graphql()?;
     prefetch_people(ctx, &result.entries, &[entries], result.actors).await?;
-    let total = match result.total {
-        Some(n) => Total::Counted(n),
-        None => Total::Deferred {
-            feed: feed.clone(),
-            caller,
-            filter: Box::new(filter),
-        },
-    };
     Ok(ActivityPage {
         entries: result.entries.into_iter().map(Activity).collect(),
-        total,
+        total: result.total,
         page,
         per_page,
     })

@@ -7,7 +7,7 @@ use entity::{activity, user};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::error::{internal, IntoGraphql};
+use super::error::internal;
 use super::loaders::{Prefetched, UserLoader};
 use crate::service::{self, badge};
 
@@ -220,37 +220,17 @@ pub struct ActivityPage {
     pub page: u64,
     /// The page size asked for.
     pub per_page: u64,
-    /// How many activities match in all, counted with the page when the
-    /// query selected it, or else on demand.
+    /// How many activities match in all: counted with the page exactly when
+    /// the query selects `total` or `totalPages` (look-ahead sees through
+    /// fragments), so the fields below always find it.
     #[graphql(skip)]
-    pub total: Total,
+    pub total: Option<u64>,
 }
 
-/// The size of a page query's whole result.
-pub enum Total {
-    /// Counted together with the page.
-    Counted(u64),
-    /// Not counted yet: what counting it needs.
-    Deferred {
-        /// The service to count with.
-        feed: service::ActivityFeed,
-        /// Whose view of the feed is counted.
-        caller: service::Caller,
-        /// The page query's filter.
-        filter: Box<service::ActivityFilter>,
-    },
-}
-
-impl Total {
-    async fn get(&self) -> async_graphql::Result<u64> {
-        match self {
-            Total::Counted(n) => Ok(*n),
-            Total::Deferred {
-                feed,
-                caller,
-                filter,
-            } => Ok(feed.count(caller, filter).await.graphql()?),
-        }
+impl ActivityPage {
+    fn counted_total(&self) -> async_graphql::Result<u64> {
+        self.total
+            .ok_or_else(|| internal("a page's total was asked for but not counted"))
     }
 }
 
@@ -258,11 +238,11 @@ impl Total {
 impl ActivityPage {
     /// How many activities match the filter in all.
     async fn total(&self) -> async_graphql::Result<u64> {
-        self.total.get().await
+        self.counted_total()
     }
     /// How many pages there are; at least 1, even when nothing matches.
     async fn total_pages(&self) -> async_graphql::Result<u64> {
-        Ok(self.total.get().await?.div_ceil(self.per_page).max(1))
+        Ok(self.counted_total()?.div_ceil(self.per_page).max(1))
     }
 }
 

@@ -127,8 +127,8 @@ impl ActivityFeed {
             .await?)
     }
 
-    /// Page `page` (from 1) of `per_page` matching activities, newest first,
-    /// and with `with_total` how many match in all.
+    /// Page `args.page` (from 1) of `args.per_page` matching activities,
+    /// newest first, and with `args.total` how many match in all.
     #[tracing::instrument(skip(self))]
     pub async fn page(
         &self,
@@ -182,10 +182,8 @@ impl ActivityFeed {
     ) -> Result<Vec<activity::Model>> {
         caller.require(Operation::Read)?;
         self.check_page_size("limit", limit)?;
-        Ok(newest_first(self.matching(caller, filter))
-            .limit(limit)
-            .all(&self.db)
-            .await?)
+        let select = newest_first(self.matching(caller, filter)).limit(limit);
+        Ok(self.rows(select, false).await?.0)
     }
 
     /// A keyset slice of the feed: its cost does not grow with its distance from the top.
@@ -255,25 +253,22 @@ impl ActivityFeed {
         actors: bool,
     ) -> Result<(Vec<activity::Model>, Option<Vec<user::Model>>)> {
         let backend = self.db.get_database_backend();
-        if !actors {
-            let found = self.db.query_all_raw(select.build(backend)).await?;
-            let rows = found
-                .iter()
-                .map(|r| rows::activity(r, 0))
-                .collect::<std::result::Result<_, _>>()?;
-            return Ok((rows, None));
-        }
-        let select = select.find_also_related(user::Entity);
-        let found = self.db.query_all_raw(select.build(backend)).await?;
-        let mut seen = HashSet::new();
-        let mut people = Vec::new();
+        let statement = match actors {
+            true => select.find_also_related(user::Entity).build(backend),
+            false => select.build(backend),
+        };
+        let found = self.db.query_all_raw(statement).await?;
         let mut rows = Vec::with_capacity(found.len());
+        let mut people = actors.then(Vec::new);
+        let mut seen = HashSet::new();
         for r in &found {
             rows.push(rows::activity(r, 0)?);
-            let actor = rows::user(r, rows::ACTIVITY_COLUMNS)?;
-            people.extend(actor.filter(|a| seen.insert(a.uuid)));
+            if let Some(people) = &mut people {
+                let actor = rows::user(r, rows::ACTIVITY_COLUMNS)?;
+                people.extend(actor.filter(|a| seen.insert(a.uuid)));
+            }
         }
-        Ok((rows, Some(people)))
+        Ok((rows, people))
     }
 
     /// How many activities match `filter`.
