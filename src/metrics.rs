@@ -202,7 +202,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric, read fresh.
     pub fn render(&self, feed: &ActivityFeed, statements: &StatementCounter) -> String {
-        let bus = feed.bus().stats();
+        let bus = feed.live_stats();
         let set = |g: &IntGauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
         set(&self.published, bus.published);
         set(&self.delivered, bus.delivered);

@@ -11,15 +11,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::bus::postgres::ListenerConfig;
-use crate::bus::{EventBus, MemoryBus, PgBus};
+use crate::bus::{LocalBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
-use crate::graphql::{self, SchemaConfig, Shutdown};
+use crate::graphql::{self, SchemaConfig};
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::retention::{self, RetentionLock};
-use crate::service::{ActivityFeed, Limits, Redactor};
+use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +40,8 @@ pub enum StartupError {
     },
 }
 
-/// Opens the database, applies migrations and builds the service on it with
-/// an in-process bus: for commands that run once and serve no subscribers.
+/// Opens the database, applies migrations and builds the service on it
+/// without live delivery: for commands that run once and serve no subscribers.
 pub async fn open_feed(
     database: &DatabaseConfig,
     limits: Limits,
@@ -49,27 +49,31 @@ pub async fn open_feed(
 ) -> Result<ActivityFeed, DbErr> {
     let db = db::connect(database, statements).await?;
     db::migrate(&db, database).await?;
-    Ok(ActivityFeed::new(db, Arc::new(MemoryBus::new(1)), limits))
+    Ok(ActivityFeed::new(
+        db,
+        Arc::new(LocalBus),
+        Live::new(1),
+        limits,
+    ))
 }
 
-/// Events a subscriber may fall behind by. One batch is published at once:
-/// a buffer smaller than the largest batch would make every subscriber lag,
-/// however fast it reads.
+/// Events a subscriber may fall behind by. A batch is published in one
+/// burst: a buffer smaller than the largest batch would make every
+/// subscriber lag, however fast it reads.
 fn subscriber_capacity(config: &ServeConfig) -> usize {
     config.subscriber_buffer.max(config.limits.max_batch_size)
 }
 
 /// The bus the configuration asks for: LISTEN/NOTIFY on PostgreSQL unless
-/// told otherwise, in-process on SQLite.
+/// told otherwise, none beyond the process on SQLite.
 async fn open_bus(
     database: &DatabaseConfig,
     config: &ServeConfig,
-    db: &sea_orm::DatabaseConnection,
+    live: &Live,
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
-) -> Result<Arc<dyn EventBus>, DbErr> {
+) -> Result<Arc<dyn Bus>, DbErr> {
     let postgres = database.url.starts_with("postgres");
-    let capacity = subscriber_capacity(config);
     let kind = match config.bus {
         BusKind::Auto if postgres => BusKind::Postgres,
         BusKind::Auto => BusKind::Memory,
@@ -87,10 +91,10 @@ async fn open_bus(
                 schema: database.schema.clone(),
                 max_reconnect_delay: config.listener_max_reconnect_delay,
             };
-            let bus = PgBus::start(listener, db.clone(), capacity, shutdown.clone(), tasks).await?;
+            let bus = PgBus::start(listener, live.waker(), shutdown.clone(), tasks).await?;
             Arc::new(bus)
         }
-        BusKind::Memory | BusKind::Auto => Arc::new(MemoryBus::new(capacity)),
+        BusKind::Memory | BusKind::Auto => Arc::new(LocalBus),
     })
 }
 
@@ -153,14 +157,27 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let db = db::connect(database, &statements).await?;
         db::migrate(&db, database).await?;
-        let bus = open_bus(database, &config, &db, &shutdown, &sockets).await?;
-        let feed = ActivityFeed::new(db, bus.clone(), limits)
+        let live = Live::new(subscriber_capacity(&config));
+        let bus = open_bus(database, &config, &live, &shutdown, &sockets).await?;
+        let feed = ActivityFeed::new(db, bus, live.clone(), limits)
             .with_redactor(Redactor::new(&config.redaction.redact_keys));
+        let publisher_pool = DatabaseConfig {
+            pool_size: 1,
+            ..database.clone()
+        };
+        let publisher_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+        feed.start_publisher(
+            publisher_db,
+            shutdown.clone(),
+            &sockets,
+            config.listener_max_reconnect_delay,
+        )
+        .await
+        .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
                 retention_days: config.retention_days,
-                shutdown: Shutdown(shutdown.clone()),
                 max_depth: config.limits.max_depth,
                 max_complexity: config.limits.max_complexity,
                 introspection: config.limits.introspection,
@@ -170,7 +187,7 @@ impl Application {
         );
         let fanout = Fanout::new(
             schema.clone(),
-            bus,
+            live,
             subscriber_capacity(&config),
             metrics.clone(),
         );

@@ -39,6 +39,11 @@ pub struct Model {
     pub client_ip: Option<String>,
     /// The caller's user agent, when the deployment records request context.
     pub user_agent: Option<String>,
+    /// The transaction that wrote the row, the first half of its position:
+    /// PostgreSQL's transaction id, 0 on SQLite and for rows older than positions.
+    pub txid: i64,
+    /// The second half of its position: a number that only grows.
+    pub seq: i64,
 }
 
 /// How activities join the people they mention. There is no foreign key:

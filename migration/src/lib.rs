@@ -14,6 +14,18 @@ mod m20261128_000003_correlation_and_context;
 /// Adds `search_text` and the indexes behind the metadata filters: GIN on
 /// PostgreSQL, FTS5 on SQLite.
 mod m20261128_000004_metadata_search;
+/// Adds each activity's position, `(txid, seq)`: the order in which rows
+/// become visible, which live delivery and resuming follow.
+mod m20261205_000005_positions;
+
+/// Runs raw statements in order: for DDL that differs per backend.
+async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    for sql in statements {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
 
 /// Every migration of the project, in order.
 pub struct Migrator;
@@ -26,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_idempotency_key::Migration),
             Box::new(m20261128_000003_correlation_and_context::Migration),
             Box::new(m20261128_000004_metadata_search::Migration),
+            Box::new(m20261205_000005_positions::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::run;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -62,14 +64,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS activities_fts_insert",
     "DROP TABLE IF EXISTS activities_fts",
 ];
-
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

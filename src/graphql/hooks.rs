@@ -27,7 +27,9 @@ use super::error::with_default_code;
 use super::introspection;
 use super::loaders::Prefetched;
 use super::metrics::OperationMetrics;
+use super::types::ReadFloor;
 use crate::metrics::Metrics;
+use crate::service::Live;
 
 /// How many persisted query documents the server keeps, least recently used out.
 const PERSISTED_QUERIES: usize = 1024;
@@ -35,16 +37,19 @@ const PERSISTED_QUERIES: usize = 1024;
 /// Creates the [`Hooks`] of each request.
 pub struct HooksFactory {
     metrics: Arc<Metrics>,
+    live: Live,
     introspection: bool,
     persisted: Option<ApolloPersistedQueries<LruCacheStorage>>,
 }
 
 impl HooksFactory {
-    /// Hooks that count into `metrics`, refuse introspection unless
-    /// `introspection`, and accept Apollo's persisted queries if `persisted`.
-    pub fn new(metrics: Arc<Metrics>, introspection: bool, persisted: bool) -> Self {
+    /// Hooks that count into `metrics`, read the floor of `live` before each
+    /// request, refuse introspection unless `introspection`, and accept
+    /// Apollo's persisted queries if `persisted`.
+    pub fn new(metrics: Arc<Metrics>, live: Live, introspection: bool, persisted: bool) -> Self {
         Self {
             metrics,
+            live,
             introspection,
             persisted: persisted
                 .then(|| ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES))),
@@ -56,6 +61,7 @@ impl ExtensionFactory for HooksFactory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Hooks {
             metrics: OperationMetrics::new(self.metrics.clone()),
+            live: self.live.clone(),
             introspection: self.introspection,
             persisted: self.persisted.as_ref().map(|p| p.create()),
         })
@@ -65,6 +71,7 @@ impl ExtensionFactory for HooksFactory {
 /// One request's hooks.
 pub struct Hooks {
     metrics: OperationMetrics,
+    live: Live,
     introspection: bool,
     /// async-graphql's own persisted-query extension, which this one calls.
     persisted: Option<Arc<dyn Extension>>,
@@ -102,7 +109,11 @@ impl Extension for Hooks {
     ) -> ServerResult<Request> {
         self.metrics.requested(&request);
         // Each request's own store of the people its lists looked up ahead.
-        let request = request.data(Prefetched::default());
+        // Read before anything the request reads, so the cursors of what it
+        // reads can be kept at or below it.
+        let request = request
+            .data(Prefetched::default())
+            .data(ReadFloor(self.live.floor()));
         match &self.persisted {
             Some(persisted) => persisted.prepare_request(ctx, request, next).await,
             None => next.run(ctx, request).await,

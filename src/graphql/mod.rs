@@ -34,7 +34,7 @@ pub mod types;
 
 pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
-pub use subscription::{LiveSource, Shutdown, SubscriptionRoot};
+pub use subscription::{LiveSource, SubscriptionRoot};
 
 /// The operation a request runs: the one `operation_name` names, or else the
 /// document's first, with its name if it has one. GraphQL-over-HTTP's GET
@@ -60,8 +60,6 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct SchemaConfig {
     /// Days activities are kept, as reported by `retentionDays`.
     pub retention_days: u32,
-    /// Cancelled when the server shuts down, to complete subscriptions.
-    pub shutdown: Shutdown,
     /// Deepest nesting of selections in one query.
     pub max_depth: usize,
     /// Highest complexity of one query.
@@ -80,11 +78,11 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
     // the default 1 ms wait, which was most of a small page's latency.
     let users = DataLoader::new(loaders::UserLoader(feed.clone()), tokio::spawn)
         .delay(std::time::Duration::ZERO);
+    let live = feed.live().clone();
     let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(feed)
         .data(users)
         .data(RetentionDays(config.retention_days))
-        .data(config.shutdown)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(config.max_depth.max(32))
@@ -92,6 +90,7 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         // The only extension: each one costs every field of every result a hop.
         .extension(hooks::HooksFactory::new(
             config.metrics.clone(),
+            live,
             config.introspection,
             config.persisted_queries,
         ));

@@ -40,7 +40,7 @@ impl MutationRoot {
         let input = new_activity(input, &request_context(ctx));
         match feed.log(&caller, input).await {
             Ok(row) => Ok(LogPayload {
-                activity: Some(Activity(row)),
+                activity: Some(Activity::exact(row)),
                 errors: Vec::new(),
             }),
             Err(ServiceError::Invalid(errors)) => Ok(LogPayload {
@@ -73,7 +73,7 @@ impl MutationRoot {
             Ok(rows) => Ok(rows
                 .into_iter()
                 .map(|row| LogPayload {
-                    activity: Some(Activity(row)),
+                    activity: Some(Activity::exact(row)),
                     errors: Vec::new(),
                 })
                 .collect()),
@@ -95,7 +95,7 @@ impl MutationRoot {
         match feed.log_user_change(&caller, change).await {
             Ok(outcome) => Ok(LogUserChangePayload {
                 changed: outcome.activity.is_some(),
-                activity: outcome.activity.map(Activity),
+                activity: outcome.activity.map(Activity::exact),
                 errors: Vec::new(),
             }),
             Err(ServiceError::Invalid(errors)) => Ok(LogUserChangePayload {

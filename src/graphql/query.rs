@@ -123,7 +123,7 @@ impl QueryRoot {
                     slice
                         .entries
                         .into_iter()
-                        .map(|row| Edge::new(FeedCursor(Cursor::of(&row)), Activity(row))),
+                        .map(|row| Edge::new(FeedCursor(Cursor::of(&row)), Activity::read(row))),
                 );
                 Ok::<_, async_graphql::Error>(conn)
             },
@@ -190,13 +190,13 @@ impl QueryRoot {
             .await
             .graphql()?;
         prefetch_people(ctx, &rows, &[ctx.look_ahead()], None).await?;
-        Ok(rows.into_iter().map(Activity).collect())
+        Ok(rows.into_iter().map(Activity::read).collect())
     }
 
     /// One activity by id; null when there is none, or when the caller may not see it.
     async fn activity(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<Activity>> {
         let (feed, caller) = service(ctx)?;
-        Ok(feed.get(&caller, uuid).await.graphql()?.map(Activity))
+        Ok(feed.get(&caller, uuid).await.graphql()?.map(Activity::read))
     }
 
     /// How many activities match.
@@ -298,7 +298,7 @@ async fn page_of(
     let result = feed.page(&caller, &filter, args).await.graphql()?;
     prefetch_people(ctx, &result.entries, &[entries], result.actors).await?;
     Ok(ActivityPage {
-        entries: result.entries.into_iter().map(Activity).collect(),
+        entries: result.entries.into_iter().map(Activity::read).collect(),
         total: result.total,
         page,
         per_page,

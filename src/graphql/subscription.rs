@@ -4,33 +4,27 @@ use std::sync::Mutex;
 
 use async_graphql::{Context, Result, Subscription};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use tokio_util::sync::CancellationToken;
 
 use super::context::{identity, service};
 use super::error::{
     coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
 };
 use super::types::{Activity, ActivityFilterInput};
-use crate::bus::{BusError, BusItem};
-use crate::service::Cursor;
-
-/// Fired when the server shuts down, so every subscription completes cleanly.
-#[derive(Clone, Default)]
-pub struct Shutdown(pub CancellationToken);
+use crate::service::{LiveError, LiveItem, ResumeCursor};
 
 /// The bus stream a shared subscription reads instead of subscribing itself:
 /// its owner (the websocket fan-out) numbers the events it hands out, so it
 /// knows which of them each subscriber may receive. Only the server puts it
 /// in a request's data; it is taken once, by the first `activityAdded`.
-pub struct LiveSource(Mutex<Option<BoxStream<'static, BusItem>>>);
+pub struct LiveSource(Mutex<Option<BoxStream<'static, LiveItem>>>);
 
 impl LiveSource {
     /// A source that hands `events` to the subscription.
-    pub fn new(events: BoxStream<'static, BusItem>) -> Self {
+    pub fn new(events: BoxStream<'static, LiveItem>) -> Self {
         Self(Mutex::new(Some(events)))
     }
 
-    fn take(&self) -> Option<BoxStream<'static, BusItem>> {
+    fn take(&self) -> Option<BoxStream<'static, LiveItem>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
@@ -73,13 +67,15 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<Activity>>> {
         let (feed, caller) = service(ctx)?;
         let expires_at = identity(ctx)?.expires_at;
-        let shutdown = ctx.data::<Shutdown>()?.0.clone();
         // Subscribe before returning, so nothing committed from now on is missed.
-        let after = after
-            .map(|c| {
-                Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))
-            })
-            .transpose()?;
+        let after = match after {
+            Some(c) => {
+                let cursor = ResumeCursor::decode(&c)
+                    .ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))?;
+                Some(feed.resume_point(&caller, cursor).await.graphql()?)
+            }
+            None => None,
+        };
         let filter = filter.map(Into::into).unwrap_or_default();
         let source = after
             .is_none()
@@ -99,12 +95,13 @@ impl SubscriptionRoot {
         let expiring = futures_util::stream::once(expiry).map(|()| Err(End::TokenExpired));
         let live = events.map(|item| {
             item.map_err(|e| match e {
-                BusError::Lagged { missed } => End::Lagged(missed),
-                BusError::Replay(_) => End::Unavailable,
+                LiveError::Lagged { missed } => End::Lagged(missed),
+                LiveError::Replay(_) => End::Unavailable,
             })
         });
+        // No end at shutdown: the socket closes with 1012 instead, which
+        // clients take as "reconnect", where a `complete` would mean "done".
         let stream = futures_util::stream::select(live, expiring)
-            .take_until(shutdown.cancelled_owned())
             // The first error is delivered, then the stream ends.
             .scan(false, |ended, item| {
                 let out = if *ended {
@@ -112,7 +109,7 @@ impl SubscriptionRoot {
                 } else {
                     *ended = item.is_err();
                     Some(match item {
-                        Ok(row) => Ok(Activity((*row).clone())),
+                        Ok(row) => Ok(Activity::exact((*row).clone())),
                         Err(End::Lagged(missed)) => Err(lagged(missed)),
                         Err(End::TokenExpired) => Err(expired()),
                         Err(End::Unavailable) => Err(coded(INTERNAL, "internal error")),

@@ -11,14 +11,39 @@ use super::error::internal;
 use super::loaders::{Prefetched, UserLoader};
 use crate::service::{self, badge};
 
-/// One logged business action.
-pub struct Activity(pub activity::Model);
+/// One logged business action, and how it reached the client.
+pub struct Activity(pub activity::Model, pub Delivery);
 
-impl From<activity::Model> for Activity {
-    fn from(row: activity::Model) -> Self {
-        Self(row)
+/// How an activity reached the client, which decides what its cursor says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Read by a query: a list in time order may hold a row whose position
+    /// is above rows not yet committed, and a client that resumes after its
+    /// newest row means "everything I have not listed", so the cursor is
+    /// kept at or below the request's [`ReadFloor`].
+    Read,
+    /// Delivered live or replayed (everything below it was delivered
+    /// first), or just written by the caller: the cursor is its own position.
+    Exact,
+}
+
+impl Activity {
+    /// An activity read by a query.
+    pub fn read(row: activity::Model) -> Self {
+        Self(row, Delivery::Read)
+    }
+
+    /// An activity delivered by a subscription, or written by a mutation.
+    pub fn exact(row: activity::Model) -> Self {
+        Self(row, Delivery::Exact)
     }
 }
+
+/// The position at or below which every row was finished before the
+/// request read anything (see [`crate::service::Live::floor`]); `None` when
+/// every visible row is released (SQLite).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadFloor(pub Option<service::Position>);
 
 /// The person `resourceUser` shows: the resource, when its type is "user".
 pub fn resource_user_uuid(row: &activity::Model) -> Option<Uuid> {
@@ -111,10 +136,18 @@ impl Activity {
     async fn inserted_at(&self) -> DateTime<Utc> {
         self.0.inserted_at
     }
-    /// This activity's position in the feed: pass it as `after` to
-    /// activityFeed or activityAdded to continue from here.
-    async fn cursor(&self) -> String {
-        crate::service::Cursor::of(&self.0).encode()
+    /// Where this activity stands in the order activities become visible:
+    /// pass it as `after` to activityAdded to get exactly what follows. Read
+    /// by a query just after it was written, it may name an earlier position
+    /// below which everything had committed, so resuming from it may repeat
+    /// rows you have (match them by uuid) and never skips one.
+    async fn cursor(&self, ctx: &Context<'_>) -> String {
+        let own = service::Position::of(&self.0);
+        let floor = match self.1 {
+            Delivery::Exact => None,
+            Delivery::Read => ctx.data_opt::<ReadFloor>().and_then(|f| f.0),
+        };
+        floor.map_or(own, |f| f.min(own)).encode()
     }
     /// Dashboard badge class for the action.
     async fn action_badge_color(&self) -> &'static str {
@@ -182,7 +215,7 @@ impl ActivityGroup {
     }
     /// The group's newest activity.
     async fn latest(&self) -> Activity {
-        Activity(self.0.latest.clone())
+        Activity::read(self.0.latest.clone())
     }
 }
 

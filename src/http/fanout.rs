@@ -31,11 +31,11 @@ use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Identity;
-use crate::bus::{BusItem, EventBus};
 use crate::graphql::context::Authentication;
 use crate::graphql::{selected_operation, AppSchema, LiveSource};
 use crate::metrics::Metrics;
 use crate::service::Caller;
+use crate::service::{Live, LiveItem};
 
 /// Everything that can change what a subscription renders: the document as
 /// sent (so error locations match it too), the operation, the variables and
@@ -155,7 +155,7 @@ enum Frame {
 #[derive(Clone)]
 pub struct Fanout {
     schema: AppSchema,
-    bus: Arc<dyn EventBus>,
+    live: Live,
     /// Payloads a member may fall behind by before it is told it lagged.
     capacity: usize,
     /// Where hubs render, whatever runtime the sockets run on.
@@ -180,15 +180,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Fanout {
     /// Hubs over `schema`, reading `bus`; each member may fall `capacity`
     /// payloads behind; hubs render on the current runtime.
-    pub fn new(
-        schema: AppSchema,
-        bus: Arc<dyn EventBus>,
-        capacity: usize,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(schema: AppSchema, live: Live, capacity: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             schema,
-            bus,
+            live,
             capacity: capacity.max(1),
             runtime: Handle::current(),
             metrics,
@@ -241,7 +236,7 @@ impl Fanout {
     /// Starts the shared stream for `key`; it reads the bus from now on.
     fn start(&self, key: &Key, variables: Variables) -> Arc<Hub> {
         let source = Arc::new(Mutex::new(Source {
-            bus: self.bus.subscribe(),
+            bus: self.live.subscribe(),
             pending: VecDeque::new(),
             taken: 0,
             handed: None,
@@ -381,9 +376,9 @@ fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
 
 /// The hub's own bus stream, numbering what it takes.
 struct Source {
-    bus: BoxStream<'static, BusItem>,
+    bus: BoxStream<'static, LiveItem>,
     /// Taken from the bus for a joining member and not handed out yet.
-    pending: VecDeque<(u64, BusItem)>,
+    pending: VecDeque<(u64, LiveItem)>,
     /// Events taken from the bus so far.
     taken: u64,
     /// The number of the event last handed to the stream; `None` before the
@@ -418,7 +413,7 @@ impl Source {
         self.taken
     }
 
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<LiveItem>> {
         let (number, item) = match self.pending.pop_front() {
             Some(next) => next,
             None if self.exhausted => return Poll::Ready(None),
@@ -451,9 +446,9 @@ impl Source {
 struct SourceStream(Arc<Mutex<Source>>);
 
 impl Stream for SourceStream {
-    type Item = BusItem;
+    type Item = LiveItem;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BusItem>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<LiveItem>> {
         lock(&self.0).poll_item(cx)
     }
 }

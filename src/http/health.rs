@@ -5,8 +5,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::bus::BusHealth;
-use crate::service::Role;
+use crate::service::{Health, Role};
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -22,15 +21,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Some("unreachable")
         }
     };
-    let listener = match state.feed.bus().health() {
-        BusHealth::Up => None,
-        BusHealth::Down(why) => Some(why),
+    let listener = match state.feed.live_health() {
+        Health::Up => None,
+        Health::Down(state) => Some(state),
     };
     let ready = database.is_none() && listener.is_none();
     let body = json!({
         "status": if ready { "ok" } else { "unavailable" },
         "database": database.unwrap_or("ok"),
-        "listener": listener.unwrap_or_else(|| "ok".into()),
+        "listener": listener.unwrap_or("ok"),
     });
     let status = if ready {
         StatusCode::OK

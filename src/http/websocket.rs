@@ -29,10 +29,6 @@ use crate::graphql::context::Authentication;
 use crate::graphql::subscription;
 use crate::service::RequestContext;
 
-/// How long a websocket stays open after shutdown began, so the `complete`
-/// messages of its subscriptions reach the client before the socket closes.
-const COMPLETE_FLUSH: Duration = Duration::from_millis(250);
-
 /// The protocol a client asked for in `Sec-WebSocket-Protocol`; the current
 /// graphql-transport-ws when it named none we speak.
 pub fn negotiate(requested: Option<&str>) -> WebSocketProtocols {
@@ -364,10 +360,11 @@ pub async fn serve(
     };
     let init_deadline = tokio::time::sleep(state.limits.ws_init_timeout);
     tokio::pin!(init_deadline);
-    let stopping = async {
-        state.shutdown.cancelled().await;
-        tokio::time::sleep(COMPLETE_FLUSH).await;
-    };
+    // At shutdown the socket closes with 1012 (service restart) and its
+    // subscriptions are not completed: graphql-ws clients take `complete`
+    // as the end of a subscription and do not resubscribe, while a close
+    // with 1012 makes them reconnect (and resume with `after`).
+    let stopping = state.shutdown.cancelled();
     tokio::pin!(stopping);
     let mut expiry_check = tokio::time::interval(Duration::from_secs(1));
     let mut operations: StreamMap<String, Operation> = StreamMap::new();
@@ -468,7 +465,7 @@ pub async fn serve(
                     Flow::Continue
                 }
             }
-            _ = &mut stopping => Flow::Close(1001, "Server shutting down".into()),
+            _ = &mut stopping => Flow::Close(1012, "Server restarting".into()),
         };
         if !out.is_empty() {
             let mut written = true;

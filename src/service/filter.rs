@@ -227,6 +227,8 @@ mod tests {
             correlation_id: None,
             client_ip: None,
             user_agent: None,
+            txid: 0,
+            seq: 0,
         }
     }
 

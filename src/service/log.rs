@@ -1,17 +1,17 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::activity;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, DynIden, InsertStatement, IntoIden, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, Iterable, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, Iterable, QueryFilter, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{search, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
+use super::{search, ActivityFeed, Caller, FieldError, Operation, Position, Result, ServiceError};
 
 /// An activity to be logged; the server assigns its uuid and time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -196,6 +196,9 @@ impl NewActivity {
             correlation_id: self.correlation_id,
             client_ip: self.client_ip,
             user_agent: self.user_agent,
+            // Assigned by the database as the row is written.
+            txid: 0,
+            seq: 0,
         }
     }
 }
@@ -290,7 +293,7 @@ impl ActivityFeed {
             .await
     }
 
-    /// Writes rows all or none, publishing the new ones once committed.
+    /// Writes rows all or none, then wakes the publishers of every instance.
     ///
     /// Returns one row per input: the row written, or, for a retried
     /// idempotency key, the row its first use wrote.
@@ -310,7 +313,10 @@ impl ActivityFeed {
             txn.commit().await?;
             resolved
         };
-        self.bus.committed(&fresh).await;
+        if !fresh.is_empty() {
+            self.live.waker().wake();
+            self.bus.committed();
+        }
         Ok(rows)
     }
 
@@ -318,8 +324,9 @@ impl ActivityFeed {
     /// or generated history that live subscribers should not see as new.
     pub(super) async fn insert_history(&self, rows: Vec<activity::Model>) -> Result<()> {
         let txn = self.begin_write().await?;
+        let backend = txn.get_database_backend();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            txn.execute(&insert_statement(chunk)).await?;
+            txn.execute(&insert_statement(backend, chunk)).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -341,22 +348,29 @@ impl ActivityFeed {
 }
 
 /// Swaps each row the insert skipped for the row that holds its idempotency
-/// key, and returns the rows with the subset that this call wrote.
+/// key, gives each written row the position the database assigned, and
+/// returns the rows with the subset that this call wrote.
 ///
 /// The insert skipped a row only when its key was taken, and it waited for a
 /// concurrent writer of the same key to commit first, so the key's row is
 /// there to read, in the same transaction or after the autocommit insert.
 async fn resolve_retries(
     conn: &impl ConnectionTrait,
-    rows: Vec<activity::Model>,
-    written: &HashSet<Uuid>,
+    mut rows: Vec<activity::Model>,
+    written: &HashMap<Uuid, Position>,
 ) -> Result<(Vec<activity::Model>, Vec<activity::Model>)> {
-    if rows.iter().all(|r| written.contains(&r.uuid)) {
+    for row in &mut rows {
+        if let Some(position) = written.get(&row.uuid) {
+            row.txid = position.txid;
+            row.seq = position.seq;
+        }
+    }
+    if rows.iter().all(|r| written.contains_key(&r.uuid)) {
         return Ok((rows.clone(), rows));
     }
     let keys: Vec<&str> = rows
         .iter()
-        .filter(|r| !written.contains(&r.uuid))
+        .filter(|r| !written.contains_key(&r.uuid))
         .filter_map(|r| r.idempotency_key.as_deref())
         .collect();
     let stored: HashMap<String, activity::Model> = activity::Entity::find()
@@ -369,7 +383,7 @@ async fn resolve_retries(
     let mut fresh = Vec::new();
     let mut resolved = Vec::with_capacity(rows.len());
     for row in rows {
-        if written.contains(&row.uuid) {
+        if written.contains_key(&row.uuid) {
             fresh.push(row.clone());
             resolved.push(row);
             continue;
@@ -394,35 +408,59 @@ async fn resolve_retries(
 const ROWS_PER_INSERT: usize = 1000;
 
 /// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken
-/// is skipped. Returns the uuids of the rows written.
+/// is skipped. Returns the rows written, with the positions the database gave them.
 async fn write_rows(
     conn: &impl ConnectionTrait,
     rows: &[activity::Model],
-) -> Result<HashSet<Uuid>> {
-    let mut written = HashSet::with_capacity(rows.len());
+) -> Result<HashMap<Uuid, Position>> {
+    let backend = conn.get_database_backend();
+    let mut written = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut insert = insert_statement(chunk);
+        let mut insert = insert_statement(backend, chunk);
         // Both databases return only the rows inserted, not the skipped ones.
-        insert.returning_col(activity::Column::Uuid);
+        insert.returning(Query::returning().columns([
+            activity::Column::Uuid,
+            activity::Column::Txid,
+            activity::Column::Seq,
+        ]));
         for row in conn.query_all(&insert).await? {
-            written.insert(row.try_get::<Uuid>("", "uuid")?);
+            written.insert(
+                row.try_get_by_index::<Uuid>(0)?,
+                Position {
+                    txid: row.try_get_by_index(1)?,
+                    seq: row.try_get_by_index(2)?,
+                },
+            );
         }
     }
     Ok(written)
 }
 
+/// The columns the service writes; the position is the database's to assign.
+fn written_columns() -> impl Iterator<Item = activity::Column> {
+    activity::Column::iter()
+        .filter(|c| !matches!(c, activity::Column::Txid | activity::Column::Seq))
+}
+
 /// One multi-row INSERT of `rows` that skips a row whose idempotency key is taken.
 ///
 /// Each row is written with its `search_text`, the words of its metadata
-/// that the full-text filter searches (see [`search`]).
-fn insert_statement(rows: &[activity::Model]) -> InsertStatement {
-    let mut columns: Vec<DynIden> = activity::Column::iter().map(IntoIden::into_iden).collect();
+/// that the full-text filter searches (see [`search`]). On PostgreSQL the
+/// position comes from the columns' defaults; on SQLite the k-th row takes
+/// the counter plus k, under the write lock the INSERT holds (see the
+/// positions migration).
+fn insert_statement(backend: DbBackend, rows: &[activity::Model]) -> InsertStatement {
+    let sqlite = backend == DbBackend::Sqlite;
+    let mut columns: Vec<DynIden> = written_columns().map(IntoIden::into_iden).collect();
     columns.push(Alias::new("search_text").into_iden());
+    if sqlite {
+        columns.push(activity::Column::Seq.into_iden());
+    }
     let mut insert = Query::insert();
     insert.into_table(activity::Entity).columns(columns);
-    for row in rows {
+    for (k, row) in rows.iter().enumerate() {
         let model = row.clone().into_active_model();
-        let mut values: Vec<sea_orm::sea_query::Expr> = activity::Column::iter()
+        let mut values: Vec<sea_orm::sea_query::Expr> = written_columns()
             .map(|c| {
                 model
                     .get(c)
@@ -432,6 +470,12 @@ fn insert_statement(rows: &[activity::Model]) -> InsertStatement {
             .map(Into::into)
             .collect();
         values.push(search::search_text(&row.metadata).into());
+        if sqlite {
+            values.push(sea_orm::sea_query::Expr::cust(format!(
+                "(SELECT last FROM activity_positions) + {}",
+                k + 1
+            )));
+        }
         insert.values_panic(values);
     }
     // No conflict target: the unique idempotency key is the only index a

@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::bus::EventBus;
-
 /// Who may do what.
 pub mod access;
 /// Badge colours for actions and modes.
@@ -26,10 +24,12 @@ pub mod filter;
 mod group;
 /// Metadata as text for people.
 pub mod humanize;
-/// Live streams of committed activities.
-mod live;
+/// Live delivery: the publisher, subscriptions, resuming by position.
+pub mod live;
 /// Writing activities.
 mod log;
+/// Positions: the order rows become visible in, which live delivery follows.
+pub mod position;
 /// Deleting activities past their retention.
 mod prune;
 /// Reading activities: pages, keyset slices, counts, distinct values.
@@ -52,7 +52,9 @@ pub use cursor::Cursor;
 pub use error::{FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
+pub use live::{Bus, Health, Live, LiveError, LiveItem, LiveStats, Wake};
 pub use log::{NewActivity, RequestContext};
+pub use position::{Position, ResumeCursor};
 pub use prune::PruneResult;
 pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs};
 pub use redact::Redactor;
@@ -82,22 +84,29 @@ impl Default for Limits {
     }
 }
 
-/// The activity feed service: a database, a bus for live subscribers, and limits.
+/// The activity feed service: a database, live delivery, and limits.
 #[derive(Clone)]
 pub struct ActivityFeed {
     db: DatabaseConnection,
-    bus: Arc<dyn EventBus>,
+    /// Tells other instances that this one committed rows.
+    bus: Arc<dyn Bus>,
+    /// This process's publisher and subscribers.
+    live: Live,
     limits: Limits,
     redactor: Redactor,
     pruned: Arc<AtomicU64>,
 }
 
 impl ActivityFeed {
-    /// A service over a migrated database that publishes to `bus`.
-    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, limits: Limits) -> Self {
+    /// A service over a migrated database, delivering live through `live`
+    /// and telling other instances of its writes through `bus` (built with
+    /// `live`'s [`Live::waker`]). Live delivery starts with
+    /// [`Self::start_publisher`].
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn Bus>, live: Live, limits: Limits) -> Self {
         Self {
             db,
             bus,
+            live,
             limits,
             redactor: Redactor::default(),
             pruned: Arc::default(),
@@ -112,11 +121,6 @@ impl ActivityFeed {
     /// The database connection pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
-    }
-
-    /// The bus committed activities are published on.
-    pub fn bus(&self) -> &Arc<dyn EventBus> {
-        &self.bus
     }
 
     /// The limits this service enforces.

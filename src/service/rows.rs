@@ -12,7 +12,7 @@ use sea_orm::{DbErr, QueryResult};
 use uuid::Uuid;
 
 /// How many columns an activity takes in a select of the entity.
-pub const ACTIVITY_COLUMNS: usize = 14;
+pub const ACTIVITY_COLUMNS: usize = 16;
 
 /// The activity whose columns start at `at`.
 pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> {
@@ -31,6 +31,8 @@ pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> 
         correlation_id: row.try_get_by_index(at + 11)?,
         client_ip: row.try_get_by_index(at + 12)?,
         user_agent: row.try_get_by_index(at + 13)?,
+        txid: row.try_get_by_index(at + 14)?,
+        seq: row.try_get_by_index(at + 15)?,
     })
 }
 
@@ -77,6 +79,8 @@ mod tests {
                 "correlation_id",
                 "client_ip",
                 "user_agent",
+                "txid",
+                "seq",
             ]
         );
         assert_eq!(activity.len(), ACTIVITY_COLUMNS);

@@ -309,6 +309,8 @@ impl ActivityFeed {
                         correlation_id: None,
                         client_ip: None,
                         user_agent: None,
+                        txid: 0,
+                        seq: 0,
                     }
                 })
                 .collect();

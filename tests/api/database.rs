@@ -331,11 +331,24 @@ async fn list_reads_decode_every_column_as_written() {
         .await
         .unwrap();
 
-    // Assert: what was written, as sea-orm's own decoding also reads it.
-    assert_eq!(derived, newest_first);
-    assert_eq!(slice.entries, newest_first);
+    // Assert: what was written, as sea-orm's own decoding also reads it,
+    // with the positions the database gave the rows in the order written.
+    let unpositioned: Vec<activity::Model> = derived
+        .iter()
+        .map(|r| activity::Model {
+            txid: 0,
+            seq: 0,
+            ..r.clone()
+        })
+        .collect();
+    assert_eq!(unpositioned, newest_first);
+    // Written in one statement as full, stranger, bare: the newest-first order here.
+    let positions: Vec<(i64, i64)> = derived.iter().map(|r| (r.txid, r.seq)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert!(positions.iter().all(|&(_, seq)| seq > 0));
+    assert_eq!(slice.entries, derived);
     assert_eq!(slice.actors, Some(vec![person]));
-    assert_eq!(page.entries, newest_first);
+    assert_eq!(page.entries, derived);
     assert_eq!((page.total, page.actors), (Some(3), None));
     db.remove().await;
 }

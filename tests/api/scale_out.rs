@@ -385,10 +385,12 @@ async fn a_graceful_shutdown_sends_the_rows_its_last_writes_committed() {
         slow_uuid.is_string(),
         "the in-flight write finished: {slow}"
     );
+    // In position order: the slow write took its position (its transaction
+    // id) first, so it comes first although it committed last.
     let got = receive(&mut ws, 2).await;
     assert_eq!(
         got.iter().map(|a| a["uuid"].clone()).collect::<Vec<_>>(),
-        [quick["uuid"].clone(), slow_uuid]
+        [slow_uuid, quick["uuid"].clone()]
     );
     ws.assert_silent(Duration::from_millis(300)).await;
     reader.terminate().await;
