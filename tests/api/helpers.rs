@@ -36,26 +36,7 @@ impl TestDb {
             .ok()
             .filter(|u| !u.is_empty())
         {
-            Some(url) if url.starts_with("postgres") => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(&url)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .expect("create test schema");
-                admin.close().await.ok();
-                Self {
-                    config: DatabaseConfig {
-                        url,
-                        schema: Some(schema),
-                        pool_size: 8,
-                        ..DatabaseConfig::default()
-                    },
-                    _dir: None,
-                }
-            }
+            Some(url) if url.starts_with("postgres") => Self::postgres_at(url).await,
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("feed.db");
@@ -68,6 +49,28 @@ impl TestDb {
                     _dir: Some(dir),
                 }
             }
+        }
+    }
+
+    /// A fresh schema of its own on the PostgreSQL server at `url`.
+    pub async fn postgres_at(url: String) -> Self {
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+        Self {
+            config: DatabaseConfig {
+                url,
+                schema: Some(schema),
+                pool_size: 8,
+                ..DatabaseConfig::default()
+            },
+            _dir: None,
         }
     }
 
@@ -434,7 +437,13 @@ impl TestDb {
     pub async fn insert(&self, rows: &[activity::Model]) {
         let db = self.connect().await;
         for chunk in rows.chunks(1000) {
-            let models = chunk.iter().cloned().map(activity::ActiveModel::from);
+            let models = chunk.iter().cloned().map(|row| {
+                // The database assigns positions, as for the service's writes.
+                let mut model = activity::ActiveModel::from(row);
+                model.txid = sea_orm::ActiveValue::NotSet;
+                model.seq = sea_orm::ActiveValue::NotSet;
+                model
+            });
             activity::Entity::insert_many(models)
                 .exec_without_returning(&db)
                 .await
@@ -524,6 +533,9 @@ pub fn row(action: &str, at: DateTime<Utc>) -> activity::Model {
         correlation_id: None,
         client_ip: None,
         user_agent: None,
+        // Left to the database, as for every write.
+        txid: 0,
+        seq: 0,
     }
 }
 
@@ -627,6 +639,29 @@ impl WsClient {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
                     if !matches!(value["type"].as_str(), Some("ping" | "ka")) {
                         return Ok(value);
+                    }
+                }
+                Message::Close(frame) => return Err(frame.map(|f| u16::from(f.code))),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next JSON message (pings skipped) within `wait`: `Ok(None)` when
+    /// nothing came, `Err` with the close code when the socket ended.
+    pub async fn next_or_end(&mut self, wait: Duration) -> Result<Option<Value>, Option<u16>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Ok(None),
+                Ok(Some(Ok(msg))) => msg,
+                Ok(_) => return Err(None),
+            };
+            match msg {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON message");
+                    if !matches!(value["type"].as_str(), Some("ping" | "ka")) {
+                        return Ok(Some(value));
                     }
                 }
                 Message::Close(frame) => return Err(frame.map(|f| u16::from(f.code))),

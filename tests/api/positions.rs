@@ -1,0 +1,370 @@
+//! Positions attacked: rows that commit after later ones, a batch racing
+//! singles, a transaction that stays open, a listener killed before it heard
+//! anything, subscribers that resume from every cursor they were given.
+//! What a subscriber receives is checked against the table's own position
+//! order, `ORDER BY txid, seq`.
+
+use std::time::Duration;
+
+use activity_feed::bus::postgres::listener_application_name;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, spawn_app_on, Client, TestDb, WsClient};
+use crate::instances::Instance;
+use crate::private_pg::Private;
+
+/// Every `race.*` activity, with what resuming needs.
+pub const RACE: &str = r#"subscription($after: String) {
+    activityAdded(filter: {action: "race.*"}, after: $after) { uuid action cursor }
+}"#;
+
+/// A live `race.*` subscriber on `client`, delivering once this returns.
+pub async fn racer(client: &Client) -> WsClient {
+    let mut ws = client.websocket().await;
+    client
+        .subscribe_ready(&mut ws, "1", RACE, json!({ "after": null }))
+        .await;
+    ws
+}
+
+/// The next `n` activities of a subscription.
+pub async fn receive(ws: &mut WsClient, n: usize) -> Vec<Value> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        got.push(ws.next_data().await["activityAdded"].clone());
+    }
+    got
+}
+
+/// The uuids of activities, in order.
+pub fn uuids(activities: &[Value]) -> Vec<String> {
+    activities
+        .iter()
+        .map(|a| a["uuid"].as_str().expect("a uuid").to_owned())
+        .collect()
+}
+
+/// The uuids of the stored activities whose action is LIKE `pattern`, in
+/// position order: what live delivery must follow.
+pub async fn table_order(conn: &DatabaseConnection, pattern: &str) -> Vec<String> {
+    let sql =
+        format!("SELECT uuid FROM activities WHERE action LIKE '{pattern}' ORDER BY txid, seq");
+    conn.query_all_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("read positions")
+    .iter()
+    .map(|r| r.try_get_by_index::<Uuid>(0).expect("a uuid").to_string())
+    .collect()
+}
+
+/// Terminates the listening connections of the instances with `pids` on
+/// `db`, as a network cut or a database failover would; returns how many.
+pub async fn kill_listeners(conn: &DatabaseConnection, db: &TestDb, pids: &[u32]) -> u64 {
+    let channel = format!("activity_feed_{}", db.config.schema.as_deref().unwrap());
+    let names: Vec<String> = pids
+        .iter()
+        .map(|&pid| format!("'{}'", listener_application_name(pid, &channel)))
+        .collect();
+    conn.execute_unprepared(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ({})",
+        names.join(", ")
+    ))
+    .await
+    .expect("terminate listeners")
+    .rows_affected()
+}
+
+/// Asserts that resuming after `got[k]`'s cursor gives exactly `got[k + 1..]`,
+/// for each `k` of `at`.
+async fn assert_resumes_exactly(client: &Client, got: &[Value], at: &[usize]) {
+    for &k in at {
+        let mut ws = client.websocket().await;
+        ws.subscribe("r", RACE, json!({ "after": got[k]["cursor"] }))
+            .await;
+        let rest = receive(&mut ws, got.len() - k - 1).await;
+        assert_eq!(uuids(&rest), uuids(&got[k + 1..]), "resumed after #{k}");
+        ws.assert_silent(Duration::from_millis(300)).await;
+    }
+}
+
+const LOG: &str =
+    "mutation($i: LogInput!) { log(input: $i) { activity { uuid action cursor } errors { message } } }";
+
+/// Logs `action` through `client` and returns the activity with its cursor.
+async fn log(client: &Client, action: &str) -> Value {
+    let data = client.data(LOG, json!({ "i": { "action": action } })).await;
+    assert_eq!(data["log"]["errors"], json!([]), "{data}");
+    data["log"]["activity"].clone()
+}
+const LOG_BATCH: &str =
+    "mutation($i: [LogInput!]!) { logBatch(inputs: $i) { activity { uuid } errors { message } } }";
+
+#[tokio::test]
+async fn a_batch_racing_singles_is_delivered_in_position_order_and_every_cursor_resumes_exactly() {
+    // Arrange: the reported race. A batch of 1,000 entries with 3 KB of
+    // metadata each; 5 ms later a second client logs singles for as long.
+    let app = spawn_app().await;
+    let mut ws = racer(&app).await;
+    let filler = "x".repeat(3000);
+    let inputs: Vec<Value> = (0..1000)
+        .map(|i| json!({ "action": "race.batch", "metadata": { "i": i, "filler": filler } }))
+        .collect();
+    let client = app.client.clone();
+    let batch =
+        tokio::spawn(async move { client.graphql(LOG_BATCH, json!({ "i": inputs })).await });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut singles = 0;
+    while !batch.is_finished() && singles < 300 {
+        app.graphql(LOG, json!({ "i": { "action": "race.single" } }))
+            .await;
+        singles += 1;
+    }
+    let batch = batch.await.unwrap();
+    assert!(batch["errors"].is_null(), "{batch}");
+
+    // Act: everything arrives.
+    let conn = app.db.connect().await;
+    let expected = table_order(&conn, "race.%").await;
+    assert_eq!(expected.len(), 1000 + singles);
+    let got = receive(&mut ws, expected.len()).await;
+
+    // Assert: in position order, once each; and resuming from the last
+    // single before the first batch row, from the batch's middle and from
+    // the end gives exactly what followed.
+    assert_eq!(uuids(&got), expected);
+    ws.assert_silent(Duration::from_millis(300)).await;
+    let first_batch = got
+        .iter()
+        .position(|a| a["action"] == "race.batch")
+        .unwrap();
+    let mut at = vec![first_batch.saturating_sub(1), first_batch + 500];
+    if let Some(last_single) = got.iter().rposition(|a| a["action"] == "race.single") {
+        at.push(last_single.min(got.len() - 1));
+    }
+    at.push(got.len() - 1);
+    assert_resumes_exactly(&app, &got, &at).await;
+    app.stop().await;
+}
+
+/// A connection with an open transaction that inserted one `race.slow` row:
+/// stamped (and positioned) now, committed when the test says.
+async fn open_slow_write(conn: &DatabaseConnection) -> (sea_orm::DatabaseTransaction, String) {
+    let txn = conn.begin().await.expect("begin");
+    let uuid = Uuid::now_v7();
+    txn.execute_unprepared(&format!(
+        "INSERT INTO activities (uuid, action, metadata, inserted_at) \
+         VALUES ('{uuid}', 'race.slow', '{{}}', now())"
+    ))
+    .await
+    .expect("insert the slow row");
+    (txn, uuid.to_string())
+}
+
+/// The held-open race on `reader` (subscribers, lists) and `writer` (logs).
+async fn a_write_held_open(db: &TestDb, reader: &Client, writer: &Client) {
+    // Arrange: a subscriber, then a transaction that takes its position and
+    // stays open while three later writes commit.
+    let mut ws = racer(reader).await;
+    let conn = db.connect().await;
+    let (slow, slow_uuid) = open_slow_write(&conn).await;
+    let mut singles = Vec::new();
+    for i in 0..3 {
+        singles.push(log(writer, &format!("race.s{i}")).await);
+    }
+    let listed = reader
+        .data(
+            r#"{ activityFeed(filter: {action: "race.*"}, first: 10) { edges { node { uuid cursor } } } }"#,
+            json!({}),
+        )
+        .await;
+    let newest = listed["activityFeed"]["edges"][0]["node"].clone();
+    assert_eq!(newest["uuid"], singles[2]["uuid"], "{listed}");
+
+    // Act: the later rows wait for the open transaction; then it commits.
+    ws.assert_silent(Duration::from_millis(500)).await;
+    slow.commit().await.expect("commit the slow row");
+    let got = receive(&mut ws, 4).await;
+
+    // Assert: position order (the slow row first), once each, and every
+    // cursor resumes exactly; the list's cursor never skips the slow row.
+    let expected = table_order(&conn, "race.%").await;
+    assert_eq!(expected[0], slow_uuid);
+    assert_eq!(uuids(&got), expected);
+    ws.assert_silent(Duration::from_millis(300)).await;
+    assert_resumes_exactly(reader, &got, &[0, 1, 2, 3]).await;
+    let mut resumed = reader.websocket().await;
+    resumed
+        .subscribe("r", RACE, json!({ "after": newest["cursor"] }))
+        .await;
+    let mut after_list = Vec::new();
+    while let Some(msg) = resumed.next_json_within(Duration::from_millis(700)).await {
+        after_list.push(msg["payload"]["data"]["activityAdded"]["uuid"].clone());
+    }
+    assert!(
+        after_list.contains(&json!(slow_uuid)),
+        "resuming from a listed cursor skipped the row committed later: {after_list:?}"
+    );
+    let mut distinct = after_list.clone();
+    distinct.dedup();
+    assert_eq!(distinct, after_list, "a resume delivered a row twice");
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skipped_on_one_instance()
+{
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        // SQLite has one writer at a time: a write cannot be held open while
+        // later ones commit, so there is nothing to race.
+        eprintln!("SKIPPED positions::held_open_one_instance: needs PostgreSQL");
+        return;
+    }
+    let app = spawn_app_on(db, |_| {}).await;
+    a_write_held_open(&app.db, &app, &app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skipped_across_instances()
+{
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        eprintln!("SKIPPED positions::held_open_two_instances: needs PostgreSQL");
+        return;
+    }
+    let reader = Instance::start(&db, &[]).await;
+    let writer = Instance::start(&db, &[]).await;
+    a_write_held_open(&db, &reader, &writer).await;
+    reader.terminate().await;
+    writer.terminate().await;
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_30_s_after_its_row_was_stamped_is_delivered_live_and_on_resume()
+{
+    // On a cluster of its own: the open transaction holds back live
+    // delivery server-wide for 30 s, which would stall every other test.
+    let Some(private) = Private::take("positions::thirty_seconds").await else {
+        return;
+    };
+    let db = &private.db;
+    // Arrange: two instances; the reader's listener is cut while the slow
+    // transaction is open, so its rows also cross a reconnect.
+    let reader = Instance::start(db, &[("LISTENER_MAX_RECONNECT_DELAY", "200ms")]).await;
+    let writer = Instance::start(db, &[]).await;
+    let mut ws = racer(&reader).await;
+    let before = log(&writer, "race.before").await;
+    assert_eq!(
+        ws.next_data().await["activityAdded"]["uuid"],
+        before["uuid"]
+    );
+    let conn = db.connect().await;
+    let (slow, slow_uuid) = open_slow_write(&conn).await;
+    let later = log(&writer, "race.later").await;
+
+    // Act: 30 s pass, the reader's listener is killed meanwhile, then commit.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(kill_listeners(&conn, db, &[reader.pid()]).await, 1);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    ws.assert_silent(Duration::from_millis(100)).await;
+    slow.commit().await.unwrap();
+
+    // Assert: live, the slow row then the later one; resumed from before
+    // them, the same.
+    let got = receive(&mut ws, 2).await;
+    assert_eq!(
+        uuids(&got),
+        [
+            slow_uuid.clone(),
+            later["uuid"].as_str().unwrap().to_owned()
+        ]
+    );
+    let mut resumed = reader.websocket().await;
+    resumed
+        .subscribe("r", RACE, json!({ "after": before["cursor"] }))
+        .await;
+    assert_eq!(uuids(&receive(&mut resumed, 2).await), uuids(&got));
+    resumed.assert_silent(Duration::from_millis(300)).await;
+    conn.close().await.ok();
+    reader.terminate().await;
+    writer.terminate().await;
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn a_listener_killed_before_any_notification_loses_nothing_committed_meanwhile() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        eprintln!("SKIPPED positions::listener_killed_first: needs PostgreSQL");
+        return;
+    }
+    for run in 0..3 {
+        // Arrange: fresh instances; the reader's subscriber is live before
+        // anything is logged anywhere (no probe rows), then its listener dies.
+        let reader = Instance::start(&db, &[("LISTENER_MAX_RECONNECT_DELAY", "200ms")]).await;
+        let writer = Instance::start(&db, &[]).await;
+        let mut ws = reader.websocket().await;
+        let action = format!("first{run}.*");
+        ws.subscribe(
+            "1",
+            "subscription($f: ActivityFilter) { activityAdded(filter: $f) { uuid } }",
+            json!({ "f": { "action": action } }),
+        )
+        .await;
+        wait_for_subscription(&reader).await;
+        let conn = db.connect().await;
+        assert_eq!(kill_listeners(&conn, &db, &[reader.pid()]).await, 1);
+
+        // Act: 30 activities through the other instance, at once.
+        let logs = (0..30).map(|i| {
+            let writer = writer.client.clone();
+            let action = format!("first{run}.n{i}");
+            async move { log(&writer, &action).await }
+        });
+        futures_util::future::join_all(logs).await;
+
+        // Assert: all 30, in position order.
+        let expected = table_order(&conn, &format!("first{run}.%")).await;
+        assert_eq!(expected.len(), 30);
+        let mut got = Vec::new();
+        for _ in 0..30 {
+            got.push(ws.next_data().await["activityAdded"].clone());
+        }
+        assert_eq!(uuids(&got), expected, "run {run}");
+        ws.assert_silent(Duration::from_millis(300)).await;
+        conn.close().await.ok();
+        reader.terminate().await;
+        writer.terminate().await;
+    }
+    db.remove().await;
+}
+
+/// Waits until `client`'s server counts one active subscription.
+async fn wait_for_subscription(client: &Client) {
+    for _ in 0..200 {
+        let metrics = client
+            .http
+            .get(client.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics
+            .lines()
+            .any(|l| l == "activity_feed_subscriptions_active 1")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the subscription never became active");
+}
