@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::spawn_app_with;
 
-const SECRET: &str = "operations-test-secret";
+const SECRET: &str = "operations-test-secret-of-32-bytes";
 
 fn token(role: &str, sub: uuid::Uuid) -> String {
     let claims = Claims {

@@ -26,7 +26,7 @@ mod tokens;
 mod websocket;
 
 /// The HS256 secret of the secured test servers.
-pub const SECRET: &str = "security-suite-secret";
+pub const SECRET: &str = "security-suite-secret-of-32-bytes";
 
 /// An RSA key pair for RS256 tokens, generated with openssl for these tests
 /// only (see tests/fixtures/README.md): it protects nothing.
