@@ -458,3 +458,31 @@ async fn an_empty_jwt_secret_is_refused_not_taken_for_an_empty_key() {
     assert!(!String::from_utf8_lossy(&token.stdout).contains("eyJ"));
     db.remove().await;
 }
+
+#[tokio::test]
+async fn a_wildcard_or_malformed_cors_origin_is_refused_at_start_without_a_panic() {
+    // Arrange
+    let db = TestDb::new().await;
+
+    for (origins, expected) in [
+        ("*", "\"*\" is not supported"),
+        ("https://app.example,*", "\"*\" is not supported"),
+        ("app.example", "is not an origin"),
+        ("https://app.example/path", "is not an origin"),
+    ] {
+        // Act
+        let out = binary(&db)
+            .env("BIND", "127.0.0.1:0")
+            .env("CORS_ORIGINS", origins)
+            .output()
+            .expect("the binary runs");
+
+        // Assert: a usage error that names the setting, not a panic.
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{origins}: {said}");
+        assert!(said.contains("CORS_ORIGINS"), "{origins}: {said}");
+        assert!(said.contains(expected), "{origins}: {said}");
+        assert!(!said.contains("panicked"), "{origins}: {said}");
+    }
+    db.remove().await;
+}
