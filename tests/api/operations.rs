@@ -165,7 +165,7 @@ async fn export_streams_the_filtered_feed_as_ndjson_and_csv() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "uuid,action,module,mode,actor_uuid,resource_type,resource_uuid,target_uuid,metadata,inserted_at"
+        "uuid,action,module,mode,actor_uuid,resource_type,resource_uuid,target_uuid,metadata,inserted_at,correlation_id,client_ip,user_agent"
     );
     let first = lines.next().unwrap();
     assert!(
