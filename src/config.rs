@@ -270,13 +270,14 @@ impl std::str::FromStr for Origin {
 #[derive(Debug, Clone, Args)]
 pub struct RedactionConfig {
     /// Metadata keys whose values are stored as "[REDACTED]", at any depth,
-    /// ignoring case, comma-separated; their `_from`/`_to` diff keys too.
-    /// Empty turns redaction off.
+    /// comma-separated; their `_from`/`_to` diff keys too. Keys match after
+    /// normalizing (NFKC, trimmed, camelCase and kebab-case as snake_case,
+    /// lower-cased). Empty turns redaction off.
     #[arg(
         long,
         env = "REDACT_KEYS",
         value_delimiter = ',',
-        default_value = "password,password_hash,token,secret,api_key"
+        default_values = crate::service::redact::DEFAULT_SENSITIVE_KEYS
     )]
     pub redact_keys: Vec<String>,
 }
