@@ -39,6 +39,10 @@ pub struct Model {
     pub client_ip: Option<String>,
     /// The caller's user agent, when the deployment records request context.
     pub user_agent: Option<String>,
+    /// Whose `idempotency_key` it is: the role and uuid `sub` of the caller
+    /// that logged it ("service:0190…"), so one producer's key never meets
+    /// another's; "legacy" for keys stored before keys were scoped.
+    pub idempotency_scope: Option<String>,
 }
 
 /// How activities join the people they mention. There is no foreign key:

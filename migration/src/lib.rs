@@ -14,6 +14,9 @@ mod m20261128_000003_correlation_and_context;
 /// Adds `search_text` and the indexes behind the metadata filters: GIN on
 /// PostgreSQL, FTS5 on SQLite.
 mod m20261128_000004_metadata_search;
+/// Scopes idempotency keys per caller: adds `idempotency_scope`, and makes
+/// (scope, key) unique instead of the key alone.
+pub mod m20261205_000006_idempotency_scope;
 
 /// Every migration of the project, in order.
 pub struct Migrator;
@@ -26,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_idempotency_key::Migration),
             Box::new(m20261128_000003_correlation_and_context::Migration),
             Box::new(m20261128_000004_metadata_search::Migration),
+            Box::new(m20261205_000006_idempotency_scope::Migration),
         ]
     }
 }

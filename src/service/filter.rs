@@ -227,6 +227,7 @@ mod tests {
             correlation_id: None,
             client_ip: None,
             user_agent: None,
+            idempotency_scope: None,
         }
     }
 

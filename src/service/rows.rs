@@ -12,7 +12,7 @@ use sea_orm::{DbErr, QueryResult};
 use uuid::Uuid;
 
 /// How many columns an activity takes in a select of the entity.
-pub const ACTIVITY_COLUMNS: usize = 14;
+pub const ACTIVITY_COLUMNS: usize = 15;
 
 /// The activity whose columns start at `at`.
 pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> {
@@ -31,6 +31,7 @@ pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> 
         correlation_id: row.try_get_by_index(at + 11)?,
         client_ip: row.try_get_by_index(at + 12)?,
         user_agent: row.try_get_by_index(at + 13)?,
+        idempotency_scope: row.try_get_by_index(at + 14)?,
     })
 }
 
@@ -77,6 +78,7 @@ mod tests {
                 "correlation_id",
                 "client_ip",
                 "user_agent",
+                "idempotency_scope",
             ]
         );
         assert_eq!(activity.len(), ACTIVITY_COLUMNS);

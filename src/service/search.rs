@@ -107,6 +107,24 @@ fn same_number(a: &Number, b: &Number) -> bool {
     }
 }
 
+/// Whether two JSON values are equal as the databases keep them: objects
+/// key by key in any order, lists item by item in order, numbers by value
+/// (PostgreSQL's jsonb may give back `1e2` as `100`).
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| same_json(v, w))
+        }
+        (Value::Number(a), Value::Number(b)) => same_number(a, b),
+        _ => a == b,
+    }
+}
+
 /// Whether `have` contains `want`, as PostgreSQL's `jsonb @>` decides it
 /// below the top level (where a list never contains a bare scalar).
 pub fn contains(have: &Value, want: &Value) -> bool {

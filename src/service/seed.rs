@@ -309,6 +309,7 @@ impl ActivityFeed {
                         correlation_id: None,
                         client_ip: None,
                         user_agent: None,
+                        idempotency_scope: None,
                     }
                 })
                 .collect();

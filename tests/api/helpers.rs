@@ -524,6 +524,7 @@ pub fn row(action: &str, at: DateTime<Utc>) -> activity::Model {
         correlation_id: None,
         client_ip: None,
         user_agent: None,
+        idempotency_scope: None,
     }
 }
 
