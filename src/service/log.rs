@@ -608,6 +608,37 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_scoped_by_role_and_subject_and_only_keyed_rows_get_a_scope() {
+        let subject = Uuid::now_v7();
+        let service = Caller {
+            role: super::super::Role::Service,
+            subject: Some(subject),
+        };
+        assert_eq!(idempotency_scope(&service), format!("service:{subject}"));
+        assert_eq!(idempotency_scope(&Caller::SYSTEM), "admin:-");
+        let keyed = NewActivity {
+            action: "a".into(),
+            idempotency_key: Some("k".into()),
+            ..Default::default()
+        };
+        let unkeyed = NewActivity {
+            action: "a".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            keyed
+                .into_model(now(), "service:x")
+                .idempotency_scope
+                .as_deref(),
+            Some("service:x")
+        );
+        assert_eq!(
+            unkeyed.into_model(now(), "service:x").idempotency_scope,
+            None
+        );
+    }
+
+    #[test]
     fn limits_metadata_size() {
         let input = NewActivity {
             action: "a".into(),

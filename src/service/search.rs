@@ -235,6 +235,21 @@ mod tests {
     }
 
     #[test]
+    fn same_json_compares_as_the_databases_keep_values() {
+        let a = json!({"n": 100, "f": 1.5, "o": {"x": [1, 2]}});
+        let b: Value =
+            serde_json::from_str(r#"{"o": {"x": [1, 2.0]}, "f": 1.50, "n": 1e2}"#).unwrap();
+        assert!(same_json(&a, &b));
+        assert!(!same_json(
+            &a,
+            &json!({"n": 100, "f": 1.5, "o": {"x": [2, 1]}})
+        ));
+        assert!(!same_json(&a, &json!({"n": 100, "f": 1.5})));
+        assert!(!same_json(&json!({"n": "100"}), &json!({"n": 100})));
+        assert!(!same_json(&json!({"a": null}), &json!({})));
+    }
+
+    #[test]
     fn containment_like_jsonb() {
         let have = json!({
             "a": 1, "s": "x", "b": true, "z": null,
