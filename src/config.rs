@@ -175,31 +175,17 @@ pub struct ContextConfig {
 }
 
 /// An IP address, or a CIDR range of them.
+///
+/// IPv4-mapped IPv6 ranges (`::ffff:10.0.0.0/104`) are held as the IPv4
+/// range they map (`10.0.0.0/8`), and addresses are compared in canonical
+/// form, so a proxy is recognised however its address family is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    addr: std::net::IpAddr,
-    prefix: u8,
-}
+pub struct IpRange(ipnet::IpNet);
 
 impl IpRange {
     /// Whether `ip` lies in the range (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        match (self.addr.to_canonical(), ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -207,25 +193,76 @@ impl std::str::FromStr for IpRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use ipnet::{IpNet, Ipv4Net};
         let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (s, None),
+        let net = match s.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => s
+                .parse::<std::net::IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?,
         };
-        let addr: std::net::IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
+        let net = match net {
+            // Inside ::ffff:0:0/96 the last 32 bits are an IPv4 address.
+            IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+                Some(v4) => IpNet::V4(
+                    Ipv4Net::new(v4, v6.prefix_len() - 96).map_err(|e| format!("{s:?}: {e}"))?,
+                ),
+                None => net,
+            },
+            other => other,
         };
-        Ok(Self { addr, prefix })
+        Ok(Self(net.trunc()))
+    }
+}
+
+/// A browser origin: `http` or `https`, a host, and a port when it is not
+/// the scheme's default; held lower-cased, as browsers send it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin(String);
+
+impl Origin {
+    /// The origin as a header value would carry it ("https://app.example.com").
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host and port, as a `Host` header names them ("app.example.com:8443").
+    pub fn authority(&self) -> &str {
+        self.0
+            .split_once("://")
+            .map_or("", |(_, authority)| authority)
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let origin = s.trim().to_ascii_lowercase();
+        if origin == "*" {
+            // tower-http panics on it in a list, and a wildcard would let any
+            // site's pages call with the user's token and open websockets.
+            return Err("\"*\" is not supported: list each origin that may call \
+                        (\"https://app.example.com\")"
+                .into());
+        }
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let well_formed = authority.is_some_and(|a| {
+            !a.is_empty()
+                && a.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_')
+                })
+        });
+        if !well_formed {
+            return Err(format!(
+                "{s:?} is not an origin: write scheme and host, with the port if it is \
+                 not the default, and no path (\"https://app.example.com\")"
+            ));
+        }
+        Ok(Self(origin))
     }
 }
 
@@ -233,13 +270,14 @@ impl std::str::FromStr for IpRange {
 #[derive(Debug, Clone, Args)]
 pub struct RedactionConfig {
     /// Metadata keys whose values are stored as "[REDACTED]", at any depth,
-    /// ignoring case, comma-separated; their `_from`/`_to` diff keys too.
-    /// Empty turns redaction off.
+    /// comma-separated; their `_from`/`_to` diff keys too. Keys match after
+    /// normalizing (NFKC, trimmed, camelCase and kebab-case as snake_case,
+    /// lower-cased). Empty turns redaction off.
     #[arg(
         long,
         env = "REDACT_KEYS",
         value_delimiter = ',',
-        default_value = "password,password_hash,token,secret,api_key"
+        default_values = crate::service::redact::DEFAULT_SENSITIVE_KEYS
     )]
     pub redact_keys: Vec<String>,
 }
@@ -301,9 +339,11 @@ pub struct LimitsConfig {
     /// Most operations in one batched (JSON array) request; 0 refuses batches.
     #[arg(long, env = "MAX_BATCHED_OPERATIONS", default_value_t = 0)]
     pub max_batched_operations: usize,
-    /// Browser origins allowed to call the API (CORS), comma-separated; none when empty.
+    /// Browser origins allowed to call the API (CORS) and to open websockets
+    /// from their pages, comma-separated ("https://app.example.com"); none
+    /// when empty. "*" is refused: credentials must not go to any site.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<Origin>,
     /// Whether Apollo's automatic persisted queries are accepted.
     #[arg(long, env = "PERSISTED_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub persisted_queries: bool,

@@ -95,7 +95,11 @@ fn mint_token(token: &TokenConfig) -> Result<String, Box<dyn std::error::Error>>
             pem = std::fs::read(path)?;
             SigningKey::RsaPem(&pem)
         }
-        (None, Some(secret)) => SigningKey::Secret(secret),
+        (None, Some(secret)) => {
+            // A token signed with a secret the server refuses would be useless.
+            auth::check_secret(secret)?;
+            SigningKey::Secret(secret)
+        }
         (None, None) => return Err("set JWT_SECRET (or --secret), or --private-key-file".into()),
     };
     Ok(auth::mint(&claims, key)?)

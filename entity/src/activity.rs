@@ -44,6 +44,10 @@ pub struct Model {
     pub txid: i64,
     /// The second half of its position: a number that only grows.
     pub seq: i64,
+    /// Whose `idempotency_key` it is: the role and uuid `sub` of the caller
+    /// that logged it ("service:0190…"), so one producer's key never meets
+    /// another's; "legacy" for keys stored before keys were scoped.
+    pub idempotency_scope: Option<String>,
 }
 
 /// How activities join the people they mention. There is no foreign key:

@@ -7,6 +7,8 @@
 
 /// One logged business action: "post.created", "role.assigned", …
 pub mod activity;
+/// The words of metadata that `activities.search_text` holds.
+pub mod search_text;
 /// The people who appear as actor, target or resource of an activity.
 pub mod user;
 

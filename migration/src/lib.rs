@@ -26,6 +26,14 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
     }
     Ok(())
 }
+/// Scopes idempotency keys per caller: adds `idempotency_scope`, and makes
+/// (scope, key) unique instead of the key alone.
+pub mod m20261205_000006_idempotency_scope;
+/// Rewrites the search words of rows indexed by SQL's word splitting with
+/// the service's rule.
+mod m20261205_000007_search_words;
+/// Refilling `search_text` with the service's word rule, for migrations.
+mod search_words;
 
 /// Every migration of the project, in order.
 pub struct Migrator;
@@ -39,6 +47,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_correlation_and_context::Migration),
             Box::new(m20261128_000004_metadata_search::Migration),
             Box::new(m20261205_000005_positions::Migration),
+            Box::new(m20261205_000006_idempotency_scope::Migration),
+            Box::new(m20261205_000007_search_words::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::run;
+use crate::{run, search_words};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,13 +17,6 @@ enum Activities {
 const POSTGRES_UP: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS activities_metadata_gin_idx \
      ON activities USING GIN (metadata jsonb_path_ops)",
-    // Rows written before this migration: their string and number values,
-    // lower-cased, with everything but letters and digits as word breaks —
-    // what the service writes for new rows.
-    "UPDATE activities SET search_text = coalesce((\
-       SELECT string_agg(lower(regexp_replace(v #>> '{}', '[^[:alnum:]]+', ' ', 'g')), ' ') \
-       FROM jsonb_path_query(activities.metadata, 'strict $.**') AS v \
-       WHERE jsonb_typeof(v) IN ('string', 'number')), '')",
     "CREATE INDEX IF NOT EXISTS activities_search_text_gin_idx \
      ON activities USING GIN (to_tsvector('simple'::regconfig, search_text))",
 ];
@@ -37,9 +30,6 @@ const POSTGRES_DOWN: &[&str] = &[
 /// and kept current by triggers, so every writer (the service, the seeder, a
 /// prune) keeps it right without knowing of it.
 const SQLITE_UP: &[&str] = &[
-    "UPDATE activities SET search_text = coalesce((\
-       SELECT group_concat(lower(value), ' ') FROM json_tree(activities.metadata) \
-       WHERE type IN ('text', 'integer', 'real')), '')",
     "CREATE VIRTUAL TABLE IF NOT EXISTS activities_fts USING fts5(\
        search_text, content = 'activities', content_rowid = 'rowid', \
        tokenize = 'unicode61 remove_diacritics 0')",
@@ -83,6 +73,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Rows written before this migration get the words the service
+        // writes for new ones, by its rule rather than SQL's (see
+        // `search_words`); before the indexes, so they are built once.
+        search_words::refill(manager).await?;
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => run(manager, POSTGRES_UP).await,
             DatabaseBackend::Sqlite => run(manager, SQLITE_UP).await,

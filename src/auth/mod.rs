@@ -39,9 +39,41 @@ pub enum AuthError {
     /// The token is past its `exp`.
     #[error("the token has expired")]
     Expired,
+    /// The token's `nbf` is still ahead.
+    #[error("the token is not valid yet (`nbf` is in the future)")]
+    NotYetValid,
+    /// The configured HS256 secret is too weak to sign anything with.
+    #[error(
+        "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (it is {0}): an empty or short \
+         HMAC key lets anyone forge tokens; unset it for open development mode on loopback"
+    )]
+    WeakSecret(usize),
     /// The token is malformed, forged, or uses an algorithm that is not configured.
     #[error("invalid token: {0}")]
     Invalid(String),
+}
+
+/// The shortest HS256 secret accepted: RFC 7518 (3.2) asks for a key at
+/// least as long as the hash, 256 bits for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses an HS256 secret shorter than [`MIN_SECRET_BYTES`]; an empty one
+/// would make every token signed with the empty key valid.
+pub fn check_secret(secret: &str) -> Result<(), AuthError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AuthError::WeakSecret(secret.len()));
+    }
+    Ok(())
+}
+
+/// The credentials of an `Authorization` header value: the text after the
+/// `Bearer` scheme, whose name is case-insensitive (RFC 7235, 2.1).
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Verifies bearer tokens, or lets everyone in as the system in open mode.
@@ -60,8 +92,10 @@ impl Authenticator {
         }
     }
 
-    /// Verifies HS256 tokens with `secret` and/or RS256 tokens with a PEM public key.
+    /// Verifies HS256 tokens with `secret` (at least [`MIN_SECRET_BYTES`])
+    /// and/or RS256 tokens with a PEM public key.
     pub fn new(secret: Option<&str>, rsa_public_pem: Option<&[u8]>) -> Result<Self, AuthError> {
+        secret.map(check_secret).transpose()?;
         let rs256 = rsa_public_pem
             .map(DecodingKey::from_rsa_pem)
             .transpose()
@@ -87,11 +121,8 @@ impl Authenticator {
         }
         let header = authorization.map(str::trim).filter(|h| !h.is_empty());
         let header = header.ok_or(AuthError::Missing)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| AuthError::Invalid("expected \"Bearer <token>\"".into()))?
-            .trim();
+        let token = bearer_token(header)
+            .ok_or_else(|| AuthError::Invalid("expected \"Bearer <token>\"".into()))?;
         self.verify(token)
     }
 
@@ -109,11 +140,14 @@ impl Authenticator {
         let mut validation = Validation::new(header.alg);
         // `exp` is checked below, to the instant.
         validation.leeway = 0;
+        // A token minted for later (`nbf`) is not valid before then.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
             .kind()
         {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            jsonwebtoken::errors::ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             _ => AuthError::Invalid(e.to_string()),
         })?;
         let claims = data.claims;
@@ -169,6 +203,8 @@ pub enum SigningKey<'a> {
 mod tests {
     use super::*;
 
+    const SECRET: &str = "a-unit-test-secret-of-32-bytes!!";
+
     fn claims(role: &str, exp_in: i64) -> Claims {
         Claims {
             sub: Uuid::now_v7().to_string(),
@@ -179,9 +215,9 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_hs256_token() {
-        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
+        let auth = Authenticator::new(Some(SECRET), None).unwrap();
         let c = claims("user", 60);
-        let token = mint(&c, SigningKey::Secret("s3cret")).unwrap();
+        let token = mint(&c, SigningKey::Secret(SECRET)).unwrap();
         let id = auth.authenticate(Some(&format!("Bearer {token}"))).unwrap();
         assert_eq!(id.caller.role, Role::User);
         assert_eq!(id.caller.subject.unwrap().to_string(), c.sub);
@@ -189,12 +225,12 @@ mod tests {
 
     #[test]
     fn refuses_forged_expired_and_unknown() {
-        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
+        let auth = Authenticator::new(Some(SECRET), None).unwrap();
         let forged = mint(&claims("admin", 60), SigningKey::Secret("other")).unwrap();
         assert!(matches!(auth.verify(&forged), Err(AuthError::Invalid(_))));
-        let expired = mint(&claims("admin", -60), SigningKey::Secret("s3cret")).unwrap();
+        let expired = mint(&claims("admin", -60), SigningKey::Secret(SECRET)).unwrap();
         assert_eq!(auth.verify(&expired), Err(AuthError::Expired));
-        let bad_role = mint(&claims("root", 60), SigningKey::Secret("s3cret")).unwrap();
+        let bad_role = mint(&claims("root", 60), SigningKey::Secret(SECRET)).unwrap();
         assert!(matches!(auth.verify(&bad_role), Err(AuthError::Invalid(_))));
         assert_eq!(auth.authenticate(None), Err(AuthError::Missing));
         assert!(matches!(
@@ -205,9 +241,64 @@ mod tests {
 
     #[test]
     fn a_token_is_expired_as_soon_as_its_exp_has_passed() {
-        let auth = Authenticator::new(Some("s3cret"), None).unwrap();
-        let just_expired = mint(&claims("admin", -1), SigningKey::Secret("s3cret")).unwrap();
+        let auth = Authenticator::new(Some(SECRET), None).unwrap();
+        let just_expired = mint(&claims("admin", -1), SigningKey::Secret(SECRET)).unwrap();
         assert_eq!(auth.verify(&just_expired), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let auth = Authenticator::new(Some(SECRET), None).unwrap();
+        let token = mint(&claims("admin", 60), SigningKey::Secret(SECRET)).unwrap();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let header = format!("{scheme} {token}");
+            assert!(auth.authenticate(Some(&header)).is_ok(), "{scheme}");
+        }
+        for header in [token.clone(), format!("Bearer{token}"), "Bearer ".into()] {
+            assert!(
+                matches!(auth.authenticate(Some(&header)), Err(AuthError::Invalid(_))),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_short_secrets_are_refused() {
+        assert_eq!(
+            Authenticator::new(Some(""), None).err(),
+            Some(AuthError::WeakSecret(0))
+        );
+        let short = "s".repeat(MIN_SECRET_BYTES - 1);
+        assert_eq!(
+            Authenticator::new(Some(&short), None).err(),
+            Some(AuthError::WeakSecret(MIN_SECRET_BYTES - 1))
+        );
+        assert!(Authenticator::new(Some(&"s".repeat(MIN_SECRET_BYTES)), None).is_ok());
+    }
+
+    #[test]
+    fn a_token_before_its_nbf_is_refused() {
+        #[derive(Serialize)]
+        struct WithNbf {
+            sub: String,
+            role: String,
+            exp: i64,
+            nbf: i64,
+        }
+        let auth = Authenticator::new(Some(SECRET), None).unwrap();
+        let now = Utc::now().timestamp();
+        let sign = |nbf: i64| {
+            let claims = WithNbf {
+                sub: Uuid::now_v7().to_string(),
+                role: "admin".into(),
+                exp: now + 600,
+                nbf,
+            };
+            let key = EncodingKey::from_secret(SECRET.as_bytes());
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+        };
+        assert_eq!(auth.verify(&sign(now + 300)), Err(AuthError::NotYetValid));
+        assert!(auth.verify(&sign(now - 1)).is_ok());
     }
 
     #[test]

@@ -463,8 +463,10 @@ pub struct LogInput {
     pub target_uuid: Option<Uuid>,
     /// Details; must be a JSON object.
     pub metadata: Option<Json<Value>>,
-    /// A key that makes retries safe: a second log with the same key writes
-    /// nothing and returns the first activity. 1 to 200 characters.
+    /// A key that makes retries safe, 1 to 200 characters, your own (keys are
+    /// scoped by the caller's role and `sub`): a second log with the same key
+    /// and input writes nothing and returns the first activity; with other
+    /// input it is refused with code IDEMPOTENCY_CONFLICT.
     pub idempotency_key: Option<String>,
     /// Groups the activities one request, job or import writes; 1 to 100 characters.
     pub correlation_id: Option<String>,

@@ -139,7 +139,21 @@ mod tests {
         assert!(all.contains("8.8.8.8".parse().unwrap()));
         let v6: IpRange = "2001:db8::/32".parse().unwrap();
         assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
-        for bad in ["", "10.0.0.0/33", "::/129", "nope", "10.0.0.0/x"] {
+        let mapped: IpRange = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert_eq!(mapped, "10.0.0.0/8".parse().unwrap());
+        assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.9.8.7".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        let one: IpRange = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(one.contains("192.0.2.1".parse().unwrap()));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "nope",
+            "10.0.0.0/x",
+            "10.0.0.0/8/8",
+        ] {
             assert!(bad.parse::<IpRange>().is_err(), "{bad}");
         }
     }

@@ -1,7 +1,7 @@
 //! `GET /export`: the filtered feed as NDJSON or CSV, streamed row by row.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entity::activity;
@@ -25,7 +25,10 @@ pub enum Format {
 }
 
 /// The query string: `format` and `filter` (an ActivityFilter as JSON).
+/// Anything else is refused: `?action=post.*` silently exporting the whole
+/// feed is worse than an error.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportParams {
     #[serde(default)]
     format: Format,
@@ -42,7 +45,15 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
-const COLUMNS: [&str; 10] = [
+/// What a refused query string is told it may carry.
+const ACCEPTED: &str = "/export accepts `format` (ndjson or csv) and `filter` (an ActivityFilter as JSON, e.g. filter={\"action\":\"post.*\"})";
+
+/// The parameters of a query string, or why they are refused and what is accepted.
+fn params(query: Option<&str>) -> Result<ExportParams, String> {
+    serde_urlencoded::from_str(query.unwrap_or_default()).map_err(|e| format!("{e}: {ACCEPTED}"))
+}
+
+const COLUMNS: [&str; 13] = [
     "uuid",
     "action",
     "module",
@@ -53,6 +64,9 @@ const COLUMNS: [&str; 10] = [
     "target_uuid",
     "metadata",
     "inserted_at",
+    "correlation_id",
+    "client_ip",
+    "user_agent",
 ];
 
 /// One row as NDJSON: the activity's fields, camelCase as in GraphQL.
@@ -68,6 +82,9 @@ fn ndjson_line(row: &activity::Model) -> Vec<u8> {
         "targetUuid": row.target_uuid,
         "metadata": row.metadata,
         "insertedAt": row.inserted_at.to_rfc3339(),
+        "correlationId": row.correlation_id,
+        "clientIp": row.client_ip,
+        "userAgent": row.user_agent,
     }))
     .unwrap_or_default();
     line.push(b'\n');
@@ -82,12 +99,24 @@ fn csv_record(fields: &[String]) -> Vec<u8> {
     writer.into_inner().unwrap_or_default()
 }
 
+/// A cell a spreadsheet would not run as a formula: text starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's
+/// advice on CSV injection). Producers choose actions, modules, user agents
+/// and metadata, and whoever opens the export runs what they wrote.
+fn cell(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
 fn csv_row(row: &activity::Model) -> Vec<u8> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let opt = |v: &Option<String>| cell(v.clone().unwrap_or_default());
     let id = |v: Option<uuid::Uuid>| v.map(|u| u.to_string()).unwrap_or_default();
     csv_record(&[
         row.uuid.to_string(),
-        row.action.clone(),
+        cell(row.action.clone()),
         opt(&row.module),
         opt(&row.mode),
         id(row.actor_uuid),
@@ -96,6 +125,9 @@ fn csv_row(row: &activity::Model) -> Vec<u8> {
         id(row.target_uuid),
         row.metadata.to_string(),
         row.inserted_at.to_rfc3339(),
+        opt(&row.correlation_id),
+        opt(&row.client_ip),
+        opt(&row.user_agent),
     ])
 }
 
@@ -103,7 +135,7 @@ fn csv_row(row: &activity::Model) -> Vec<u8> {
 pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<ExportParams>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -111,6 +143,10 @@ pub async fn export(
     let identity = match state.auth.authenticate(authorization) {
         Ok(identity) => identity,
         Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
+    };
+    let params = match params(query.as_deref()) {
+        Ok(params) => params,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message),
     };
     let filter: ActivityFilter = match params
         .filter

@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
 use super::{client, delivery, websocket, AppState};
+use crate::config::Origin;
 use crate::graphql::context::Authentication;
 
 /// Bytes each websocket reads at a time.
@@ -102,6 +103,26 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
+/// Whether a websocket upgrade may be served to the page that asks for it.
+///
+/// Browsers let any page open a websocket to any address and send the
+/// page's `Origin`; no CORS check stops it, and a socket needs no token in
+/// open development mode. So a browser's upgrade is served only from this
+/// server's own origin (the `Origin`'s host and port are the `Host` it
+/// called) or one listed in `CORS_ORIGINS`. Clients that are not browsers
+/// send no `Origin` and are not affected; `Origin: null` (sandboxed pages,
+/// files) is refused.
+fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin) = origin.to_str().ok().and_then(|o| o.parse::<Origin>().ok()) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    host.is_some_and(|h| h.eq_ignore_ascii_case(origin.authority())) || allowed.contains(&origin)
+}
+
 /// Upgrades to a GraphQL websocket (graphql-transport-ws or the legacy graphql-ws).
 async fn upgrade(state: AppState, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
@@ -117,6 +138,13 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
+    if !origin_allowed(&parts.headers, &state.limits.cors_origins) {
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-origin websocket refused: its Origin is neither this server nor in CORS_ORIGINS",
+        )
+            .into_response();
+    }
     // Refused before the upgrade, so a client at the cap sees a plain 503.
     let Ok(slot) = state.socket_slots.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many open websockets").into_response();

@@ -21,9 +21,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Some("unreachable")
         }
     };
+    // Causes go to the log (the bus and publisher log theirs with detail);
+    // whoever may reach this route sees only the state.
     let listener = match state.feed.live_health() {
         Health::Up => None,
-        Health::Down(state) => Some(state),
+        Health::Down(why) => {
+            tracing::warn!(reason = why, "readiness check: live events are not flowing");
+            Some("unavailable")
+        }
     };
     let ready = database.is_none() && listener.is_none();
     let body = json!({

@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use crate::config::{ContextConfig, LimitsConfig};
+use crate::config::{ContextConfig, LimitsConfig, Origin};
 use crate::db::StatementCounter;
 use crate::graphql::AppSchema;
 use crate::metrics::Metrics;
@@ -90,16 +90,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Cross-origin access for the configured browser origins only; with none
 /// configured, no CORS headers are sent and browsers keep other sites out.
-fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &[Origin]) -> CorsLayer {
+    // An `Origin` is scheme, host and port in ASCII: always a header value.
     let allowed: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                tracing::warn!(origin = %o, "ignoring an unusable CORS origin");
-                None
-            }
-        })
+        .filter_map(|o| HeaderValue::from_str(o.as_str()).ok())
         .collect();
     if allowed.is_empty() {
         return CorsLayer::new();

@@ -178,10 +178,30 @@ fn request_error(next: &str) -> Option<(String, String)> {
     })
 }
 
+/// The most bytes of reason a Close frame may carry: a control frame's
+/// payload is at most 125 bytes (RFC 6455, 5.5), and the code takes two.
+/// Strict clients fail the whole connection on a longer one (Python's
+/// `websockets` with 1002, browsers with 1006) and never see the code.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// `reason` cut to [`MAX_CLOSE_REASON`] bytes, on a character boundary.
+fn close_reason(mut reason: String) -> String {
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
+/// Sends a Close frame; every close of the server goes through here, so
+/// every reason is cut to fit.
 async fn close(sink: &mut (impl SinkExt<Message> + Unpin), code: u16, reason: String) {
     let frame = CloseFrame {
         code,
-        reason: reason.into(),
+        reason: close_reason(reason).into(),
     };
     let _ = sink.send(Message::Close(Some(frame))).await;
 }
@@ -707,6 +727,18 @@ mod tests {
         assert_eq!(g.server(executed.to_owned()).as_deref(), Some(executed));
         let data = r#"{"type":"next","id":"2","payload":{"data":{"a":1}}}"#;
         assert_eq!(g.server(data.to_owned()).as_deref(), Some(data));
+    }
+
+    #[test]
+    fn close_reasons_are_cut_to_123_bytes_on_a_character_boundary() {
+        assert_eq!(close_reason("short".into()), "short");
+        assert_eq!(close_reason("a".repeat(123)).len(), 123);
+        assert_eq!(close_reason("a".repeat(500)).len(), 123);
+        // 'é' is two bytes: 61 of them are 122, the 62nd would end at 124.
+        let cut = close_reason("é".repeat(100));
+        assert_eq!(cut, "é".repeat(61));
+        let cut = close_reason(format!("x{}", "€".repeat(60)));
+        assert!(cut.len() <= 123 && cut.ends_with('€'), "{cut}");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct FieldError {
 /// The code of input that breaks a documented rule.
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 
+/// The code of an idempotency key replayed with input other than its first use's.
+pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
+
 impl FieldError {
     /// A [`BAD_USER_INPUT`] error on `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -23,6 +26,19 @@ impl FieldError {
             field: field.into(),
             message: message.into(),
             code: BAD_USER_INPUT,
+        }
+    }
+
+    /// The [`IDEMPOTENCY_CONFLICT`] error of a key whose first use, activity
+    /// `first`, had other input.
+    pub fn idempotency_conflict(first: uuid::Uuid) -> Self {
+        Self {
+            field: "idempotencyKey".into(),
+            message: format!(
+                "this key was first used for activity {first} with other input; \
+                 a retry must repeat it, a new activity needs a new key"
+            ),
+            code: IDEMPOTENCY_CONFLICT,
         }
     }
 }

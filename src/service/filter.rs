@@ -229,6 +229,7 @@ mod tests {
             user_agent: None,
             txid: 0,
             seq: 0,
+            idempotency_scope: None,
         }
     }
 

@@ -1,6 +1,6 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::activity;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Alias, DynIden, InsertStatement, IntoIden, OnConflict, Query};
 use sea_orm::{
@@ -33,7 +33,8 @@ pub struct NewActivity {
     /// Details; must be a JSON object when given. `None` and `null` mean `{}`.
     pub metadata: Option<Value>,
     /// The producer's key for retries; 1 to 200 characters. A second `log`
-    /// with the same key writes nothing and returns the first activity.
+    /// by the same caller with the same key and input writes nothing and
+    /// returns the first activity; with other input it is refused.
     pub idempotency_key: Option<String>,
     /// Groups the activities of one request, job or import; 1 to 100 characters.
     pub correlation_id: Option<String>,
@@ -176,9 +177,11 @@ impl NewActivity {
         errors
     }
 
-    /// The row this input becomes at `now`.
-    fn into_model(self, now: DateTime<Utc>) -> activity::Model {
+    /// The row this input becomes at `now`, logged by the caller whose keys
+    /// are `scope`'s.
+    fn into_model(self, now: DateTime<Utc>, scope: &str) -> activity::Model {
         activity::Model {
+            idempotency_scope: self.idempotency_key.as_ref().map(|_| scope.to_owned()),
             uuid: Uuid::now_v7(),
             action: self.action,
             module: self.module,
@@ -203,6 +206,32 @@ impl NewActivity {
     }
 }
 
+/// Whose idempotency keys `caller`'s are: its role and uuid `sub`.
+///
+/// Callers without a uuid subject (open mode and the CLI act as the system;
+/// tokens whose `sub` is not a uuid) share their role's scope.
+fn idempotency_scope(caller: &Caller) -> String {
+    match caller.subject {
+        Some(subject) => format!("{}:{subject}", caller.role.as_str()),
+        None => format!("{}:-", caller.role.as_str()),
+    }
+}
+
+/// Whether `retry` repeats what `first` logged: every field its producer
+/// chose. The request context may differ (a retry can take another route).
+fn same_input(retry: &activity::Model, first: &activity::Model) -> bool {
+    retry.action == first.action
+        && retry.module == first.module
+        && retry.mode == first.mode
+        && retry.actor_uuid == first.actor_uuid
+        && retry.resource_type == first.resource_type
+        && retry.resource_uuid == first.resource_uuid
+        && retry.target_uuid == first.target_uuid
+        && retry.correlation_id == first.correlation_id
+        // As the database returns it: numbers by value, keys in any order.
+        && search::same_json(&retry.metadata, &first.metadata)
+}
+
 /// The time stored for a new row. Both databases keep microseconds, so the
 /// value returned to the caller is cut to microseconds too and equals the stored one.
 pub(super) fn now() -> DateTime<Utc> {
@@ -219,8 +248,14 @@ impl ActivityFeed {
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
         }
-        let mut rows = self.insert(vec![input.into_model(now())]).await?;
-        Ok(rows.remove(0))
+        let scope = idempotency_scope(caller);
+        match self.insert(vec![input.into_model(now(), &scope)]).await {
+            Ok(mut rows) => Ok(rows.remove(0)),
+            Err(ServiceError::InvalidBatch(mut errors)) => {
+                Err(ServiceError::Invalid(errors.remove(0)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Replaces the sensitive values of the input's metadata.
@@ -288,9 +323,14 @@ impl ActivityFeed {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let at = now();
-        self.insert(inputs.into_iter().map(|i| i.into_model(at)).collect())
-            .await
+        let (at, scope) = (now(), idempotency_scope(caller));
+        self.insert(
+            inputs
+                .into_iter()
+                .map(|i| i.into_model(at, &scope))
+                .collect(),
+        )
+        .await
     }
 
     /// Writes rows all or none, then wakes the publishers of every instance.
@@ -301,9 +341,13 @@ impl ActivityFeed {
     /// Up to [`ROWS_PER_INSERT`] rows are one INSERT, which is atomic on its
     /// own: it runs without BEGIN and COMMIT, saving their round trips. On
     /// SQLite such a statement waits for the write lock under the busy
-    /// timeout, as BEGIN IMMEDIATE does. Larger batches take a transaction.
+    /// timeout, as BEGIN IMMEDIATE does. Larger batches take a transaction,
+    /// and so do batches with keys: a key replayed with other input is only
+    /// found once the INSERT ran, and refusing it must leave nothing written.
+    /// A conflict is [`ServiceError::InvalidBatch`], one list per row.
     async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
-        let (rows, fresh) = if rows.len() <= ROWS_PER_INSERT {
+        let keyed_batch = rows.len() > 1 && rows.iter().any(|r| r.idempotency_key.is_some());
+        let (rows, fresh) = if rows.len() <= ROWS_PER_INSERT && !keyed_batch {
             let written = write_rows(&self.db, &rows).await?;
             resolve_retries(&self.db, rows, &written).await?
         } else {
@@ -348,8 +392,10 @@ impl ActivityFeed {
 }
 
 /// Swaps each row the insert skipped for the row that holds its idempotency
-/// key, gives each written row the position the database assigned, and
-/// returns the rows with the subset that this call wrote.
+/// key in its caller's scope, gives each written row the position the
+/// database assigned, and returns the rows with the subset that this call
+/// wrote. A skipped row whose input differs from that first row's is a
+/// conflict: [`ServiceError::InvalidBatch`], with an error for each.
 ///
 /// The insert skipped a row only when its key was taken, and it waited for a
 /// concurrent writer of the same key to commit first, so the key's row is
@@ -368,21 +414,29 @@ async fn resolve_retries(
     if rows.iter().all(|r| written.contains_key(&r.uuid)) {
         return Ok((rows.clone(), rows));
     }
-    let keys: Vec<&str> = rows
-        .iter()
-        .filter(|r| !written.contains_key(&r.uuid))
+    let skipped = rows.iter().filter(|r| !written.contains_key(&r.uuid));
+    let keys: HashSet<&str> = skipped
+        .clone()
         .filter_map(|r| r.idempotency_key.as_deref())
         .collect();
-    let stored: HashMap<String, activity::Model> = activity::Entity::find()
+    let scopes: HashSet<&str> = skipped
+        .filter_map(|r| r.idempotency_scope.as_deref())
+        .collect();
+    let stored: HashMap<(String, String), activity::Model> = activity::Entity::find()
         .filter(activity::Column::IdempotencyKey.is_in(keys))
+        .filter(activity::Column::IdempotencyScope.is_in(scopes))
         .all(conn)
         .await?
         .into_iter()
-        .filter_map(|row| Some((row.idempotency_key.clone()?, row)))
+        .filter_map(|row| {
+            let id = (row.idempotency_scope.clone()?, row.idempotency_key.clone()?);
+            Some((id, row))
+        })
         .collect();
     let mut fresh = Vec::new();
     let mut resolved = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut conflicts = vec![Vec::new(); rows.len()];
+    for (index, row) in rows.into_iter().enumerate() {
         if written.contains_key(&row.uuid) {
             fresh.push(row.clone());
             resolved.push(row);
@@ -391,20 +445,29 @@ async fn resolve_retries(
         // Skipped, yet nothing holds its key: the first row was deleted in
         // between (pruned), or the uuid itself collided. Neither can be
         // answered with a row that exists.
-        let first = row.idempotency_key.as_ref().and_then(|k| stored.get(k));
+        let first = match (&row.idempotency_scope, &row.idempotency_key) {
+            (Some(scope), Some(key)) => stored.get(&(scope.clone(), key.clone())),
+            _ => None,
+        };
         let first = first.ok_or_else(|| {
             DbErr::Custom(format!(
                 "activity {} was not written and no row holds its idempotency key",
                 row.uuid
             ))
         })?;
+        if !same_input(&row, first) {
+            conflicts[index].push(FieldError::idempotency_conflict(first.uuid));
+        }
         resolved.push(first.clone());
+    }
+    if conflicts.iter().any(|c| !c.is_empty()) {
+        return Err(ServiceError::InvalidBatch(conflicts));
     }
     Ok((resolved, fresh))
 }
 
 /// The most rows one INSERT carries: SQLite allows 32,766 bound values per
-/// statement, and a row takes 15.
+/// statement, and a row takes 16.
 const ROWS_PER_INSERT: usize = 1000;
 
 /// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken
@@ -586,6 +649,37 @@ mod tests {
         assert_eq!(fields(&key(&"é".repeat(200))), Vec::<String>::new());
         assert_eq!(fields(&key(&"k".repeat(201))), ["idempotencyKey"]);
         assert_eq!(fields(&key("k\0")), ["idempotencyKey"]);
+    }
+
+    #[test]
+    fn keys_are_scoped_by_role_and_subject_and_only_keyed_rows_get_a_scope() {
+        let subject = Uuid::now_v7();
+        let service = Caller {
+            role: super::super::Role::Service,
+            subject: Some(subject),
+        };
+        assert_eq!(idempotency_scope(&service), format!("service:{subject}"));
+        assert_eq!(idempotency_scope(&Caller::SYSTEM), "admin:-");
+        let keyed = NewActivity {
+            action: "a".into(),
+            idempotency_key: Some("k".into()),
+            ..Default::default()
+        };
+        let unkeyed = NewActivity {
+            action: "a".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            keyed
+                .into_model(now(), "service:x")
+                .idempotency_scope
+                .as_deref(),
+            Some("service:x")
+        );
+        assert_eq!(
+            unkeyed.into_model(now(), "service:x").idempotency_scope,
+            None
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sea_orm::{DbErr, QueryResult};
 use uuid::Uuid;
 
 /// How many columns an activity takes in a select of the entity.
-pub const ACTIVITY_COLUMNS: usize = 16;
+pub const ACTIVITY_COLUMNS: usize = 17;
 
 /// The activity whose columns start at `at`.
 pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> {
@@ -33,6 +33,7 @@ pub fn activity(row: &QueryResult, at: usize) -> Result<activity::Model, DbErr> 
         user_agent: row.try_get_by_index(at + 13)?,
         txid: row.try_get_by_index(at + 14)?,
         seq: row.try_get_by_index(at + 15)?,
+        idempotency_scope: row.try_get_by_index(at + 16)?,
     })
 }
 
@@ -81,6 +82,7 @@ mod tests {
                 "user_agent",
                 "txid",
                 "seq",
+                "idempotency_scope",
             ]
         );
         assert_eq!(activity.len(), ACTIVITY_COLUMNS);

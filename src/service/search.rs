@@ -11,56 +11,21 @@
 //! * Text search looks for words: the words of the metadata are those of its
 //!   string and number values, at any depth, split at everything that is not
 //!   a letter or digit and lower-cased. The service stores them, joined by
-//!   spaces, in `activities.search_text` when it writes a row; a query matches
-//!   when every one of its words is among them.
+//!   spaces, in `activities.search_text` when it writes a row (the rule is
+//!   `entity::search_text`, which the migrations use for older rows too); a
+//!   query matches when every one of its words is among them.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{DbBackend, Value as SqlValue};
 use serde_json::{Map, Number, Value};
 
-/// The longest word kept, in bytes: PostgreSQL's text search ignores longer ones.
-const MAX_WORD_BYTES: usize = 2047;
+pub use entity::search_text::{metadata_words, search_text};
 
-/// Appends the words of `text` to `out`.
-fn push_words(text: &str, out: &mut Vec<String>) {
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        if word.is_empty() {
-            continue;
-        }
-        let word = word.to_lowercase();
-        if word.len() <= MAX_WORD_BYTES {
-            out.push(word);
-        }
-    }
-}
-
-/// The words of a search query.
+/// The words of a search query, by the rule the stored words follow.
 pub fn query_words(query: &str) -> Vec<String> {
     let mut words = Vec::new();
-    push_words(query, &mut words);
+    entity::search_text::push_words(query, &mut words);
     words
-}
-
-/// The words of the string and number values of `metadata`, in document order.
-pub fn metadata_words(metadata: &Value) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut pending = vec![metadata];
-    while let Some(value) = pending.pop() {
-        match value {
-            Value::String(s) => push_words(s, &mut words),
-            Value::Number(n) => push_words(&n.to_string(), &mut words),
-            // Reversed, so that popping visits them in order.
-            Value::Array(items) => pending.extend(items.iter().rev()),
-            Value::Object(map) => pending.extend(map.values().rev()),
-            Value::Null | Value::Bool(_) => {}
-        }
-    }
-    words
-}
-
-/// What the service stores in `activities.search_text` for `metadata`.
-pub fn search_text(metadata: &Value) -> String {
-    metadata_words(metadata).join(" ")
 }
 
 /// Whether every word of `query` is a word of `metadata`; a query without
@@ -104,6 +69,24 @@ fn same_number(a: &Number, b: &Number) -> bool {
         (Some(x), Some(y), _, _) => x == y,
         (_, _, Some(x), Some(y)) => x == y,
         _ => a.as_f64() == b.as_f64(),
+    }
+}
+
+/// Whether two JSON values are equal as the databases keep them: objects
+/// key by key in any order, lists item by item in order, numbers by value
+/// (PostgreSQL's jsonb may give back `1e2` as `100`).
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| same_json(v, w))
+        }
+        (Value::Number(a), Value::Number(b)) => same_number(a, b),
+        _ => a == b,
     }
 }
 
@@ -246,8 +229,24 @@ mod tests {
 
     #[test]
     fn overlong_words_are_dropped() {
-        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        // PostgreSQL's text search ignores words over 2047 bytes.
+        let long = "x".repeat(2048);
         assert_eq!(query_words(&format!("a {long} b")), ["a", "b"]);
+    }
+
+    #[test]
+    fn same_json_compares_as_the_databases_keep_values() {
+        let a = json!({"n": 100, "f": 1.5, "o": {"x": [1, 2]}});
+        let b: Value =
+            serde_json::from_str(r#"{"o": {"x": [1, 2.0]}, "f": 1.50, "n": 1e2}"#).unwrap();
+        assert!(same_json(&a, &b));
+        assert!(!same_json(
+            &a,
+            &json!({"n": 100, "f": 1.5, "o": {"x": [2, 1]}})
+        ));
+        assert!(!same_json(&a, &json!({"n": 100, "f": 1.5})));
+        assert!(!same_json(&json!({"n": "100"}), &json!({"n": 100})));
+        assert!(!same_json(&json!({"a": null}), &json!({})));
     }
 
     #[test]

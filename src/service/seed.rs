@@ -311,6 +311,7 @@ impl ActivityFeed {
                         user_agent: None,
                         txid: 0,
                         seq: 0,
+                        idempotency_scope: None,
                     }
                 })
                 .collect();

@@ -43,12 +43,17 @@ pub struct UserChangeOutcome {
 }
 
 /// A value as it is shown in a diff: strings as they are, null as "",
-/// everything else as JSON.
-fn as_text(value: Option<&Value>) -> String {
+/// numbers and booleans as text, objects and lists as the JSON they are.
+///
+/// Objects and lists stay JSON so that redaction, which runs on the stored
+/// metadata, still sees their keys: as text, `{"password": …}` under a field
+/// of another name was stored and searchable in plain text.
+fn shown(value: Option<&Value>) -> Value {
     match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        None | Some(Value::Null) => Value::String(String::new()),
+        Some(Value::String(s)) => Value::String(s.clone()),
+        Some(nested @ (Value::Object(_) | Value::Array(_))) => nested.clone(),
+        Some(scalar) => Value::String(scalar.to_string()),
     }
 }
 
@@ -75,10 +80,10 @@ fn diff(
         if skip.iter().any(|s| s == field) {
             continue;
         }
-        let (from, to) = (as_text(before.get(field)), as_text(Some(new)));
+        let (from, to) = (shown(before.get(field)), shown(Some(new)));
         if from != to {
-            out.insert(format!("{field}_from"), Value::String(from));
-            out.insert(format!("{field}_to"), Value::String(to));
+            out.insert(format!("{field}_from"), from);
+            out.insert(format!("{field}_to"), to);
         }
     }
     out
@@ -179,6 +184,19 @@ mod tests {
         assert_eq!(
             Value::Object(diff(&changes, &before, &[])),
             json!({"name_from": "Al", "name_to": "Bo", "admin_from": "false", "admin_to": "true"})
+        );
+    }
+
+    #[test]
+    fn keeps_objects_and_lists_as_json_so_redaction_sees_inside_them() {
+        let changes = map(json!({"profile": {"password": "new"}, "tags": ["a"], "same": {"k": 1}}));
+        let before = map(json!({"profile": {"password": "old"}, "same": {"k": 1}}));
+        assert_eq!(
+            Value::Object(diff(&changes, &before, &[])),
+            json!({
+                "profile_from": {"password": "old"}, "profile_to": {"password": "new"},
+                "tags_from": "", "tags_to": ["a"],
+            })
         );
     }
 

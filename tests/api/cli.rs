@@ -418,3 +418,71 @@ async fn the_retention_job_prunes_to_the_configured_days_at_start() {
     assert!(status.success(), "{status}");
     db.remove().await;
 }
+
+#[tokio::test]
+async fn an_empty_jwt_secret_is_refused_not_taken_for_an_empty_key() {
+    // Arrange: `JWT_SECRET=` is set, and empty.
+    let db = TestDb::new().await;
+
+    // Act
+    let serve = binary(&db)
+        .env("BIND", "127.0.0.1:0")
+        .env("JWT_SECRET", "")
+        .output()
+        .expect("the binary runs");
+    let token = binary(&db)
+        .env("JWT_SECRET", "short")
+        .args([
+            "token",
+            "--role",
+            "admin",
+            "--sub",
+            "0190c2a0-0000-7000-8000-000000000001",
+        ])
+        .output()
+        .expect("the binary runs");
+
+    // Assert: neither serves nor signs, and both say why.
+    for (what, out) in [("serve", &serve), ("token", &token)] {
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{what} succeeded: {said}");
+        assert!(
+            said.contains("JWT_SECRET must be at least 32 bytes"),
+            "{what}: {said}"
+        );
+    }
+    assert!(!String::from_utf8_lossy(&token.stdout).contains("eyJ"));
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn a_wildcard_or_malformed_cors_origin_is_refused_at_start_without_a_panic() {
+    // Arrange
+    let db = TestDb::new().await;
+
+    for (origins, expected) in [
+        ("*", "\"*\" is not supported"),
+        ("https://app.example,*", "\"*\" is not supported"),
+        ("app.example", "is not an origin"),
+        ("https://app.example/path", "is not an origin"),
+    ] {
+        // Act
+        let out = binary(&db)
+            .env("BIND", "127.0.0.1:0")
+            .env("CORS_ORIGINS", origins)
+            .output()
+            .expect("the binary runs");
+
+        // Assert: a usage error that names the setting, not a panic.
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{origins}: {said}");
+        assert!(said.contains("CORS_ORIGINS"), "{origins}: {said}");
+        assert!(said.contains(expected), "{origins}: {said}");
+        assert!(!said.contains("panicked"), "{origins}: {said}");
+    }
+    db.remove().await;
+}

@@ -288,6 +288,7 @@ async fn list_reads_decode_every_column_as_written() {
         correlation_id: Some("corr-1".into()),
         client_ip: Some("192.0.2.7".into()),
         user_agent: Some("agent/1.0".into()),
+        idempotency_scope: None,
         ..row("every.column", at("2026-03-04T05:06:07.654321Z"))
     };
     let stranger = activity::Model {

@@ -73,3 +73,59 @@ async fn readyz_is_unavailable_when_the_database_is_not_but_healthz_stays_up() {
     server.await.unwrap().unwrap();
     db.remove().await;
 }
+
+#[tokio::test]
+async fn readyz_says_the_listener_is_unavailable_without_the_reason() {
+    // Arrange: PostgreSQL's listener is the part that can fail; SQLite has none.
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        eprintln!("the listener exists on PostgreSQL only (TEST_DATABASE_URL=postgres://…); skipped on SQLite");
+        return;
+    }
+    let app = crate::helpers::spawn_app_on(db, |c| {
+        c.listener_max_reconnect_delay = Duration::from_millis(200);
+    })
+    .await;
+    let schema = app.db.config.schema.clone().unwrap();
+    let name = activity_feed::bus::postgres::listener_application_name(
+        std::process::id(),
+        &format!("activity_feed_{schema}"),
+    );
+    // After a reconnect the listener reads what it missed from the table;
+    // with the table renamed that fails, with an error naming it.
+    app.db
+        .execute(
+            "",
+            &format!(
+                "ALTER TABLE {schema}.activities RENAME TO activities_gone; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'"
+            ),
+        )
+        .await;
+
+    // Act: poll until the listener is seen down.
+    let mut ready = (0, Value::Null);
+    for _ in 0..200 {
+        ready = get(&app.http, app.url("/readyz")).await;
+        if ready.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.db
+        .execute(
+            "",
+            &format!("ALTER TABLE {schema}.activities_gone RENAME TO activities"),
+        )
+        .await;
+
+    // Assert: a state, and nothing of the database's error text.
+    assert_eq!(
+        ready,
+        (
+            503,
+            json!({ "status": "unavailable", "database": "ok", "listener": "unavailable" })
+        )
+    );
+    app.stop().await;
+}

@@ -536,6 +536,7 @@ pub fn row(action: &str, at: DateTime<Utc>) -> activity::Model {
         // Left to the database, as for every write.
         txid: 0,
         seq: 0,
+        idempotency_scope: None,
     }
 }
 

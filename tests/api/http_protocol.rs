@@ -373,7 +373,7 @@ async fn batches_are_accepted_up_to_the_configured_cap() {
 #[tokio::test]
 async fn cors_headers_go_to_allowed_origins_only() {
     let allowed = "https://app.example";
-    let app = spawn_app_with(|c| c.limits.cors_origins = vec![allowed.to_owned()]).await;
+    let app = spawn_app_with(|c| c.limits.cors_origins = vec![allowed.parse().unwrap()]).await;
 
     // The preflight a browser sends before a JSON POST.
     let preflight = |origin: &'static str| {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::spawn_app_with;
 
-const SECRET: &str = "operations-test-secret";
+const SECRET: &str = "operations-test-secret-of-32-bytes";
 
 fn token(role: &str, sub: uuid::Uuid) -> String {
     let claims = Claims {
@@ -165,7 +165,7 @@ async fn export_streams_the_filtered_feed_as_ndjson_and_csv() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "uuid,action,module,mode,actor_uuid,resource_type,resource_uuid,target_uuid,metadata,inserted_at"
+        "uuid,action,module,mode,actor_uuid,resource_type,resource_uuid,target_uuid,metadata,inserted_at,correlation_id,client_ip,user_agent"
     );
     let first = lines.next().unwrap();
     assert!(

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::helpers::{spawn_app_with, Client, TestApp, WsClient};
 
 /// The HS256 secret of [`spawn_secured`] servers.
-const SECRET: &str = "activity-log-tests-secret";
+const SECRET: &str = "activity-log-tests-secret-of-32-bytes";
 
 /// The Activity fields these tests read.
 const FIELDS: &str =

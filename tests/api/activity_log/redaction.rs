@@ -1,6 +1,7 @@
 //! Redaction: sensitive keys are replaced before anything is written or
 //! published, at any depth, in user-change diffs too.
 
+use sea_orm::EntityTrait;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -169,4 +170,120 @@ async fn the_configured_list_replaces_the_default() {
     let row = log(&off, json!({"action": "a", "metadata": {"password": "p"}})).await;
     assert_eq!(row["metadata"], json!({"password": "p"}));
     off.stop().await;
+}
+
+#[tokio::test]
+async fn nested_secrets_in_user_change_diffs_are_redacted_and_cannot_be_found() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act: a password inside a field of another name.
+    let data = app
+        .data(
+            "mutation($u: UUID!) { logUserChange(input: {action: \"user.updated\", userUuid: $u,
+                changes: {profile: {password: \"NewPass#2026\", city: \"Oslo\"}},
+                before: {profile: {password: \"OldPass#2025\", city: \"Oslo\"}}}) { changed activity { uuid metadata } } }",
+            json!({"u": Uuid::now_v7()}),
+        )
+        .await;
+
+    // Assert: the diff keeps the object, redacted inside; the change shows.
+    let activity = &data["logUserChange"]["activity"];
+    assert_eq!(data["logUserChange"]["changed"], true);
+    assert_eq!(
+        activity["metadata"],
+        json!({
+            "profile_from": {"password": R, "city": "Oslo"},
+            "profile_to": {"password": R, "city": "Oslo"},
+            "actor_role": "user",
+        })
+    );
+    for word in ["NewPass", "OldPass", "2026"] {
+        assert!(
+            uuids_matching(&app, None, json!({"metadataText": word}))
+                .await
+                .is_empty(),
+            "{word} is searchable"
+        );
+    }
+    let conn = app.db.connect().await;
+    let stored = entity::activity::Entity::find().all(&conn).await.unwrap();
+    conn.close().await.ok();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].metadata.to_string().contains("Pass#"),
+        "{}",
+        stored[0].metadata
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn common_spellings_of_sensitive_keys_are_redacted() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act: the spellings a black-box run found stored verbatim.
+    let logged = log(
+        &app,
+        json!({"action": "account.linked", "metadata": {
+            "apiKey": "v-apikey",
+            "accessToken": "v-access",
+            "Password ": "v-spaced",
+            "creds": {"client_secret": "v-nested"},
+            "creds.client_secret": "v-dotted",
+            "ＰＡＳＳＷＯＲＤ": "v-fullwidth",
+            "refresh-token": "v-kebab",
+            "Cookie": "v-cookie",
+            "privateKey": "v-private",
+            "credit_card": "v-card",
+            "SSN": "v-ssn",
+            "Authorization": "Bearer v-auth",
+            "passwd": "v-passwd",
+            "title": "visible",
+        }}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        logged["metadata"],
+        json!({
+            "apiKey": R, "accessToken": R, "Password ": R,
+            "creds": {"client_secret": R}, "creds.client_secret": R,
+            "ＰＡＳＳＷＯＲＤ": R, "refresh-token": R, "Cookie": R,
+            "privateKey": R, "credit_card": R, "SSN": R,
+            "Authorization": R, "passwd": R, "title": "visible",
+        })
+    );
+    assert!(uuids_matching(&app, None, json!({"metadataText": "v"}))
+        .await
+        .is_empty());
+    assert_eq!(
+        uuids_matching(&app, None, json!({"metadataText": "visible"}))
+            .await
+            .len(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn configured_keys_are_normalized_like_metadata_keys() {
+    // Arrange: the deployment writes its key in camelCase.
+    let app = spawn_app_with(|c| c.redaction.redact_keys = vec!["cardNumber".into()]).await;
+
+    // Act
+    let row = log(
+        &app,
+        json!({"action": "a", "metadata": {"card_number": "4111", "Card-Number": "4111", "cardNumber_to": "4111"}}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        row["metadata"],
+        json!({"card_number": R, "Card-Number": R, "cardNumber_to": R})
+    );
+    app.stop().await;
 }

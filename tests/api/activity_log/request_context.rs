@@ -110,6 +110,25 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
+async fn trusted_proxies_may_be_written_as_ipv4_mapped_ranges() {
+    // Arrange: the IPv4-mapped form of 127.0.0.0/8; the peer is 127.0.0.1.
+    let app = recording(&["::ffff:127.0.0.0/104"]).await;
+
+    // Act
+    let row = log_with(
+        &app,
+        None,
+        &[("x-forwarded-for", "203.0.113.9")],
+        json!({"action": "a"}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(row["clientIp"], "203.0.113.9");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn batches_and_user_changes_record_it_too_and_inputs_cannot_forge_it() {
     let app = recording(&[]).await;
     let ua = [("user-agent", "importer/2")];

@@ -8,7 +8,7 @@ use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 use super::{collect_events, log, subscribe_filters, uuids_matching};
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_on, TestDb};
 
 const ACTION: &str = "text.tested";
 
@@ -160,5 +160,80 @@ async fn text_search_combines_with_other_filters_and_follows_deletes() {
         )
         .await;
     assert_eq!(data, json!({"printer": 2, "fixed": 0}));
+    app.stop().await;
+}
+
+/// What `m20261128_000004` used to write for older rows, in SQL: on
+/// PostgreSQL split at `[^[:alnum:]]`, which follows the database's locale;
+/// on SQLite whole values, lower-cased in ASCII only.
+const OLD_BACKFILL_SQLITE: &str = "UPDATE activities SET search_text = coalesce((\
+    SELECT group_concat(lower(value), ' ') FROM json_tree(activities.metadata) \
+    WHERE type IN ('text', 'integer', 'real')), '')";
+const OLD_BACKFILL_POSTGRES: &str = "UPDATE activities SET search_text = coalesce((\
+    SELECT string_agg(lower(regexp_replace(v #>> '{}', '[^[:alnum:]]+', ' ', 'g')), ' ') \
+    FROM jsonb_path_query(activities.metadata, 'strict $.**') AS v \
+    WHERE jsonb_typeof(v) IN ('string', 'number')), '')";
+
+#[tokio::test]
+async fn rows_older_than_text_search_get_the_services_words_whatever_the_locale() {
+    use migration::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+
+    // Arrange: a database from before text search with a row of non-ASCII
+    // words, then indexed by the SQL backfill earlier versions ran.
+    let db = TestDb::new().await;
+    let conn = db.connect().await;
+    migration::Migrator::up(&conn, Some(3))
+        .await
+        .expect("the first three migrations");
+    let old = uuid::Uuid::now_v7();
+    let metadata = json!({"title": "Café-au-lait x² İstanbul", "tags": ["ÜBER straße", 1.5]});
+    db.execute(
+        &format!(
+            "INSERT INTO activities (uuid, action, metadata, inserted_at) \
+             VALUES (X'{}', '{ACTION}', '{metadata}', '2026-11-30T00:00:00+00:00')",
+            old.simple()
+        ),
+        &format!(
+            "INSERT INTO activities (uuid, action, metadata, inserted_at) \
+             VALUES ('{old}', '{ACTION}', '{metadata}', '2026-11-30T00:00:00Z')"
+        ),
+    )
+    .await;
+    // One more: m20261128_000004, text search.
+    migration::Migrator::up(&conn, Some(1))
+        .await
+        .expect("text search");
+    conn.close().await.ok();
+    db.execute(OLD_BACKFILL_SQLITE, OLD_BACKFILL_POSTGRES).await;
+
+    // Act: the server migrates the rest at start.
+    let app = spawn_app_on(db, |c| c.retention_days = 3650).await;
+    let fresh = log(&app, json!({"action": ACTION, "metadata": metadata})).await;
+
+    // Assert: the old row holds exactly the words the service writes, and
+    // the same searches find it as find a row written today.
+    let conn = app.db.connect().await;
+    let stored: Vec<String> = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT search_text FROM activities ORDER BY uuid",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("", "search_text").unwrap())
+        .collect();
+    conn.close().await.ok();
+    let words = activity_feed::service::search::search_text(&metadata);
+    assert_eq!(stored, [words.clone(), words]);
+    for query in ["x²", "café", "straße", "über", "1"] {
+        let found = uuids_matching(&app, None, json!({"metadataText": query})).await;
+        let expected: BTreeSet<String> =
+            [old.to_string(), fresh["uuid"].as_str().unwrap().to_owned()]
+                .into_iter()
+                .collect();
+        assert_eq!(found, expected, "{query}");
+    }
     app.stop().await;
 }

@@ -87,3 +87,99 @@ async fn metrics_are_for_administrators_only() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn export_refuses_parameters_it_does_not_know_and_names_the_ones_it_does() {
+    // Arrange
+    let app = secured_app().await;
+    let who = Callers::new();
+    log_as(&app, &who.service, json!({ "action": "post.created" })).await;
+    log_as(&app, &who.service, json!({ "action": "invoice.paid" })).await;
+
+    // Act: the filter's fields as parameters of their own, a misspelling,
+    // an unknown format.
+    let mut answers = Vec::new();
+    for path in [
+        "/export?action=post.*&format=ndjson",
+        "/export?fliter=%7B%7D",
+        "/export?format=xml",
+    ] {
+        answers.push((path, get(&app, path, Some(&who.service)).await));
+    }
+    let right = get(
+        &app,
+        "/export?format=ndjson&filter=%7B%22action%22%3A%22post.*%22%7D",
+        Some(&who.service),
+    )
+    .await;
+
+    // Assert: 400, with a code and the accepted parameters, and no rows.
+    for (path, (status, body)) in answers {
+        assert_eq!(status, 400, "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{path}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`format`") && message.contains("`filter`"),
+            "{path}: {message}"
+        );
+    }
+    assert_eq!((right.0, right.1.lines().count()), (200, 1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn export_carries_the_request_context_and_neutralises_csv_formulas() {
+    // Arrange: a server that records request context, and a producer whose
+    // values a spreadsheet would run.
+    let app = super::secured_app_with(|c| c.context.record_request_context = true).await;
+    let who = Callers::new();
+    let answer = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&who.service)
+        .header("User-Agent", "=HYPERLINK(\"http://evil.example\")")
+        .json(&json!({
+            "query": "mutation($i: LogInput!) { log(input: $i) { activity { uuid } } }",
+            "variables": { "i": {
+                "action": "=1+2",
+                "module": "+cmd",
+                "mode": "-2",
+                "resourceType": "@SUM(A1)",
+                "correlationId": "checkout-81",
+            } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    // Act
+    let ndjson = get(&app, "/export?format=ndjson", Some(&who.service))
+        .await
+        .1;
+    let csv = get(&app, "/export?format=csv", Some(&who.service)).await.1;
+
+    // Assert: NDJSON keeps values as they are, with the context.
+    let row: Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    assert_eq!(row["action"], "=1+2");
+    assert_eq!(row["correlationId"], "checkout-81");
+    assert_eq!(row["clientIp"], "127.0.0.1");
+    assert_eq!(row["userAgent"], "=HYPERLINK(\"http://evil.example\")");
+    // CSV: every cell a formula would start with begins with a quote.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let record = reader.records().next().unwrap().unwrap();
+    let field = |name: &str| record[header.iter().position(|h| h == name).unwrap()].to_owned();
+    assert_eq!(field("action"), "'=1+2");
+    assert_eq!(field("module"), "'+cmd");
+    assert_eq!(field("mode"), "'-2");
+    assert_eq!(field("resource_type"), "'@SUM(A1)");
+    assert_eq!(field("user_agent"), "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(field("correlation_id"), "checkout-81");
+    assert_eq!(field("client_ip"), "127.0.0.1");
+    app.stop().await;
+}

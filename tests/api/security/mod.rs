@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::helpers::{spawn_app_with, Answer, TestApp, ACTIVITY_FIELDS};
 
+mod close_codes;
 mod export_and_metrics;
 mod hostile_input;
 mod idempotency;
@@ -26,7 +27,7 @@ mod tokens;
 mod websocket;
 
 /// The HS256 secret of the secured test servers.
-pub const SECRET: &str = "security-suite-secret";
+pub const SECRET: &str = "security-suite-secret-of-32-bytes";
 
 /// An RSA key pair for RS256 tokens, generated with openssl for these tests
 /// only (see tests/fixtures/README.md): it protects nothing.

@@ -41,6 +41,12 @@ fn hs256_keyed_with_the_public_key(role: &str) -> String {
     hs256_with(&public, role, &Uuid::now_v7().to_string(), 3600)
 }
 
+/// `claims` as they are, signed with [`SECRET`] (HS256).
+fn signed(claims: serde_json::Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("HS256 token")
+}
+
 /// Asserts that `authorization` neither reads nor writes, and writes no row.
 async fn assert_unauthenticated(app: &TestApp, db: &Db, label: &str, authorization: Option<&str>) {
     let before = db.rows().await;
@@ -141,6 +147,19 @@ async fn hs256_server_refuses_every_bad_token() {
         ("token without a scheme", Some(valid.clone())),
         ("Basic credentials", Some("Basic YWRtaW46YWRtaW4=".into())),
         ("the secret itself", Some(format!("Bearer {SECRET}"))),
+        (
+            "signed with the empty key",
+            Some(format!("Bearer {}", hs256_with("", "admin", &sub, 3600))),
+        ),
+        (
+            "not valid before a time still ahead (nbf)",
+            Some(format!(
+                "Bearer {}",
+                signed(
+                    json!({ "sub": sub, "role": "admin", "exp": chrono::Utc::now().timestamp() + 3600, "nbf": chrono::Utc::now().timestamp() + 600 })
+                )
+            )),
+        ),
     ];
 
     // Act and assert
@@ -279,5 +298,80 @@ async fn an_unreadable_public_key_file_stops_startup() {
         }
         Err(other) => panic!("expected an auth error, got {other}"),
         Ok(_) => panic!("the server started without its public key"),
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_ignoring_case() {
+    // Arrange
+    let app = secured_app().await;
+    let token = hs256("admin", &Uuid::now_v7().to_string(), 3600);
+
+    // Act and assert: RFC 7235 makes the scheme name case-insensitive, over
+    // HTTP, on the websocket upgrade and in `connection_init`.
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let authorization = format!("{scheme} {token}");
+        let data = app
+            .graphql_authorized(Some(&authorization), READ, json!({}))
+            .await;
+        assert_eq!(
+            data.body,
+            json!({ "data": { "activityCount": 0 } }),
+            "{scheme}"
+        );
+        let mut upgraded = app
+            .raw_websocket_authorized("graphql-transport-ws", &authorization)
+            .await;
+        upgraded
+            .send_json(json!({ "type": "connection_init" }))
+            .await;
+        let ack = upgraded.next_json().await;
+        assert_eq!(ack, Some(json!({ "type": "connection_ack" })), "{scheme}");
+        let init = app
+            .websocket_with(
+                "graphql-transport-ws",
+                json!({ "Authorization": authorization }),
+            )
+            .await;
+        drop(init);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_or_short_jwt_secret_stops_startup() {
+    for secret in ["", "s", &"s".repeat(31)] {
+        // Arrange: the secret is checked before the database is opened.
+        let database = activity_feed::config::DatabaseConfig {
+            url: "sqlite::memory:".into(),
+            ..activity_feed::config::DatabaseConfig::default()
+        };
+        let config = activity_feed::config::ServeConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            auth: activity_feed::config::AuthConfig {
+                jwt_secret: Some(secret.to_owned()),
+                jwt_public_key_file: None,
+            },
+            ..activity_feed::config::ServeConfig::default()
+        };
+
+        // Act
+        let result = activity_feed::startup::Application::build(&database, config).await;
+
+        // Assert
+        match result {
+            Err(activity_feed::startup::StartupError::Auth(message)) => {
+                assert!(
+                    message.contains("JWT_SECRET must be at least 32 bytes"),
+                    "{secret:?}: {message}"
+                );
+                assert!(
+                    message.contains(&format!("(it is {})", secret.len())),
+                    "{message}"
+                );
+            }
+            Err(other) => panic!("{secret:?}: expected an auth error, got {other}"),
+            Ok(_) => panic!("{secret:?}: the server started with a weak secret"),
+        }
     }
 }

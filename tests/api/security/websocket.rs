@@ -273,3 +273,108 @@ async fn the_legacy_protocol_refuses_a_bad_token_too() {
     assert_eq!(code, Some(4403));
     app.stop().await;
 }
+
+/// Opens a graphql-transport-ws upgrade sending `Origin: origin` (none for
+/// `None`), as a browser page would; the HTTP status of a refused upgrade.
+async fn upgrade_from(
+    app: &TestApp,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut request = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_static(PROTOCOL));
+    if let Some(origin) = origin {
+        headers.insert("Origin", HeaderValue::from_str(origin).unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((stream, _)) => Ok(stream),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+/// Sends `connection_init` and returns the server's first answer.
+async fn init(
+    stream: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    payload: Value,
+) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let init = json!({ "type": "connection_init", "payload": payload });
+    stream
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).unwrap(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no answer to connection_init: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn open_mode_refuses_websockets_from_other_sites() {
+    // Arrange: open development mode, where a socket needs no token.
+    let app = crate::helpers::spawn_app().await;
+    let own = format!("http://{}", app.addr);
+
+    // Act
+    let evil = upgrade_from(&app, Some("https://evil.example")).await.err();
+    let null = upgrade_from(&app, Some("null")).await.err();
+    let same_origin = upgrade_from(&app, Some(&own)).await;
+    let no_origin = upgrade_from(&app, None).await;
+
+    // Assert: another site's page gets no socket, so it cannot log or
+    // prune; the server's own pages and clients that are not browsers can.
+    assert_eq!(evil, Some(403));
+    assert_eq!(null, Some(403));
+    let mut same_origin = same_origin.expect("a same-origin socket");
+    assert_eq!(
+        init(&mut same_origin, json!({})).await["type"],
+        "connection_ack"
+    );
+    let mut no_origin = no_origin.expect("a socket without Origin");
+    assert_eq!(
+        init(&mut no_origin, json!({})).await["type"],
+        "connection_ack"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn websockets_from_cors_origins_are_served_and_others_refused_with_a_token_too() {
+    // Arrange: a secured server that lets one browser origin call.
+    let app = secured_app_with(|c| {
+        c.limits.cors_origins = vec!["https://app.example".parse().unwrap()];
+    })
+    .await;
+    let who = Callers::new();
+    let token = json!({ "Authorization": format!("Bearer {}", who.admin) });
+
+    // Act
+    let listed = upgrade_from(&app, Some("https://APP.example")).await;
+    let other = upgrade_from(&app, Some("https://evil.example")).await.err();
+    let other_port = upgrade_from(&app, Some("https://app.example:8443"))
+        .await
+        .err();
+
+    // Assert: a valid token does not make another site's page welcome.
+    let mut listed = listed.expect("a socket from a listed origin");
+    assert_eq!(init(&mut listed, token).await["type"], "connection_ack");
+    assert_eq!(other, Some(403));
+    assert_eq!(other_port, Some(403));
+    app.stop().await;
+}
