@@ -10,21 +10,24 @@ use super::error::{
     coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
 };
 use super::types::{Activity, ActivityFilterInput};
+use crate::service::live::Narrower;
 use crate::service::{LiveError, LiveItem, ResumeCursor};
 
-/// The bus stream a shared subscription reads instead of subscribing itself:
-/// its owner (the websocket fan-out) numbers the events it hands out, so it
-/// knows which of them each subscriber may receive. Only the server puts it
-/// in a request's data; it is taken once, by the first `activityAdded`.
-pub struct LiveSource(Mutex<Option<BoxStream<'static, LiveItem>>>);
+/// The live stream a shared subscription reads instead of subscribing
+/// itself: its owner (the websocket fan-out) numbers the events it hands
+/// out, so it knows which of them each subscriber may receive. The
+/// narrower routes that stream by the subscription's filter, which only the
+/// resolver knows. Only the server puts it in a request's data; it is taken
+/// once, by the first `activityAdded`.
+pub struct LiveSource(Mutex<Option<(BoxStream<'static, LiveItem>, Narrower)>>);
 
 impl LiveSource {
     /// A source that hands `events` to the subscription.
-    pub fn new(events: BoxStream<'static, LiveItem>) -> Self {
-        Self(Mutex::new(Some(events)))
+    pub fn new(events: BoxStream<'static, LiveItem>, narrower: Narrower) -> Self {
+        Self(Mutex::new(Some((events, narrower))))
     }
 
-    fn take(&self) -> Option<BoxStream<'static, LiveItem>> {
+    fn take(&self) -> Option<(BoxStream<'static, LiveItem>, Narrower)> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
@@ -82,7 +85,10 @@ impl SubscriptionRoot {
             .then(|| ctx.data_opt::<LiveSource>().and_then(LiveSource::take))
             .flatten();
         let events = match source {
-            Some(live) => feed.follow(&caller, filter, live).graphql()?.boxed(),
+            Some((live, narrower)) => feed
+                .follow(&caller, filter, live, &narrower)
+                .graphql()?
+                .boxed(),
             None => feed.subscribe(&caller, filter, after).graphql()?.boxed(),
         };
         let expiry = async move {

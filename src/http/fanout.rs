@@ -235,8 +235,10 @@ impl Fanout {
 
     /// Starts the shared stream for `key`; it reads the bus from now on.
     fn start(&self, key: &Key, variables: Variables) -> Arc<Hub> {
+        let live = self.live.subscribe();
+        let narrower = live.narrower();
         let source = Arc::new(Mutex::new(Source {
-            bus: self.live.subscribe(),
+            bus: live.boxed(),
             pending: VecDeque::new(),
             taken: 0,
             handed: None,
@@ -249,7 +251,10 @@ impl Fanout {
             caller: key.caller,
             expires_at: None,
         })));
-        data.insert(LiveSource::new(SourceStream(source.clone()).boxed()));
+        data.insert(LiveSource::new(
+            SourceStream(source.clone()).boxed(),
+            narrower,
+        ));
         let mut request = Request::new(key.query.clone()).variables(variables);
         if let Some(name) = &key.operation_name {
             request = request.operation_name(name.clone());

@@ -108,7 +108,7 @@ impl Caller {
 
     /// The activities this caller may see, as a SQL condition.
     pub fn visible(&self) -> Condition {
-        match self.own_actor() {
+        match self.confined_to() {
             Some(me) => Condition::all().add(Column::ActorUuid.eq(me)),
             None => Condition::all(),
         }
@@ -116,16 +116,17 @@ impl Caller {
 
     /// Whether this caller may see `row`: the same rule as [`Self::visible`].
     pub fn sees(&self, row: &activity::Model) -> bool {
-        self.own_actor().is_none_or(|me| row.actor_uuid == Some(me))
+        self.confined_to()
+            .is_none_or(|me| row.actor_uuid == Some(me))
     }
 
     /// Whether this caller may see the person `uuid`: users see only themselves.
     pub fn sees_user(&self, uuid: Uuid) -> bool {
-        self.own_actor().is_none_or(|me| me == uuid)
+        self.confined_to().is_none_or(|me| me == uuid)
     }
 
     /// The actor a user is confined to; `None` for roles that see everything.
-    fn own_actor(&self) -> Option<Uuid> {
+    pub fn confined_to(&self) -> Option<Uuid> {
         match self.role {
             // A user without a uuid sees nothing: confine them to the nil uuid.
             Role::User => Some(self.subject.unwrap_or(Uuid::nil())),

@@ -166,6 +166,15 @@ impl ActivityFilter {
                 .is_some_and(|m| m.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)))
     }
 
+    /// The action every match has, when the filter names one exactly (not
+    /// a `post.*` prefix): an equality live delivery can route by.
+    pub fn exact_action(&self) -> Option<&str> {
+        match self.action.as_deref().map(ActionMatch::parse) {
+            Some(ActionMatch::Exact(action)) => Some(action),
+            _ => None,
+        }
+    }
+
     /// Whether `row` passes this filter: the same rules as [`Self::condition`].
     pub fn matches(&self, row: &activity::Model) -> bool {
         if self.asks_for_nul() {
@@ -211,27 +220,7 @@ impl ActivityFilter {
 mod tests {
     use super::*;
 
-    fn row(action: &str) -> activity::Model {
-        activity::Model {
-            uuid: Uuid::now_v7(),
-            action: action.into(),
-            module: None,
-            mode: None,
-            actor_uuid: None,
-            resource_type: None,
-            resource_uuid: None,
-            target_uuid: None,
-            metadata: serde_json::json!({}),
-            inserted_at: Utc::now(),
-            idempotency_key: None,
-            correlation_id: None,
-            client_ip: None,
-            user_agent: None,
-            txid: 0,
-            seq: 0,
-            idempotency_scope: None,
-        }
-    }
+    use crate::service::testing::row;
 
     fn action(a: &str) -> ActivityFilter {
         ActivityFilter {

@@ -37,7 +37,7 @@ mod query;
 /// Replacing sensitive metadata values before they are stored.
 pub mod redact;
 /// Decoding list rows by column position.
-mod rows;
+pub(crate) mod rows;
 /// The metadata filters: containment and text search.
 pub mod search;
 /// Realistic demo data.
@@ -46,6 +46,36 @@ pub mod seed;
 mod user_change;
 /// The people table.
 mod users;
+
+/// Rows for the service's unit tests.
+#[cfg(test)]
+mod testing {
+    use entity::activity;
+    use uuid::Uuid;
+
+    /// A row with nothing but its action set, as if just written.
+    pub fn row(action: &str) -> activity::Model {
+        activity::Model {
+            uuid: Uuid::now_v7(),
+            action: action.into(),
+            module: None,
+            mode: None,
+            actor_uuid: None,
+            resource_type: None,
+            resource_uuid: None,
+            target_uuid: None,
+            metadata: serde_json::json!({}),
+            inserted_at: chrono::Utc::now(),
+            idempotency_key: None,
+            correlation_id: None,
+            client_ip: None,
+            user_agent: None,
+            txid: 0,
+            seq: 0,
+            idempotency_scope: None,
+        }
+    }
+}
 
 pub use access::{Caller, Operation, Role};
 pub use cursor::Cursor;

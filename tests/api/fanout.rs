@@ -303,3 +303,42 @@ async fn a_shared_subscription_ends_on_its_token_exactly_as_its_own_stream_would
     assert_eq!(messages.len(), 2, "{messages:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn per_actor_subscriptions_are_handed_only_their_own_actors_rows() {
+    // Arrange: 40 subscriptions, each on its own actor, one socket each.
+    let app = spawn_app().await;
+    let actors: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
+    let mut sockets = Vec::new();
+    for (i, actor) in actors.iter().enumerate() {
+        let mut ws = app.websocket().await;
+        ws.subscribe(
+            "own",
+            "subscription($a: UUID) { activityAdded(filter: {actorUuid: $a}) { actorUuid } }",
+            json!({ "a": actor }),
+        )
+        .await;
+        sockets.push(ws);
+        metric_reaches(&app, ACTIVE, (i + 1) as f64).await;
+    }
+    let before = metric(&app, "activity_feed_events_delivered_total").await;
+
+    // Act: one activity per actor.
+    for actor in &actors {
+        app.log(json!({ "action": "route.per_actor", "actorUuid": actor }))
+            .await;
+    }
+
+    // Assert: each subscription got its own row and nothing else, and the
+    // router handed out 40 rows, not 40 × 40 for every filter to look at.
+    for (ws, actor) in sockets.iter_mut().zip(&actors) {
+        assert_eq!(
+            ws.next_data().await["activityAdded"]["actorUuid"],
+            json!(actor)
+        );
+        ws.assert_silent(Duration::from_millis(50)).await;
+    }
+    let delivered = metric(&app, "activity_feed_events_delivered_total").await - before;
+    assert_eq!(delivered, 40.0);
+    app.stop().await;
+}

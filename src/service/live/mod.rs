@@ -14,44 +14,29 @@
 //! then continues from the broadcast, which it joined before the replay,
 //! skipping by position what the replay already gave it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use entity::activity::{self, Column, Entity};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
-};
-use tokio::sync::{broadcast, Notify};
-use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use sea_orm::{Order, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::Notify;
 
-use super::position::{released, HORIZON_SQL};
+use super::position::released;
 use super::{
-    rows, ActivityFeed, ActivityFilter, Caller, Operation, Position, Result, ResumeCursor,
-    ServiceError,
+    ActivityFeed, ActivityFilter, Caller, Operation, Position, Result, ResumeCursor, ServiceError,
 };
+
+/// The task that reads released rows and hands them to the router.
+mod publisher;
+/// Which subscriptions a row goes to.
+pub mod router;
+
+pub use publisher::IDLE_POLL;
+pub use router::{Narrower, Route, Subscription};
 
 /// Rows read per query, by the publisher and by a replay.
 const PAGE: u64 = 500;
-
-/// The longest the publisher waits without a signal: the bound on how late
-/// a row whose signal was lost can arrive.
-pub const IDLE_POLL: Duration = Duration::from_secs(1);
-
-/// The first wait before reading again when committed rows wait for an
-/// older transaction to end; it doubles up to [`PENDING_POLL_MAX`].
-const PENDING_POLL_MIN: Duration = Duration::from_millis(2);
-
-/// The longest wait between reads while rows wait to be released.
-const PENDING_POLL_MAX: Duration = Duration::from_millis(100);
-
-/// The first wait after a failed read; it doubles up to the configured maximum.
-const RETRY_MIN: Duration = Duration::from_millis(100);
 
 /// What a subscriber's stream yields.
 pub type LiveItem = std::result::Result<Arc<activity::Model>, LiveError>;
@@ -130,7 +115,7 @@ impl Wake {
     }
 }
 
-/// This process's live delivery: the broadcast subscribers read, the
+/// This process's live delivery: the router subscribers wait in, the
 /// publisher's progress, and the wake-up the bus rings.
 #[derive(Clone)]
 pub struct Live {
@@ -138,12 +123,10 @@ pub struct Live {
 }
 
 struct Shared {
-    sender: broadcast::Sender<Arc<activity::Model>>,
+    router: router::Router,
     wake: Wake,
     progress: Mutex<Progress>,
     published: AtomicU64,
-    delivered: AtomicU64,
-    lagged: AtomicU64,
 }
 
 /// Where the publisher is.
@@ -156,20 +139,17 @@ struct Progress {
 }
 
 impl Live {
-    /// Live delivery that keeps up to `capacity` events for its slowest subscriber.
+    /// Live delivery that keeps up to `capacity` events for each subscriber.
     pub fn new(capacity: usize) -> Self {
-        let (sender, _) = broadcast::channel(capacity.max(1));
         Self {
             shared: Arc::new(Shared {
-                sender,
+                router: router::Router::new(capacity),
                 wake: Wake::default(),
                 progress: Mutex::new(Progress {
                     floor: None,
                     health: Health::Down("starting"),
                 }),
                 published: AtomicU64::new(0),
-                delivered: AtomicU64::new(0),
-                lagged: AtomicU64::new(0),
             }),
         }
     }
@@ -199,182 +179,29 @@ impl Live {
         self.progress().health
     }
 
-    /// Every released row from now on, in position order.
-    pub fn subscribe(&self) -> BoxStream<'static, LiveItem> {
-        let shared = self.shared.clone();
-        BroadcastStream::new(self.shared.sender.subscribe())
-            .map(move |item| match item {
-                Ok(row) => {
-                    shared.delivered.fetch_add(1, Ordering::Relaxed);
-                    Ok(row)
-                }
-                Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                    shared.lagged.fetch_add(1, Ordering::Relaxed);
-                    Err(LiveError::Lagged { missed })
-                }
-            })
-            .boxed()
+    /// Every released row from now on, in position order, until
+    /// [`Narrower::narrow`] confines the subscription to its route.
+    pub fn subscribe(&self) -> Subscription {
+        self.shared.router.subscribe()
     }
 
     /// What live delivery in this process has done.
     pub fn stats(&self) -> LiveStats {
+        let router = &self.shared.router;
         LiveStats {
-            published: self.shared.published.load(Ordering::Relaxed),
-            delivered: self.shared.delivered.load(Ordering::Relaxed),
-            lagged: self.shared.lagged.load(Ordering::Relaxed),
-            subscribers: self.shared.sender.receiver_count() as u64,
+            published: self
+                .shared
+                .published
+                .load(std::sync::atomic::Ordering::Relaxed),
+            delivered: router.delivered(),
+            lagged: router.lagged(),
+            subscribers: router.subscribers(),
             ..LiveStats::default()
         }
     }
 }
 
-/// What the publisher's read found.
-struct Tail {
-    /// Released rows after the position read from, in position order.
-    released: Vec<activity::Model>,
-    /// Rows are committed after those but wait for an older transaction.
-    pending: bool,
-    /// Every row below this is finished, as of the read's snapshot.
-    horizon: Option<Position>,
-}
-
 impl ActivityFeed {
-    /// Starts this process's publisher from the position current now: it
-    /// publishes every row released from then on, until `shutdown`.
-    ///
-    /// It reads through `db`, a pool of its own (one connection is enough),
-    /// so that it never waits behind requests for a connection and its
-    /// reads are not counted as theirs. `max_retry_delay` bounds the wait
-    /// between reads that fail.
-    pub async fn start_publisher(
-        &self,
-        db: sea_orm::DatabaseConnection,
-        shutdown: CancellationToken,
-        tasks: &TaskTracker,
-        max_retry_delay: Duration,
-    ) -> Result<()> {
-        let feed = Self { db, ..self.clone() };
-        let start = feed.current_position().await?;
-        {
-            let mut progress = self.live.progress();
-            if self.db.get_database_backend() == DbBackend::Postgres {
-                progress.floor = Some(start);
-            }
-            progress.health = Health::Up;
-        }
-        tasks.spawn(async move { feed.publish(start, shutdown, max_retry_delay).await });
-        Ok(())
-    }
-
-    /// The position below which every row is finished now: what a publisher
-    /// that starts now has, in effect, already delivered.
-    async fn current_position(&self) -> Result<Position> {
-        let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => format!("SELECT {HORIZON_SQL}"),
-            _ => "SELECT last FROM activity_positions".to_owned(),
-        };
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
-            .await?
-            .ok_or_else(|| sea_orm::DbErr::Custom("no current position".into()))?;
-        let n: i64 = row.try_get_by_index(0)?;
-        Ok(match backend {
-            DbBackend::Postgres => Position::before_transaction(n),
-            _ => Position { txid: 0, seq: n },
-        })
-    }
-
-    async fn publish(self, mut last: Position, shutdown: CancellationToken, max_retry: Duration) {
-        let mut pending_wait = PENDING_POLL_MIN;
-        let mut retry = RETRY_MIN;
-        loop {
-            let wait = match self.read_tail(last).await {
-                Ok(tail) => {
-                    retry = RETRY_MIN;
-                    let full = tail.released.len() as u64 == PAGE;
-                    for row in tail.released {
-                        last = Position::of(&row);
-                        // An error only means nobody is subscribed right now.
-                        let _ = self.live.shared.sender.send(Arc::new(row));
-                        self.live.shared.published.fetch_add(1, Ordering::Relaxed);
-                    }
-                    {
-                        let mut progress = self.live.progress();
-                        // Only PostgreSQL shows rows before they are released.
-                        if let Some(floor) = progress.floor {
-                            let reached = tail.horizon.map_or(last, |h| h.max(last));
-                            progress.floor = Some(floor.max(reached));
-                        }
-                        progress.health = Health::Up;
-                    }
-                    if full {
-                        continue;
-                    }
-                    if tail.pending {
-                        let wait = pending_wait;
-                        pending_wait = (pending_wait * 2).min(PENDING_POLL_MAX);
-                        wait
-                    } else {
-                        pending_wait = PENDING_POLL_MIN;
-                        IDLE_POLL
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?retry, "cannot read new activities; retrying");
-                    self.live.progress().health = Health::Down("reading new activities fails");
-                    let wait = retry;
-                    retry = (retry * 2).min(max_retry.max(RETRY_MIN));
-                    wait
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.live.shared.wake.0.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-
-    /// The rows after `from`, split into the released ones and whether more
-    /// wait for an older transaction, with the horizon of the read.
-    async fn read_tail(&self, from: Position) -> Result<Tail> {
-        let backend = self.db.get_database_backend();
-        let select = oldest_position_first(Entity::find().filter(from.later())).limit(PAGE);
-        if backend != DbBackend::Postgres {
-            // One writer at a time: whatever is committed is released.
-            let released = select.all(&self.db).await?;
-            return Ok(Tail {
-                released,
-                pending: false,
-                horizon: None,
-            });
-        }
-        let statement = select
-            .expr_as(Expr::cust(HORIZON_SQL), "horizon")
-            .build(backend);
-        let found = self.db.query_all_raw(statement).await?;
-        let mut tail = Tail {
-            released: Vec::with_capacity(found.len()),
-            pending: false,
-            horizon: None,
-        };
-        for r in &found {
-            let horizon: i64 = r.try_get_by_index(rows::ACTIVITY_COLUMNS)?;
-            tail.horizon = Some(Position::before_transaction(horizon));
-            let row = rows::activity(r, 0)?;
-            // Ordered by position, so the released rows come first.
-            if row.txid < horizon {
-                tail.released.push(row);
-            } else {
-                tail.pending = true;
-                break;
-            }
-        }
-        Ok(tail)
-    }
-
     /// The next released rows after `from` that match `filter` and that
     /// `caller` may see, in position order: what a resuming subscriber missed.
     async fn replay_page(
@@ -425,9 +252,9 @@ impl ActivityFeed {
     ) -> Result<impl Stream<Item = LiveItem> + Send + 'static> {
         caller.require(Operation::Read)?;
         let caller = *caller;
-        // Join the broadcast before replaying, so what is released during
-        // the replay is kept.
+        // Join before replaying, so what is released during the replay is kept.
         let mut live = self.live.subscribe();
+        live.narrower().narrow(Route::of(&caller, &filter));
         let feed = self.clone();
         Ok(async_stream::stream! {
             let mut last = after;
@@ -464,19 +291,21 @@ impl ActivityFeed {
         })
     }
 
-    /// What `live` (a stream from [`Live::subscribe`]) carries that matches
-    /// `filter` and that `caller` may see, in its order, errors included:
-    /// [`Self::subscribe`] without replay, over a stream the caller holds
-    /// already, so that one stream can serve every subscriber with the same
-    /// filter and caller.
+    /// What `live` (a stream from [`Live::subscribe`], narrowed through
+    /// `narrower`) carries that matches `filter` and that `caller` may see,
+    /// in its order, errors included: [`Self::subscribe`] without replay,
+    /// over a stream the caller holds already, so that one stream can serve
+    /// every subscriber with the same filter and caller.
     pub fn follow(
         &self,
         caller: &Caller,
         filter: ActivityFilter,
         live: BoxStream<'static, LiveItem>,
+        narrower: &Narrower,
     ) -> Result<impl Stream<Item = LiveItem> + Send + 'static> {
         caller.require(Operation::Read)?;
         let caller = *caller;
+        narrower.narrow(Route::of(&caller, &filter));
         Ok(live.filter(move |item| {
             let pass = match item {
                 Ok(row) => caller.sees(row) && filter.matches(row),
