@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use activity_feed::bus::postgres::listener_application_name;
+use base64::Engine;
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -367,4 +369,137 @@ async fn wait_for_subscription(client: &Client) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the subscription never became active");
+}
+
+#[tokio::test]
+async fn a_cursor_from_before_positions_resumes_while_its_activity_exists_and_is_refused_clearly_after(
+) {
+    // Arrange: three activities, and the old `micros:uuid` form of the
+    // first one's cursor (what `Activity.cursor` gave before positions).
+    let app = spawn_app().await;
+    let logged: Vec<Value> = futures_util::future::join_all((0..3).map(|i| {
+        let client = app.client.clone();
+        async move {
+            client
+                .log(json!({ "action": format!("race.old{i}") }))
+                .await
+        }
+    }))
+    .await;
+    let conn = app.db.connect().await;
+    let order = table_order(&conn, "race.%").await;
+    let first = logged
+        .iter()
+        .find(|a| a["uuid"] == json!(order[0]))
+        .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(first["insertedAt"].as_str().unwrap()).unwrap();
+    let uuid = Uuid::parse_str(first["uuid"].as_str().unwrap()).unwrap();
+    let old = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}",
+        at.timestamp_micros(),
+        uuid.simple()
+    ));
+
+    // Act and assert: it resumes after that activity.
+    let mut ws = app.websocket().await;
+    ws.subscribe("r", RACE, json!({ "after": old })).await;
+    assert_eq!(uuids(&receive(&mut ws, 2).await), order[1..]);
+    ws.assert_silent(Duration::from_millis(300)).await;
+
+    // Once its activity is gone, it cannot be placed: a clear refusal.
+    app.db
+        .execute(
+            &format!(
+                "DELETE FROM activities WHERE action = '{}'",
+                first["action"].as_str().unwrap()
+            ),
+            &format!(
+                "DELETE FROM activities WHERE action = '{}'",
+                first["action"].as_str().unwrap()
+            ),
+        )
+        .await;
+    let mut ws = app.websocket().await;
+    ws.subscribe("r", RACE, json!({ "after": old })).await;
+    let refused = ws.next_json().await.expect("an answer");
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("without `after`"),
+        "{refused}"
+    );
+    conn.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_migration_gives_existing_rows_positions_in_their_old_cursor_order_and_new_rows_come_after(
+) {
+    // Arrange: the schema as it was before positions, and rows written then,
+    // out of time order, two of them at the same instant.
+    let db = TestDb::new().await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, Some(4))
+        .await
+        .expect("migrations before positions");
+    let rows = [
+        (
+            "00000000-0000-7000-8000-000000000003",
+            "2026-03-01T10:00:00.000002Z",
+        ),
+        (
+            "00000000-0000-7000-8000-000000000001",
+            "2026-03-01T10:00:00.000003Z",
+        ),
+        (
+            "00000000-0000-7000-8000-000000000009",
+            "2026-03-01T10:00:00.000001Z",
+        ),
+        (
+            "00000000-0000-7000-8000-000000000002",
+            "2026-03-01T10:00:00.000003Z",
+        ),
+    ];
+    for (uuid, at) in rows {
+        let sql = |uuid_sql: &str, at_sql: &str| {
+            format!(
+                "INSERT INTO activities (uuid, action, metadata, inserted_at) \
+                 VALUES ({uuid_sql}, 'race.old', '{{}}', {at_sql})"
+            )
+        };
+        let hex = uuid.replace('-', "");
+        db.execute(
+            &sql(
+                &format!("X'{hex}'"),
+                &format!("'{}'", at.replace('T', " ").replace('Z', "+00:00")),
+            ),
+            &sql(&format!("'{uuid}'"), &format!("'{at}'")),
+        )
+        .await;
+    }
+
+    // Act: the rest of the migrations, then a write through the server.
+    Migrator::up(&conn, None)
+        .await
+        .expect("the positions migration");
+    let app = spawn_app_on(db, |_| {}).await;
+    let new = log(&app, "race.new").await;
+
+    // Assert: the old rows in (inserted_at, uuid) order, then the new one.
+    assert_eq!(
+        table_order(&conn, "race.%").await,
+        [
+            "00000000-0000-7000-8000-000000000009",
+            "00000000-0000-7000-8000-000000000003",
+            "00000000-0000-7000-8000-000000000001",
+            "00000000-0000-7000-8000-000000000002",
+            new["uuid"].as_str().unwrap(),
+        ]
+    );
+    conn.close().await.ok();
+    app.stop().await;
 }
