@@ -358,8 +358,8 @@ impl ActivityFeed {
             resolved
         };
         if !fresh.is_empty() {
-            self.live.waker().wake();
             self.bus.committed();
+            self.live.committed().await;
         }
         Ok(rows)
     }

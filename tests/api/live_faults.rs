@@ -312,15 +312,20 @@ async fn a_chaos_loop_of_killed_listeners_and_resuming_subscribers_delivers_exac
     // subscribers drop their sockets and resume, on either instance, at random.
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261205);
     let mut kills = 0;
+    let mut next_resume: Vec<Instant> = followers
+        .iter()
+        .map(|_| Instant::now() + Duration::from_millis(rng.random_range(100..400)))
+        .collect();
     let mut next_kill = Instant::now();
     while Instant::now() < until {
         if Instant::now() >= next_kill {
             kills += kill_listeners(&admin, &db, &pids).await;
             next_kill = Instant::now() + Duration::from_millis(150);
         }
-        for f in &mut followers {
-            if rng.random_ratio(1, 25) {
+        for (f, at) in followers.iter_mut().zip(next_resume.iter_mut()) {
+            if Instant::now() >= *at {
                 f.resume(&instances[rng.random_range(0..2)]).await;
+                *at = Instant::now() + Duration::from_millis(rng.random_range(150..600));
             } else {
                 f.read(Duration::from_millis(5)).await;
             }

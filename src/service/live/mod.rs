@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use entity::activity::{self, Column, Entity};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use sea_orm::{Order, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::position::released;
 use super::{
@@ -37,6 +37,10 @@ pub use router::{Narrower, Route, Subscription};
 
 /// Rows read per query, by the publisher and by a replay.
 const PAGE: u64 = 500;
+
+/// The longest a writer waits for the publisher: a backstop for a
+/// publisher that cannot read; a read that fails releases its writers at once.
+pub const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a subscriber's stream yields.
 pub type LiveItem = std::result::Result<Arc<activity::Model>, LiveError>;
@@ -127,6 +131,13 @@ struct Shared {
     wake: Wake,
     progress: Mutex<Progress>,
     published: AtomicU64,
+    /// Reads the publisher has started, numbered from 1.
+    reads_started: AtomicU64,
+    /// The number of the publisher's last finished read (its rows handed
+    /// out), for writers waiting for a read that began after their commit.
+    reads_done: watch::Sender<u64>,
+    /// A publisher runs: without one (a CLI command) writers never wait.
+    running: std::sync::atomic::AtomicBool,
 }
 
 /// Where the publisher is.
@@ -150,6 +161,9 @@ impl Live {
                     health: Health::Down("starting"),
                 }),
                 published: AtomicU64::new(0),
+                reads_started: AtomicU64::new(0),
+                reads_done: watch::Sender::new(0),
+                running: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -157,6 +171,24 @@ impl Live {
     /// What a bus rings to wake the publisher.
     pub fn waker(&self) -> Wake {
         self.shared.wake.clone()
+    }
+
+    /// Wakes the publisher after a write committed and waits (at most
+    /// [`WRITER_WAIT`]) until a read that began after the commit has
+    /// finished: the write's rows are then handed to this process's
+    /// subscribers, unless they wait for an older transaction. So a client
+    /// that subscribes after its `log` returned is not sent that row as
+    /// new, and every subscriber of this process has it before the writer's
+    /// next write.
+    pub async fn committed(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.shared.running.load(SeqCst) {
+            return;
+        }
+        let before = self.shared.reads_started.load(SeqCst);
+        let mut done = self.shared.reads_done.subscribe();
+        self.shared.wake.wake();
+        let _ = tokio::time::timeout(WRITER_WAIT, done.wait_for(|&n| n > before)).await;
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {

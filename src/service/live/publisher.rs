@@ -90,8 +90,12 @@ impl ActivityFeed {
     async fn publish(self, mut last: Position, shutdown: CancellationToken, max_retry: Duration) {
         let mut pending_wait = PENDING_POLL_MIN;
         let mut retry = RETRY_MIN;
+        let shared = &self.live.shared;
+        shared.running.store(true, Ordering::SeqCst);
         loop {
-            let wait = match self.read_tail(last).await {
+            let read = shared.reads_started.fetch_add(1, Ordering::SeqCst) + 1;
+            let tail = self.read_tail(last).await;
+            let wait = match tail {
                 Ok(tail) => {
                     retry = RETRY_MIN;
                     let full = tail.released.len() as u64 == PAGE;
@@ -115,6 +119,7 @@ impl ActivityFeed {
                         progress.health = Health::Up;
                     }
                     if full {
+                        shared.reads_done.send_replace(read);
                         continue;
                     }
                     if tail.pending {
@@ -134,8 +139,13 @@ impl ActivityFeed {
                     wait
                 }
             };
+            // Failed or not, writers waiting for this read go on.
+            shared.reads_done.send_replace(read);
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    shared.running.store(false, Ordering::SeqCst);
+                    return;
+                }
                 _ = self.live.shared.wake.0.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
