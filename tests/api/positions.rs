@@ -503,3 +503,45 @@ async fn the_migration_gives_existing_rows_positions_in_their_old_cursor_order_a
     conn.close().await.ok();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_forged_notification_delivers_nothing_that_was_not_committed() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        println!("SKIPPED positions::forged_notify: needs PostgreSQL");
+        return;
+    }
+    // Arrange: a subscriber, and a database role that may NOTIFY.
+    let app = spawn_app_on(db, |_| {}).await;
+    let mut ws = racer(&app).await;
+    let conn = app.db.connect().await;
+    let channel = format!("activity_feed_{}", app.db.config.schema.as_deref().unwrap());
+    let forged = json!({
+        "uuid": Uuid::now_v7(), "action": "race.forged", "module": null, "mode": null,
+        "actor_uuid": null, "resource_type": null, "resource_uuid": null, "target_uuid": null,
+        "metadata": { "password": "not redacted" }, "inserted_at": "2026-12-05T00:00:00Z",
+        "idempotency_key": null, "correlation_id": null, "client_ip": null, "user_agent": null,
+        "txid": 1, "seq": 1, "idempotency_scope": null
+    });
+
+    // Act: forged payloads on the channel, a row as the old payload had it
+    // and an id, then one real activity.
+    for payload in [
+        forged.to_string(),
+        json!({ "uuid": forged["uuid"] }).to_string(),
+    ] {
+        conn.execute_unprepared(&format!(
+            "SELECT pg_notify('{channel}', '{}')",
+            payload.replace('\'', "''")
+        ))
+        .await
+        .unwrap();
+    }
+    let real = log(&app, "race.real").await;
+
+    // Assert: only the real one.
+    assert_eq!(ws.next_data().await["activityAdded"]["uuid"], real["uuid"]);
+    ws.assert_silent(Duration::from_millis(500)).await;
+    conn.close().await.ok();
+    app.stop().await;
+}
