@@ -3,7 +3,8 @@
 //!
 //! One task per process, the publisher, reads the table after the last
 //! position it published, takes the released rows (see [`super::position`])
-//! and broadcasts them. It reads when woken (a write of this process, or
+//! and hands them to the [`router`], which gives each to the subscriptions
+//! whose filters may match it. It reads when woken (a write of this process, or
 //! another instance's signal through the [`Bus`]), again shortly after a read
 //! that found rows not yet released, and at least every [`IDLE_POLL`]. A
 //! signal lost to a crash or a dropped connection therefore delays rows and
@@ -11,7 +12,7 @@
 //! signal's payload, so nothing but a committed row can reach a subscriber.
 //!
 //! A subscriber that resumes reads the table from its own position (replay),
-//! then continues from the broadcast, which it joined before the replay,
+//! then continues from the router, which it joined before the replay,
 //! skipping by position what the replay already gave it.
 
 use std::sync::atomic::AtomicU64;
