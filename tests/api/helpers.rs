@@ -713,3 +713,23 @@ impl WsClient {
         self.close_code_within(Duration::from_secs(5)).await
     }
 }
+
+/// Terminates the listening connections of the instances with `pids` on
+/// `db`, as a network cut or a database failover would; returns how many.
+pub async fn kill_listeners(conn: &DatabaseConnection, db: &TestDb, pids: &[u32]) -> u64 {
+    let channel = format!("activity_feed_{}", db.config.schema.as_deref().unwrap());
+    let names: Vec<String> = pids
+        .iter()
+        .map(|&pid| {
+            let name = activity_feed::bus::postgres::listener_application_name(pid, &channel);
+            format!("'{name}'")
+        })
+        .collect();
+    conn.execute_unprepared(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ({})",
+        names.join(", ")
+    ))
+    .await
+    .expect("terminate listeners")
+    .rows_affected()
+}

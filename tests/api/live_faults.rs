@@ -11,9 +11,9 @@ use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Client, TestDb, WsClient};
+use crate::helpers::{kill_listeners, Client, TestDb, WsClient};
 use crate::instances::Instance;
-use crate::positions::{kill_listeners, table_order};
+use crate::positions::table_order;
 use crate::private_pg::Private;
 
 const FOLLOW: &str = r#"subscription($f: ActivityFilter, $after: String) {

@@ -6,14 +6,13 @@
 
 use std::time::Duration;
 
-use activity_feed::bus::postgres::listener_application_name;
 use base64::Engine;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, spawn_app_on, Client, TestDb, WsClient};
+use crate::helpers::{kill_listeners, spawn_app, spawn_app_on, Client, TestDb, WsClient};
 use crate::instances::Instance;
 use crate::private_pg::Private;
 
@@ -62,23 +61,6 @@ pub async fn table_order(conn: &DatabaseConnection, pattern: &str) -> Vec<String
     .iter()
     .map(|r| r.try_get_by_index::<Uuid>(0).expect("a uuid").to_string())
     .collect()
-}
-
-/// Terminates the listening connections of the instances with `pids` on
-/// `db`, as a network cut or a database failover would; returns how many.
-pub async fn kill_listeners(conn: &DatabaseConnection, db: &TestDb, pids: &[u32]) -> u64 {
-    let channel = format!("activity_feed_{}", db.config.schema.as_deref().unwrap());
-    let names: Vec<String> = pids
-        .iter()
-        .map(|&pid| format!("'{}'", listener_application_name(pid, &channel)))
-        .collect();
-    conn.execute_unprepared(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ({})",
-        names.join(", ")
-    ))
-    .await
-    .expect("terminate listeners")
-    .rows_affected()
 }
 
 /// Asserts that resuming after `got[k]`'s cursor gives exactly `got[k + 1..]`,

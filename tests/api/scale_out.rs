@@ -14,7 +14,7 @@ use activity_feed::startup::open_feed;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Client, TestDb, WsClient};
+use crate::helpers::{kill_listeners, spawn_app_with, Client, TestDb, WsClient};
 use crate::instances::Instance;
 
 const ADDED: &str = r#"subscription($after: String) {
@@ -108,14 +108,8 @@ async fn listener_reconnects_and_fills_the_gap_after_its_connection_is_killed() 
             // once it is back from the previous cut.
             let name = listener_application_name(reader.pid(), &channel);
             wait_for_listener(&admin, &name).await;
-            let killed = admin
-                .execute_unprepared(&format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = '{name}'"
-                ))
-                .await
-                .unwrap();
-            assert_eq!(killed.rows_affected(), 1, "exactly one listener to kill");
+            let killed = kill_listeners(&admin, &db, &[reader.pid()]).await;
+            assert_eq!(killed, 1, "exactly one listener to kill");
         }
         logged.push(writer.log(json!({ "action": format!("scale.n{i}") })).await);
     }
