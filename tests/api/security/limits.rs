@@ -478,3 +478,76 @@ async fn websockets_beyond_the_cap_get_503_until_one_closes() {
     assert!(reopened.is_some(), "a closed socket frees its slot");
     app.stop().await;
 }
+
+/// The value of the `/metrics` sample named exactly `sample`, if there is one.
+fn sample(metrics: &str, sample: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == sample).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test]
+async fn operation_names_that_are_not_short_graphql_names_are_counted_as_other() {
+    // Arrange: open mode, so /metrics answers without a token.
+    let app = spawn_app_with(|_| {}).await;
+    let long = "N".repeat(200_000);
+    let names = [
+        long.as_str(),
+        "drop table activities; --",
+        "0leadingDigit",
+        "Kept_1",
+    ];
+
+    // Act: each name sent (twice) as the operationName of a document that has it.
+    for name in names {
+        for _ in 0..2 {
+            let res = app
+                .http
+                .post(app.url("/graphql"))
+                .json(&json!({ "query": "query Kept_1 { retentionDays }", "operationName": name }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    }
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // Assert: the GraphQL name is a label; the other three are one fixed label.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"activity_feed_graphql_requests_total{operation="Kept_1",type="query"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"activity_feed_graphql_requests_total{operation="other",type="invalid"}"#
+        ),
+        Some(6.0),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("NNNN")
+            && !metrics.contains("drop table")
+            && !metrics.contains("0leading")
+    );
+    assert!(
+        metrics.len() < 64 * 1024,
+        "/metrics grew to {} bytes",
+        metrics.len()
+    );
+    app.stop().await;
+}
