@@ -134,6 +134,11 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         // tens of KiB on each (tungstenite's threshold is 128 KiB). Batches
         // above this go out in several writes.
         .write_buffer_size(SOCKET_WRITE_BUFFER)
+        // A message is held whole before it is read, so the body limit holds
+        // here too: without it tungstenite's 64 MiB applied, and one
+        // unauthenticated 15 MB `connection_init` took 800 MB.
+        .max_message_size(state.limits.max_body_bytes)
+        .max_frame_size(state.limits.max_body_bytes)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
                 let served = websocket::serve(socket, state, protocol, authorization, context);

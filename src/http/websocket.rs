@@ -414,6 +414,9 @@ pub async fn serve(
                 // out on the next write, so flush it before leaving (without
                 // it, clients see 1006 instead of their own code).
                 Some(Ok(Message::Close(_))) => Flow::Hangup,
+                // A message over the size limit is refused before it is
+                // read (RFC 6455's 1009); other read errors end the socket.
+                Some(Err(error)) if too_big(&error) => Flow::Close(1009, "Message too big".into()),
                 Some(Err(_)) | None => Flow::Stop,
             },
             outgoing = engine.next() => {
@@ -496,6 +499,14 @@ pub async fn serve(
             Flow::Stop => break,
         }
     }
+}
+
+/// Whether a read failed because the message or a frame of it is larger
+/// than the socket allows.
+fn too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|cause| cause.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|cause| matches!(cause, tungstenite::Error::Capacity(_)))
 }
 
 /// The data every operation of an authenticated socket runs with.

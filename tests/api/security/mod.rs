@@ -22,6 +22,7 @@ mod limits;
 mod open_mode;
 mod roles;
 mod scoping;
+mod socket_limits;
 mod tokens;
 mod websocket;
 
