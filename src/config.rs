@@ -313,6 +313,9 @@ pub struct LimitsConfig {
     /// Most websockets open at once; further upgrades get 503.
     #[arg(long, env = "MAX_WEBSOCKETS", default_value_t = 20_000)]
     pub max_websockets: usize,
+    /// Most subscriptions one websocket may run at once; further ones are refused.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 100)]
+    pub max_subscriptions_per_socket: usize,
 }
 
 impl Default for LimitsConfig {
@@ -329,6 +332,7 @@ impl Default for LimitsConfig {
             graphiql: true,
             ws_init_timeout: Duration::from_secs(10),
             max_websockets: 20_000,
+            max_subscriptions_per_socket: 100,
             max_batched_operations: 0,
             cors_origins: Vec::new(),
             persisted_queries: true,
