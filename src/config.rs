@@ -289,6 +289,12 @@ pub struct LimitsConfig {
     /// Highest query complexity: each field costs 1, list fields cost their page size times their entries.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
     pub max_complexity: usize,
+    /// Most bytes of one GraphQL document, refused before it is parsed.
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 64 * 1024)]
+    pub max_query_bytes: usize,
+    /// Most tokens (names, punctuation, values) of one GraphQL document, refused before it is parsed.
+    #[arg(long, env = "MAX_QUERY_TOKENS", default_value_t = 10_000)]
+    pub max_query_tokens: usize,
     /// Longest one HTTP request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: Duration,
@@ -307,6 +313,9 @@ pub struct LimitsConfig {
     /// Whether Apollo's automatic persisted queries are accepted.
     #[arg(long, env = "PERSISTED_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub persisted_queries: bool,
+    /// Most bytes of persisted query documents kept, least recently used out.
+    #[arg(long, env = "PERSISTED_QUERIES_CACHE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub persisted_queries_cache_bytes: usize,
     /// How long a websocket may wait before sending `connection_init`.
     #[arg(long, env = "WS_INIT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub ws_init_timeout: Duration,
@@ -327,6 +336,8 @@ impl Default for LimitsConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_depth: 12,
             max_complexity: 20_000,
+            max_query_bytes: 64 * 1024,
+            max_query_tokens: 10_000,
             request_timeout: Duration::from_secs(30),
             introspection: true,
             graphiql: true,
@@ -336,6 +347,17 @@ impl Default for LimitsConfig {
             max_batched_operations: 0,
             cors_origins: Vec::new(),
             persisted_queries: true,
+            persisted_queries_cache_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The bounds on one GraphQL document.
+    pub fn documents(&self) -> crate::graphql::limits::DocumentLimits {
+        crate::graphql::limits::DocumentLimits {
+            max_bytes: self.max_query_bytes,
+            max_tokens: self.max_query_tokens,
         }
     }
 }

@@ -165,6 +165,8 @@ impl Application {
                 max_complexity: config.limits.max_complexity,
                 introspection: config.limits.introspection,
                 persisted_queries: config.limits.persisted_queries,
+                persisted_queries_bytes: config.limits.persisted_queries_cache_bytes,
+                documents: config.limits.documents(),
                 metrics: metrics.clone(),
             },
         );

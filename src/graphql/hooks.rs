@@ -11,9 +11,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextSubscribe,
@@ -25,29 +22,35 @@ use tracing::Instrument;
 
 use super::error::with_default_code;
 use super::introspection;
+use super::limits::{self, DocumentLimits};
 use super::loaders::Prefetched;
 use super::metrics::OperationMetrics;
+use super::persisted::PersistedQueries;
 use crate::metrics::Metrics;
-
-/// How many persisted query documents the server keeps, least recently used out.
-const PERSISTED_QUERIES: usize = 1024;
 
 /// Creates the [`Hooks`] of each request.
 pub struct HooksFactory {
     metrics: Arc<Metrics>,
     introspection: bool,
-    persisted: Option<ApolloPersistedQueries<LruCacheStorage>>,
+    persisted: Option<PersistedQueries>,
+    documents: DocumentLimits,
 }
 
 impl HooksFactory {
     /// Hooks that count into `metrics`, refuse introspection unless
-    /// `introspection`, and accept Apollo's persisted queries if `persisted`.
-    pub fn new(metrics: Arc<Metrics>, introspection: bool, persisted: bool) -> Self {
+    /// `introspection`, accept Apollo's persisted queries into `persisted`
+    /// when there is one, and refuse documents beyond `documents`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        introspection: bool,
+        persisted: Option<PersistedQueries>,
+        documents: DocumentLimits,
+    ) -> Self {
         Self {
             metrics,
             introspection,
-            persisted: persisted
-                .then(|| ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES))),
+            persisted,
+            documents,
         }
     }
 }
@@ -57,7 +60,8 @@ impl ExtensionFactory for HooksFactory {
         Arc::new(Hooks {
             metrics: OperationMetrics::new(self.metrics.clone()),
             introspection: self.introspection,
-            persisted: self.persisted.as_ref().map(|p| p.create()),
+            persisted: self.persisted.clone(),
+            documents: self.documents,
         })
     }
 }
@@ -66,8 +70,8 @@ impl ExtensionFactory for HooksFactory {
 pub struct Hooks {
     metrics: OperationMetrics,
     introspection: bool,
-    /// async-graphql's own persisted-query extension, which this one calls.
-    persisted: Option<Arc<dyn Extension>>,
+    persisted: Option<PersistedQueries>,
+    documents: DocumentLimits,
 }
 
 #[async_trait::async_trait]
@@ -103,10 +107,14 @@ impl Extension for Hooks {
         self.metrics.requested(&request);
         // Each request's own store of the people its lists looked up ahead.
         let request = request.data(Prefetched::default());
-        match &self.persisted {
-            Some(persisted) => persisted.prepare_request(ctx, request, next).await,
-            None => next.run(ctx, request).await,
-        }
+        // Before anything is parsed or stored; a stored document passed it
+        // when it was stored.
+        limits::check_text(&request.query, &self.documents)?;
+        let request = match &self.persisted {
+            Some(persisted) => persisted.apply(request)?,
+            None => request,
+        };
+        next.run(ctx, request).await
     }
 
     async fn parse_query(

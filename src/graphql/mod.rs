@@ -10,6 +10,8 @@ use async_graphql::{Name, Positioned};
 
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
+use limits::DocumentLimits;
+use persisted::PersistedQueries;
 
 /// The service and caller of a request.
 pub mod context;
@@ -19,12 +21,16 @@ pub mod error;
 pub mod hooks;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
+/// What one document may ask for: its size and tokens.
+pub mod limits;
 /// Batching loaders for related rows.
 pub mod loaders;
 /// Counts and times every operation.
 pub mod metrics;
 /// Write operations.
 pub mod mutation;
+/// Apollo's automatic persisted queries, in a store bounded by bytes.
+pub mod persisted;
 /// Read operations.
 pub mod query;
 /// Live operations.
@@ -70,6 +76,10 @@ pub struct SchemaConfig {
     pub introspection: bool,
     /// Whether Apollo's automatic persisted queries are accepted.
     pub persisted_queries: bool,
+    /// Most bytes of persisted documents kept.
+    pub persisted_queries_bytes: usize,
+    /// The bounds on one document.
+    pub documents: DocumentLimits,
     /// Where operations are counted.
     pub metrics: Arc<Metrics>,
 }
@@ -93,7 +103,10 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
         .extension(hooks::HooksFactory::new(
             config.metrics.clone(),
             config.introspection,
-            config.persisted_queries,
+            config
+                .persisted_queries
+                .then(|| PersistedQueries::new(config.persisted_queries_bytes)),
+            config.documents,
         ));
     if config.introspection {
         builder.finish()

@@ -57,7 +57,9 @@ async fn execute(state: AppState, req: Request) -> Response {
         .authenticate(authorization(req.headers()).as_deref());
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let batch = if req.method() == Method::GET {
-        protocol::parse_get(req.uri().query().unwrap_or_default()).map(BatchRequest::Single)
+        let documents = state.limits.documents();
+        protocol::parse_get(req.uri().query().unwrap_or_default(), &documents)
+            .map(BatchRequest::Single)
     } else {
         let content_type = req
             .headers()

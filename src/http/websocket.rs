@@ -653,7 +653,7 @@ fn own(
             let payload = msg.payload.unwrap_or_default();
             let unexpired = identity.expires_at.is_none_or(|at| at > Utc::now());
             let plan = unexpired
-                .then(|| fanout::plan(&payload, identity.caller))
+                .then(|| fanout::plan(&payload, identity.caller, &state.limits.documents()))
                 .flatten();
             if let Some(plan) = plan {
                 operations.insert(id, Operation::Shared(Box::new(state.fanout.join(plan))));

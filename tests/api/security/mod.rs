@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::helpers::{spawn_app_with, Answer, TestApp, ACTIVITY_FIELDS};
 
+mod documents;
 mod export_and_metrics;
 mod hostile_input;
 mod idempotency;
