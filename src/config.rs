@@ -286,7 +286,8 @@ pub struct LimitsConfig {
     /// Deepest nesting of selections in one query.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
-    /// Highest query complexity: each field costs 1, list fields cost their page size times their entries.
+    /// Highest query complexity: each field costs 1, list fields cost their page size times their entries,
+    /// fields that count or scan cost 1000.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
     pub max_complexity: usize,
     /// Most bytes of one GraphQL document, refused before it is parsed.
@@ -295,6 +296,12 @@ pub struct LimitsConfig {
     /// Most tokens (names, punctuation, values) of one GraphQL document, refused before it is parsed.
     #[arg(long, env = "MAX_QUERY_TOKENS", default_value_t = 10_000)]
     pub max_query_tokens: usize,
+    /// Most fields at the top of one operation, fragments included.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 32)]
+    pub max_root_fields: usize,
+    /// Most aliased fields in one document.
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 64)]
+    pub max_aliases: usize,
     /// Longest one HTTP request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: Duration,
@@ -338,6 +345,8 @@ impl Default for LimitsConfig {
             max_complexity: 20_000,
             max_query_bytes: 64 * 1024,
             max_query_tokens: 10_000,
+            max_root_fields: 32,
+            max_aliases: 64,
             request_timeout: Duration::from_secs(30),
             introspection: true,
             graphiql: true,
@@ -358,6 +367,8 @@ impl LimitsConfig {
         crate::graphql::limits::DocumentLimits {
             max_bytes: self.max_query_bytes,
             max_tokens: self.max_query_tokens,
+            max_root_fields: self.max_root_fields,
+            max_aliases: self.max_aliases,
         }
     }
 }

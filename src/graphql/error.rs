@@ -15,7 +15,8 @@ pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const INTERNAL: &str = "INTERNAL";
 /// A subscriber read too slowly and was disconnected; it may resume.
 pub const SUBSCRIBER_LAGGED: &str = "SUBSCRIBER_LAGGED";
-/// The document is larger than the server reads; nothing ran.
+/// The document is larger than the server reads, or asks for more fields or
+/// aliases than one operation may; nothing ran.
 pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
 /// A websocket already runs as many subscriptions as one socket may.
 pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";

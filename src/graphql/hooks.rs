@@ -125,6 +125,7 @@ impl Extension for Hooks {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        limits::check_document(&doc, &self.documents)?;
         if !self.introspection {
             introspection::refuse(&doc)?;
         }

@@ -21,7 +21,7 @@ pub mod error;
 pub mod hooks;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
-/// What one document may ask for: its size and tokens.
+/// What one document may ask for: size, tokens, root fields, aliases, field costs.
 pub mod limits;
 /// Batching loaders for related rows.
 pub mod loaders;

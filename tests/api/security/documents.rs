@@ -1,6 +1,7 @@
 //! What one GraphQL document may cost before anything runs: its size and
-//! token count (checked before it is parsed, persisted or not), and the bytes
-//! the persisted-query store keeps.
+//! token count (checked before it is parsed, persisted or not), the bytes the
+//! persisted-query store keeps, the cost of fields that reach the database,
+//! and the number of root fields and aliases.
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -140,5 +141,117 @@ async fn the_persisted_query_store_keeps_its_byte_budget_least_recently_used_out
             );
         }
     }
+    app.stop().await;
+}
+
+/// `{ a1: field a2: field … }` with `n` aliases of `field`.
+fn aliased(field: &str, n: usize) -> String {
+    let fields: Vec<String> = (1..=n).map(|i| format!("a{i}: {field}")).collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
+#[tokio::test]
+async fn fields_that_scan_cost_like_scans_and_are_refused_before_any_statement() {
+    // Arrange: the default budget (20,000), where a scan costs 1,000.
+    let app = spawn_app_with(|_| {}).await;
+    app.log(json!({ "action": "cost.probe" })).await;
+    let scans = [
+        "activityCount",
+        "activityCounts(groupBy: ACTION) { key count }",
+        "actionTypes",
+        "modes",
+        "activities(perPage: 1) { total }",
+        "groupedActivities(first: 1) { edges { cursor } }",
+    ];
+
+    for field in scans {
+        // Act
+        let before = app.statements.get();
+        let refused = app.graphql(&aliased(field, 21), json!({})).await;
+        let statements = app.statements.get() - before;
+        let twenty = app.graphql(&aliased("activityCount", 20), json!({})).await;
+
+        // Assert
+        assert_eq!(
+            refused,
+            json!({ "data": null, "errors": [{ "message": "Query is too complex.", "extensions": { "code": "BAD_USER_INPUT" } }] }),
+            "{field}"
+        );
+        assert_eq!(statements, 0, "{field}: statements ran before the refusal");
+        assert_eq!(twenty["data"]["a20"], 1, "{}", short(&twenty));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn root_fields_and_aliases_beyond_their_caps_are_refused_before_any_statement() {
+    // Arrange
+    let app = spawn_app_with(|config| {
+        config.limits.max_root_fields = 4;
+        config.limits.max_aliases = 6;
+    })
+    .await;
+    let activity = app.log(json!({ "action": "alias.probe" })).await;
+    let uuid = activity["uuid"].as_str().unwrap();
+    let nested = |n: usize| {
+        let fields: Vec<String> = (1..=n).map(|i| format!("u{i}: uuid")).collect();
+        format!(
+            "{{ activity(uuid: \"{uuid}\") {{ {} }} }}",
+            fields.join(" ")
+        )
+    };
+    let by_fragment = "{ ...A ...B } fragment A on QueryRoot { r1: recentActivities(limit: 1) { uuid } r2: recentActivities(limit: 1) { uuid } } fragment B on QueryRoot { r3: recentActivities(limit: 1) { uuid } ... on QueryRoot { r4: recentActivities(limit: 1) { uuid } r5: recentActivities(limit: 1) { uuid } } }";
+
+    // Act
+    let before = app.statements.get();
+    let roots = app
+        .graphql(
+            &aliased("recentActivities(limit: 1) { uuid }", 5),
+            json!({}),
+        )
+        .await;
+    let fragments = app.graphql(by_fragment, json!({})).await;
+    let aliases = app.graphql(&nested(7), json!({})).await;
+    let mutations = app
+        .graphql(
+            &format!(
+                "mutation {}",
+                aliased(
+                    "log(input: {action: \"alias.write\"}) { activity { uuid } }",
+                    5
+                )
+            ),
+            json!({}),
+        )
+        .await;
+    let statements = app.statements.get() - before;
+    let at_caps = app
+        .graphql(
+            &aliased("recentActivities(limit: 1) { uuid }", 4),
+            json!({}),
+        )
+        .await;
+    let six_aliases = app.graphql(&nested(6), json!({})).await;
+
+    // Assert
+    for (refused, says) in [
+        (&roots, "at most 4 root fields; this one selects 5"),
+        (&fragments, "at most 4 root fields; this one selects 5"),
+        (&aliases, "at most 6 aliases; this one holds 7"),
+        (&mutations, "at most 4 root fields; this one selects 5"),
+    ] {
+        assert_refused_with(refused, "QUERY_TOO_LARGE");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    assert_eq!(statements, 0, "statements ran before the refusals");
+    assert_eq!(app.count(json!({ "action": "alias.write" })).await, 0);
+    assert_eq!(
+        at_caps["data"]["a4"][0]["uuid"],
+        uuid,
+        "{}",
+        short(&at_caps)
+    );
+    assert_eq!(six_aliases["data"]["activity"]["u6"], uuid);
     app.stop().await;
 }
