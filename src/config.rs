@@ -302,6 +302,9 @@ pub struct LimitsConfig {
     /// Most aliased fields in one document.
     #[arg(long, env = "MAX_ALIASES", default_value_t = 64)]
     pub max_aliases: usize,
+    /// Most words in a `metadataText` search.
+    #[arg(long, env = "MAX_SEARCH_WORDS", default_value_t = 32)]
+    pub max_search_words: usize,
     /// Longest one HTTP request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: Duration,
@@ -347,6 +350,7 @@ impl Default for LimitsConfig {
             max_query_tokens: 10_000,
             max_root_fields: 32,
             max_aliases: 64,
+            max_search_words: 32,
             request_timeout: Duration::from_secs(30),
             introspection: true,
             graphiql: true,

@@ -147,6 +147,7 @@ impl Application {
             max_page_size: config.limits.max_page_size,
             max_batch_size: config.limits.max_batch_size,
             max_metadata_bytes: config.limits.max_metadata_bytes,
+            max_search_words: config.limits.max_search_words,
         };
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();

@@ -31,6 +31,7 @@ impl ActivityFeed {
         after: Option<Cursor>,
     ) -> Result<impl Stream<Item = BusItem> + Send + 'static> {
         caller.require(Operation::Read)?;
+        self.check_filter(&filter)?;
         let caller = *caller;
         // Listen before replaying, so what commits during the replay is kept.
         let live = self.bus.subscribe();
@@ -84,6 +85,7 @@ impl ActivityFeed {
         live: BoxStream<'static, BusItem>,
     ) -> Result<impl Stream<Item = BusItem> + Send + 'static> {
         caller.require(Operation::Read)?;
+        self.check_filter(&filter)?;
         let caller = *caller;
         Ok(live.filter(move |item| {
             let pass = match item {

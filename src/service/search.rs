@@ -34,6 +34,14 @@ fn push_words(text: &str, out: &mut Vec<String>) {
     }
 }
 
+/// How many words a search query holds, without keeping them.
+pub fn query_word_count(query: &str) -> usize {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty() && word.len() <= MAX_WORD_BYTES)
+        .count()
+}
+
 /// The words of a search query.
 pub fn query_words(query: &str) -> Vec<String> {
     let mut words = Vec::new();

@@ -559,3 +559,47 @@ async fn operation_names_that_are_not_short_graphql_names_are_counted_as_other()
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_searches_of_more_words_than_the_limit_are_refused() {
+    // Arrange
+    let app = spawn_app_with(|config| config.limits.max_search_words = 3).await;
+    app.log(json!({ "action": "search.cap", "metadata": { "title": "one two three" } }))
+        .await;
+    let count = "query($t: String) { activityCount(filter: {metadataText: $t}) }";
+    let page =
+        "query($t: String) { activities(filter: {metadataText: $t}) { entries { action } } }";
+
+    // Act
+    let at_limit = app.data(count, json!({ "t": "one, two; three" })).await;
+    let over = app
+        .graphql(count, json!({ "t": "one two three four" }))
+        .await;
+    let over_in_page = app.graphql(page, json!({ "t": "a b c d e" })).await;
+    let mut ws = app.websocket().await;
+    ws.subscribe(
+        "s",
+        "subscription($t: String) { activityAdded(filter: {metadataText: $t}) { uuid } }",
+        json!({ "t": "a b c d" }),
+    )
+    .await;
+    let live = ws.next_json().await.expect("an answer to the subscription");
+
+    // Assert
+    assert_eq!(at_limit, json!({ "activityCount": 1 }));
+    let message = |n: usize| format!("metadataText: must hold at most 3 words; it holds {n}");
+    assert_eq!(over["errors"][0]["message"], message(4), "{over}");
+    assert_eq!(over["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(over["errors"][0]["extensions"]["field"], "metadataText");
+    assert_eq!(
+        over_in_page["errors"][0]["message"],
+        message(5),
+        "{over_in_page}"
+    );
+    assert_eq!(
+        live["payload"]["errors"][0]["message"],
+        message(4),
+        "{live}"
+    );
+    app.stop().await;
+}
