@@ -101,7 +101,9 @@ pub struct DatabaseConfig {
         global = true
     )]
     pub pool_size: u32,
-    /// Longest a PostgreSQL statement may run before it is cancelled, e.g. "30s".
+    /// Longest a statement may run before it is cancelled, e.g. "30s"; on
+    /// SQLite a transaction counts as one, and a statement whose request has
+    /// ended stops at once.
     #[arg(long = "statement-timeout", env = "STATEMENT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s", global = true)]
     pub statement_timeout: Duration,
 }

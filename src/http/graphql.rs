@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
 use super::{client, delivery, websocket, AppState};
+use crate::db::watchdog;
 use crate::graphql::context::Authentication;
 
 /// Bytes each websocket reads at a time.
@@ -87,7 +88,10 @@ async fn execute(state: AppState, req: Request) -> Response {
         }
         Err(error) => return error.into_response(media),
     };
-    protocol::respond_batch(media, state.schema.execute_batch(batch).await)
+    // Statements still running when the request ends (a timeout, a client
+    // gone) are interrupted on SQLite, as they are not left to run on.
+    let response = watchdog::request_scope(state.schema.execute_batch(batch)).await;
+    protocol::respond_batch(media, response)
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
