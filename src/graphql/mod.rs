@@ -17,7 +17,7 @@ use persisted::PersistedQueries;
 pub mod context;
 /// How service errors become GraphQL errors.
 pub mod error;
-/// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries.
+/// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries, document limits.
 pub mod hooks;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
