@@ -174,7 +174,7 @@ async fn fields_that_scan_cost_like_scans_and_are_refused_before_any_statement()
         // Assert
         assert_eq!(
             refused,
-            json!({ "data": null, "errors": [{ "message": "Query is too complex.", "extensions": { "code": "BAD_USER_INPUT" } }] }),
+            json!({ "data": null, "errors": [{ "message": "Query is too complex.", "extensions": { "code": "QUERY_TOO_LARGE" } }] }),
             "{field}"
         );
         assert_eq!(statements, 0, "{field}: statements ran before the refusal");

@@ -16,7 +16,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The one error of a refused request, exactly.
 fn refusal(message: &str) -> Value {
-    json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] })
+    refusal_with("BAD_USER_INPUT", message)
+}
+
+/// The one error, with `code`, of a refused request, exactly.
+fn refusal_with(code: &str, message: &str) -> Value {
+    json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
 /// A resolver's BAD_USER_INPUT error on `field`, with the path and position async-graphql adds.
@@ -59,8 +64,14 @@ async fn queries_nested_deeper_than_the_limit_are_refused() {
         at_limit,
         json!({ "data": { "activities": { "entries": [] } } })
     );
-    assert_eq!(too_deep, refusal("Query is nested too deep."));
-    assert_eq!(too_deep_by_fragment, refusal("Query is nested too deep."));
+    assert_eq!(
+        too_deep,
+        refusal_with("QUERY_TOO_LARGE", "Query is nested too deep.")
+    );
+    assert_eq!(
+        too_deep_by_fragment,
+        refusal_with("QUERY_TOO_LARGE", "Query is nested too deep.")
+    );
     app.stop().await;
 }
 
@@ -104,12 +115,27 @@ async fn queries_more_complex_than_the_limit_are_refused_however_they_get_there(
     let expected: serde_json::Map<String, Value> =
         (1..=45).map(|i| (format!("a{i}"), json!(90))).collect();
     assert_eq!(at_limit_aliases, json!({ "data": expected }));
-    assert_eq!(wide, refusal("Query is too complex."));
-    assert_eq!(very_wide, refusal("Query is too complex."));
+    assert_eq!(
+        wide,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        very_wide,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
     assert_eq!(list_at_limit, json!({ "data": { "recentActivities": [] } }));
-    assert_eq!(long_list, refusal("Query is too complex."));
-    assert_eq!(aliased_lists, refusal("Query is too complex."));
-    assert_eq!(big_page, refusal("Query is too complex."));
+    assert_eq!(
+        long_list,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        aliased_lists,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        big_page,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
     app.stop().await;
 }
 
