@@ -64,6 +64,7 @@ pub async fn connect(
     });
     options.map_sqlx_sqlite_pool_opts(move |pool| {
         pool.after_connect(move |conn, _| Box::pin(watchdog::arm(conn, timeout)))
+            .after_release(|conn, _| Box::pin(watchdog::reusable(conn)))
     });
     // sqlx keeps one `after_connect`, and sea-orm's would set the search
     // path: this one does that and turns off Nagle's algorithm.

@@ -12,8 +12,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::SqliteConnection;
+use sea_orm::sqlx::{self, Connection as _};
 use tokio_util::sync::CancellationToken;
 
 /// Virtual-machine steps between two looks at the clock: a few tens of
@@ -26,13 +26,17 @@ tokio::task_local! {
     static REQUEST: CancellationToken;
 }
 
-/// Runs `work` as one request: the SQLite statements it starts (in its own
-/// task) are interrupted as soon as it ends, whether it finished or was
-/// dropped (a timeout, a client that went away).
+/// Runs `work` as one request: the SQLite statements it started (in its own
+/// task) are interrupted if it is dropped before it finishes (a timeout, a
+/// client that went away). A request that finishes has awaited its
+/// statements; what may still run for it is cleanup, such as the rollback
+/// of a transaction it dropped, which must not be stopped.
 pub async fn request_scope<F: Future>(work: F) -> F::Output {
-    let ended = CancellationToken::new();
-    let _on_drop = ended.clone().drop_guard();
-    REQUEST.scope(ended, work).await
+    let abandoned = CancellationToken::new();
+    let on_drop = abandoned.clone().drop_guard();
+    let output = REQUEST.scope(abandoned, work).await;
+    on_drop.disarm();
+    output
 }
 
 /// Arms `conn` for one checkout from the pool: its statements are
@@ -49,4 +53,19 @@ pub async fn arm(conn: &mut SqliteConnection, timeout: Duration) -> Result<(), s
         Instant::now() < deadline && !request.as_ref().is_some_and(|r| r.is_cancelled())
     });
     Ok(())
+}
+
+/// Whether `conn` may go back to the pool. Past its deadline, every
+/// statement of a checkout may be interrupted, the rollback of the
+/// transaction it broke included; a connection left inside a transaction
+/// (as SQLite or sqlx sees it) would run the next caller's statements in
+/// it, unseen by everyone else and holding the write lock. Such a connection
+/// is closed instead, which rolls the transaction back.
+pub async fn reusable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback is queued on the worker: let it run.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
