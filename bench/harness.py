@@ -4,7 +4,9 @@
 activity-feed against the same work done by raw SQL (pgbench -M prepared) and
 by PostGraphile 4, on one seeded PostgreSQL database, in one run, alternating
 the systems cell by cell; plus activity-feed on SQLite for the embedded
-numbers, the websocket fan-out (S1) and memory.
+numbers, live subscriptions over websockets (S1 stress, S2 per-user feeds, S3
+broadcast, S2 on two instances; every stream checked against the table) and
+memory.
 
 Every process it starts is stopped by its PID; all traffic goes to 127.0.0.1;
 every load is bounded in time (and the load client also in count).
@@ -327,6 +329,11 @@ def gql(query: str, variables: dict | None = None) -> dict:
 
 def pgbench(script: str, **defines) -> dict:
     return {"kind": "pgbench", "script": script, "defines": defines}
+
+
+# The keys of the HTTP cells, for --only (the S rows' keys are in S_ROWS).
+WORKLOAD_KEYS = ("q1_feed", "q1_page", "q2_filtered", "q3_count", "q3_by_action", "q3_by_day",
+                 "q4_deep_cursor", "q4_offset", "m1_log", "m2_batch")
 
 
 def workloads(p: dict) -> list[dict]:
@@ -668,40 +675,74 @@ def validate_all(ctx, ws, systems) -> None:
 
 
 # --------------------------------------------------------------------------
-# S1: the websocket fan-out.
+# S rows: live subscriptions over websockets (issue 5's S1, issue 12's S2, S3).
+
+# Each row: which filter every subscriber uses, how many logs a second are
+# written, over how many instances (on one PostgreSQL) the subscribers and
+# the writes are spread round-robin.
+S_ROWS = {
+    "s1": dict(name="S1 stress: 200 logs/s to every subscriber, unfiltered", filter="none",
+               rate=200, instances=1),
+    "s2": dict(name="S2 per-user feeds: filter {actorUuid: own}, 200 logs/s over as many actors",
+               filter="actor", rate=200, instances=1),
+    "s3": dict(name="S3 broadcast: 20 logs/s to every subscriber, unfiltered", filter="none",
+               rate=20, instances=1),
+    "s2x2": dict(name="S2 across two instances on one PostgreSQL", filter="actor", rate=200,
+                 instances=2),
+}
+S_PORTS = (18090, 18091)
 
 
-def run_s1(ctx: dict, subscribers: int, secs: float) -> dict:
-    client = BENCH / "loadclient/target/release/af-loadclient"
-    argv = [str(client), "--addr", f"{HOST}:{PORTS['ours']}", "--subscribers", str(subscribers),
-            "--rate", "200", "--duration", str(secs), "--drain", "5",
-            "--pid", str(ctx["pids"]["ours"]), "--label", f"s1-{subscribers}"]
-    before = count_bench_rows("ours", ctx)
-    cpu0, t0 = cpu_secs(ctx["pids"]["ours"]), time.time()
-    out = run(argv, capture_output=True, timeout=secs + 300, check=False)
-    cpu1, t1 = cpu_secs(ctx["pids"]["ours"]), time.time()
-    (ctx["raw"] / f"s1-{subscribers}.txt").write_text(out.stdout + out.stderr)
+def loadavg() -> list[str]:
+    return open("/proc/loadavg").read().split()[:3]
+
+
+def run_s(ctx: dict, key: str, subscribers: int, secs: float) -> dict:
+    """One S row on fresh servers: the writer alone (its baseline), then the
+    subscribers connect, the writer runs again while they listen, and every
+    stream is checked against the table (all inside the load client)."""
+    spec = S_ROWS[key]
+    label = f"{key}-{subscribers}"
+    raw = ctx["raw"]
+    # What else the machine is doing, recorded with the result.
+    top = run(["top", "-bn1", "-w", "200"], capture_output=True, check=False).stdout
+    (raw / f"{label}-top-before.txt").write_text(top)
+    r = {"row": key, "subscribers": subscribers, "loadavg_before": loadavg()}
+    servers = [start_ours(ctx["binary"], pg_url(ctx["db"]), S_PORTS[i], f"{label}-server{i}", raw)
+               for i in range(spec["instances"])]
     try:
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        r = {"error": (out.stderr or "no output").strip()[-300:]}
-    r["subscribers"] = subscribers
-    if cpu0 is not None and cpu1 is not None:
-        r["server_cpu_cores"] = (cpu1 - cpu0) / (t1 - t0)  # over the whole client run, connects included
+        time.sleep(2)
+        r["rss_idle_kib"] = [rss_kib(s.pid) for s in servers]
+        argv = [str(BENCH / "loadclient/target/release/af-loadclient"),
+                "--subscribers", str(subscribers), "--filter", spec["filter"],
+                "--actors", str(max(subscribers, 1)), "--rate", str(spec["rate"]),
+                "--duration", str(secs), "--baseline", str(secs), "--drain", "5",
+                "--verify-db", pg_url(ctx["db"]), "--label", label]
+        for i, s in enumerate(servers):
+            argv += ["--target", f"{HOST}:{S_PORTS[i]}", "--pid", str(s.pid)]
+        (raw / f"{label}-argv.txt").write_text(" ".join(argv) + "\n")
+        out = run(argv, capture_output=True, timeout=2 * secs + 600, check=False)
+        (raw / f"{label}.txt").write_text(out.stdout + out.stderr)
+        try:
+            r |= json.loads(out.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            r["error"] = (out.stderr or "no output").strip()[-300:]
+    finally:
+        for s in servers:
+            s.stop()
+    r["loadavg_after"] = loadavg()
     if "error" not in r:
-        # What was committed, from the table: a `log` that timed out on the
-        # client may still have committed and been delivered.
-        r["committed"] = count_bench_rows("ours", ctx) - before
-        r["expected_deliveries"] = r["committed"] * r["subscribed"]
-        r["delivered_fraction"] = (r["delivered"] / r["expected_deliveries"]
-                                   if r["expected_deliveries"] else 0.0)
-    if "error" not in r:
-        log(f"S1 {subscribers:>6} subscribers: subscribed {r['subscribed']}, delivered "
-            f"{r['delivered_fraction'] * 100:.1f}%, delivery p50 {r['delivery_p50_ms']} ms p99 "
-            f"{r['delivery_p99_ms']} ms; writer {r['write_rate']:.0f}/s p50 {r['write_p50_ms']} ms; "
-            f"RSS max {r['rss_max_kib']} KiB")
+        # The server's CPU while the subscribers listened, from its threads.
+        r["server_cpu_cores"] = sum(c for threads in r["server_threads_cores"] for _, c in threads)
+        v, w, b = r["verify"] or {}, r["writer"], r["baseline"] or {}
+        log(f"{label}: subscribed {r['subscribed']:,}, delivery p50 {r['delivery_p50_ms']} ms "
+            f"p99 {r['delivery_p99_ms']} ms; lost {v.get('lost')}, repeated {v.get('repeated')}, "
+            f"out of order {v.get('out_of_order')}, lagged {v.get('lagged')}; writer p50 "
+            f"{b.get('p50_ms')} → {w['p50_ms']} ms; RSS max {r['rss_max_kib']} KiB; "
+            f"load {' '.join(r['loadavg_before'])} → {' '.join(r['loadavg_after'])}")
     else:
-        log(f"S1 {subscribers}: ERROR {r['error']}")
+        log(f"{label}: ERROR {r['error']}")
+    psql(ctx["db"], "DELETE FROM activities WHERE module = 'bench'")
     return r
 
 
@@ -726,9 +767,11 @@ def machine_info() -> dict:
     except OSError:
         pass
     pgv = psql("postgres", "SHOW server_version")
-    wrkv = run(["wrk", "-v"], capture_output=True, check=False).stdout.splitlines()
+    # A run of S rows only has no wrk and no PostGraphile installed (bench/run skips them).
+    wrkv = run(["wrk", "-v"], capture_output=True, check=False).stdout.splitlines() if shutil.which("wrk") else []
     nodev = run(["node", "--version"], capture_output=True, check=False).stdout.strip()
-    pglv = json.loads((BENCH / "postgraphile/node_modules/postgraphile/package.json").read_text())["version"]
+    pgl_package = BENCH / "postgraphile/node_modules/postgraphile/package.json"
+    pglv = json.loads(pgl_package.read_text())["version"] if pgl_package.exists() else "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
             "postgres": pgv, "wrk": (wrkv[0] if wrkv else "?"), "node": nodev, "postgraphile": pglv,
             "loadavg_start": open("/proc/loadavg").read().split()[:3]}
@@ -834,26 +877,6 @@ def report(data: dict) -> str:
             rel = fmt(v / (pg["rps"] * rows_of[r["query"]]), 2) if pg else "–"
             lines.append(f"| {names[r['query']]} | {r['conc']} | {fmt(v)} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {rel} |")
 
-    s1 = data.get("s1", [])
-    if s1:
-        lines.append("")
-        lines.append("S1, subscription fan-out (activity-feed on PostgreSQL; the writer logs 200 activities/s "
-                     "through `log`; delivery latency is receipt time minus the row's `insertedAt`, which the "
-                     "server stamps just before the INSERT, so it includes the commit):")
-        lines.append("")
-        lines.append("| subscribers | subscribed | delivered | delivery p50 | p99 | max | writer rows/s | writer p50 | p99 | server RSS max | server CPU | client CPU |")
-        lines.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-        for r in s1:
-            if "error" in r:
-                lines.append(f"| {r['subscribers']:,} | error: {r['error'][:80]} |||||||||")
-                continue
-            lines.append(
-                f"| {r['subscribers']:,} | {r['subscribed']:,} | {r['delivered_fraction'] * 100:.1f}% | "
-                f"{fmt_ms(r['delivery_p50_ms'])} | {fmt_ms(r['delivery_p99_ms'])} | {fmt_ms(r['delivery_max_ms'])} | "
-                f"{r['write_rate']:.0f} | {fmt_ms(r['write_p50_ms'])} | {fmt_ms(r['write_p99_ms'])} | "
-                f"{(r['rss_max_kib'] or 0) / 1024:.0f} MiB | {fmt(r.get('server_cpu_cores'), 2)} cores | "
-                f"{fmt(r.get('client_cpu_cores'), 2)} cores |")
-
     mem = data.get("memory", {})
     if mem:
         lines.append("")
@@ -902,30 +925,106 @@ def targets(data: dict) -> list[tuple[str, str, str]]:
         ratio = deep["p50_ms"] / first["p50_ms"]
         out.append(("Q4 cursor page far back within 1.2× of the first page (p50, c=1)",
                     f"{ratio:.2f}× ({deep['p50_ms']:.2f} vs {first['p50_ms']:.2f} ms)", yes(ratio <= 1.2)))
-    s1 = {r["subscribers"]: r for r in data.get("s1", []) if "error" not in r}
-    base = s1.get(0)
-    top = max((n for n in s1 if n > 0), default=None)
-    if top:
-        r = s1[top]
-        p99 = r.get("delivery_p99_ms")
-        delivered = r.get("delivered_fraction", 0)
-        out.append((f"S1 p99 delivery < 100 ms with {top:,} subscribers",
-                    f"{fmt_ms(p99)} ms, {delivered * 100:.1f}% delivered",
-                    yes(p99 is not None and p99 < 100 and delivered > 0.99)))
-        if base and base.get("write_p50_ms") and r.get("write_p50_ms"):
-            slow = r["write_p50_ms"] / base["write_p50_ms"] - 1
-            rate_loss = 1 - r["write_rate"] / base["write_rate"]
-            out.append((f"S1 writer slowdown ≤ 10% with {top:,} subscribers",
-                        f"log p50 {base['write_p50_ms']:.2f} → {r['write_p50_ms']:.2f} ms ({slow * 100:+.0f}%), "
-                        f"rate {base['write_rate']:.0f} → {r['write_rate']:.0f}/s",
-                        yes(slow <= 0.10 and rate_loss <= 0.10)))
     mem = data.get("memory", {})
     idle = mem.get("idle", {}).get("ours")
     if idle:
         out.append(("RSS idle < 30 MiB", f"{idle / 1024:.1f} MiB", yes(idle < 30 * 1024)))
-    subs = mem.get("subscribers", {}).get("ours")
-    if subs and top:
-        out.append((f"RSS with {top:,} subscribers < 100 MiB", f"{subs / 1024:.1f} MiB", yes(subs < 100 * 1024)))
+    return out
+
+
+def report_s(data: dict) -> str:
+    """The S rows' table and targets (issues 5 and 12), for their own block of BENCHMARKS.md."""
+    rows = data.get("s", [])
+    lines = [f"Run {data['started']} ({data['mode']} mode, {data['secs']:g} s of writes per phase), "
+             f"activity-feed {data['commit']}.",
+             f"Machine: {data['machine']['cpu']}, {data['machine']['cores']} cores, "
+             f"{data['machine']['memory']}, Linux {data['machine']['kernel']}; PostgreSQL "
+             f"{data['machine']['postgres']}."]
+    if data.get("note"):
+        lines.append(f"Note: {data['note']}")
+    lines += ["",
+              "Each row runs on fresh servers (`serve`, defaults: the `auto` bus, which is LISTEN/NOTIFY on "
+              "PostgreSQL, `SUBSCRIBER_BUFFER` 1024). The writer first logs alone at the row's rate "
+              "(its baseline), then the subscribers connect and it logs again while they listen; then 5 s "
+              "of drain. Delivery latency is receipt minus the send time the writer puts in each row's "
+              "metadata just before its request, so it includes the request, the INSERT and the commit "
+              "and is an upper bound of commit-to-receipt; \"from ack\" is receipt minus the writer's "
+              "acknowledgement, a lower bound (negative when delivery beats the HTTP response). Lost, "
+              "repeated and out of order come from checking every subscriber's stream, by position, "
+              "against the table's rows matching its filter committed during the run (`ORDER BY txid, "
+              "seq`); a subscriber the server dropped with `SUBSCRIBER_LAGGED` is counted as dropped, "
+              "not as lost. Server CPU is the sum of its threads' CPU over the listening phase (from "
+              "/proc); load average is /proc/loadavg before and after the row.",
+              "",
+              "| row | subscribers | instances | rate | deliveries | p50 ms | p99 | max | from ack p50 | p99 "
+              "| lost | repeated | out of order | dropped (lagged) | writer p50 alone → listening | "
+              "server RSS max | server CPU | client CPU | load avg before → after |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+    for r in rows:
+        spec = S_ROWS[r["row"]]
+        head = f"| {r['row'].upper()} | {r['subscribers']:,} | {spec['instances']} | {spec['rate']}/s"
+        if "error" in r:
+            lines.append(f"{head} | error: {r['error'][:100]} |||||||||||||||")
+            continue
+        v, w, b = r.get("verify") or {}, r["writer"], r.get("baseline") or {}
+        rss = " + ".join(f"{(x or 0) / 1024:.0f}" for x in r["rss_max_kib"])
+        lines.append(
+            f"{head} | {r['deliveries']:,} | {fmt_ms(r['delivery_p50_ms'])} | {fmt_ms(r['delivery_p99_ms'])} | "
+            f"{fmt_ms(r['delivery_max_ms'])} | {fmt_ms(r['ack_delivery_p50_ms'])} | {fmt_ms(r['ack_delivery_p99_ms'])} | "
+            f"{v.get('lost', '–')} of {v.get('expected', 0):,} | {v.get('repeated', '–')} | {v.get('out_of_order', '–')} | "
+            f"{v.get('lagged', '–')} | {fmt_ms(b.get('p50_ms'))} → {fmt_ms(w['p50_ms'])} ms "
+            f"({w['rate']:.0f}/s) | {rss} MiB | {fmt(r.get('server_cpu_cores'), 2)} cores | "
+            f"{fmt(r.get('client_cpu_cores'), 2)} cores | {' '.join(r['loadavg_before'])} → "
+            f"{' '.join(r['loadavg_after'])} |")
+    lines += ["", "Targets (issue 12; S1 by issue 12's graceful degradation), from this run:", "",
+              "| target | measured | met | load avg before → after |", "|---|---|:-:|---|"]
+    for t in s_targets(data):
+        lines.append(f"| {' | '.join(t)} |")
+    return "\n".join(lines) + "\n"
+
+
+def s_targets(data: dict) -> list[tuple[str, str, str, str]]:
+    out = []
+    yes = lambda ok: "yes" if ok else "**no**"
+    for r in data.get("s", []):
+        row, n = r["row"].upper(), r["subscribers"]
+        load = f"{' '.join(r['loadavg_before'])} → {' '.join(r.get('loadavg_after', []))}"
+        name = f"{row} ({n:,} subscribers)"
+        if "error" in r:
+            out.append((name, f"error: {r['error'][:80]}", "**no**", load))
+            continue
+        v, w, b = r.get("verify") or {}, r["writer"], r.get("baseline") or {}
+        p99 = r.get("delivery_p99_ms")
+        slow = (w["p50_ms"] / b["p50_ms"] - 1) if b.get("p50_ms") and w.get("p50_ms") else None
+        writers = (f"p50 {fmt_ms(b.get('p50_ms'))} → {fmt_ms(w.get('p50_ms'))} ms "
+                   f"({slow * 100:+.0f}%), {b.get('rate', 0):.0f} → {w['rate']:.0f} logs/s" if slow is not None else "–")
+        writers_ok = slow is not None and slow <= 0.10 and w["failed"] == 0
+        unsubscribed = r["subscribers_requested"] - r["subscribed"]
+        lost = v.get("lost")
+        if r["row"] == "s1":
+            # Graceful degradation: whoever is not dropped gets everything, once, in order.
+            intact = lost == 0 and v.get("repeated") == 0 and v.get("out_of_order") == 0 and unsubscribed == 0
+            out.append((f"{name}: only lagging subscribers are dropped",
+                        f"{v.get('lagged')} dropped with SUBSCRIBER_LAGGED; the other {v.get('checked')}: "
+                        f"{lost} lost, {v.get('repeated')} repeated, {v.get('out_of_order')} out of order, "
+                        f"{v.get('ended_early')} ended otherwise", yes(intact and v.get("ended_early") == 0), load))
+            out.append((f"{name}: writers unaffected (p50 within 10 % of alone)", writers, yes(writers_ok), load))
+            continue
+        limit = 250 if r["row"] == "s3" else 100
+        out.append((f"{name}: p99 commit-to-receipt < {limit} ms", f"{fmt_ms(p99)} ms",
+                    yes(p99 is not None and p99 < limit), load))
+        out.append((f"{name}: 0 lost", f"{lost} of {v.get('expected', 0):,} expected; "
+                    f"{v.get('lagged')} subscribers dropped (lagged), {unsubscribed} not subscribed",
+                    yes(lost == 0 and v.get("lagged") == 0 and unsubscribed == 0), load))
+        if r["row"] != "s3":
+            out.append((f"{name}: 0 duplicated, positions strictly increasing",
+                        f"{v.get('repeated')} repeated, {v.get('out_of_order')} out of order",
+                        yes(v.get("repeated") == 0 and v.get("out_of_order") == 0), load))
+            out.append((f"{name}: writers' p50 within 10 % of no subscribers", writers, yes(writers_ok), load))
+            rss = max(x or 0 for x in r["rss_max_kib"])
+            out.append((f"{name}: server RSS < 150 MiB" + (" (each)" if len(r["rss_max_kib"]) > 1 else ""),
+                        " + ".join(f"{(x or 0) / 1024:.0f}" for x in r["rss_max_kib"]) + " MiB",
+                        yes(rss < 150 * 1024), load))
     return out
 
 
@@ -974,15 +1073,17 @@ def chart(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def update_benchmarks_md(table: str, chart_rel: str) -> None:
+def update_benchmarks_md(table: str, chart_rel: str | None, block: str = "LATEST RESULTS",
+                         heading: str = "Latest results") -> None:
     md = REPO / "BENCHMARKS.md"
     text = md.read_text() if md.exists() else ""
-    begin, end = "<!-- BEGIN LATEST RESULTS (written by bench/run) -->", "<!-- END LATEST RESULTS -->"
-    block = f"{begin}\n{table}\n![Latency by concurrency]({chart_rel})\n{end}"
+    begin, end = f"<!-- BEGIN {block} (written by bench/run) -->", f"<!-- END {block} -->"
+    body = f"{table}\n![Latency by concurrency]({chart_rel})" if chart_rel else table.rstrip("\n")
+    block_text = f"{begin}\n{body}\n{end}"
     if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[:text.index(begin)] + block_text + text[text.index(end) + len(end):]
     else:
-        text += f"\n## Latest results\n\n{block}\n"
+        text += f"\n## {heading}\n\n{block_text}\n"
     md.write_text(text)
 
 
@@ -1026,11 +1127,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100,000 rows, 3 s cells, 1 s warm-up; results only")
     ap.add_argument("--secs", type=float, help="seconds per measured cell (10; quick: 3)")
     ap.add_argument("--warmup", type=float, help="seconds of warm-up before each cell (2; quick: 1)")
-    ap.add_argument("--only", help="regex on workload keys (q1_feed, q1_page, q2_filtered, q3_count, "
-                                   "q3_by_action, q3_by_day, q4_deep_cursor, q4_offset, m1_log, m2_batch, s1)")
+    ap.add_argument("--only", help="regex, ignoring case, matched at the start of workload keys (q1_feed, q1_page, q2_filtered, "
+                                   "q3_count, q3_by_action, q3_by_day, q4_deep_cursor, q4_offset, m1_log, "
+                                   "m2_batch, s1, s2, s3, s2x2); e.g. --only S2 runs s2 and s2x2, "
+                                   "--only 'S2$' s2 alone")
     ap.add_argument("--systems", default="ours,sql,pgl,ours_sqlite",
                     help="comma list of ours, sql, pgl, ours_sqlite")
-    ap.add_argument("--subscribers", help="S1 subscriber counts, comma list (0,1000,10000; quick: 0,100,1000)")
+    ap.add_argument("--subscribers", help="S1 subscriber counts, comma list (1000,10000; quick: 100,1000); "
+                                          "S2, S3 and S2x2 run the largest")
+    ap.add_argument("--db", help="PostgreSQL database (bench_activity_feed, quick: bench_activity_feed_quick; "
+                                 "a run of S rows only: af_bench with 100,000 rows)")
     ap.add_argument("--rev", default="HEAD", help="git revision to build and measure (default HEAD)")
     ap.add_argument("--worktree", action="store_true", help="measure the working tree instead of a revision")
     ap.add_argument("--bin", help="measure this activity-feed binary")
@@ -1043,23 +1149,37 @@ def main() -> None:
     if args.report_only:
         d = Path(args.report_only)
         data = json.loads((d / "results.json").read_text())
-        table = report(data)
-        (d / "table.md").write_text(table)
-        chart(data, d / "latency.png")
-        print(table)
-        if args.update_docs:
-            shutil.copy(d / "latency.png", BENCH / "latency.png")
-            update_benchmarks_md(table, "bench/latency.png")
+        if data.get("workloads"):
+            table = report(data)
+            (d / "table.md").write_text(table)
+            chart(data, d / "latency.png")
+            print(table)
+            if args.update_docs:
+                shutil.copy(d / "latency.png", BENCH / "latency.png")
+                update_benchmarks_md(table, "bench/latency.png")
+        if data.get("s"):
+            table = report_s(data)
+            (d / "table_s.md").write_text(table)
+            print(table)
+            if args.update_docs:
+                update_benchmarks_md(table, None, "SUBSCRIPTION RESULTS", "Latest subscription run")
         return
 
     quick = args.quick
     count, users = (100_000, 1_000) if quick else (1_000_000, 1_000)
     secs = args.secs or (3.0 if quick else 10.0)
     warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
-    subs = [int(x) for x in (args.subscribers or ("0,100,1000" if quick else "0,1000,10000")).split(",")]
+    subs = [int(x) for x in (args.subscribers or ("100,1000" if quick else "1000,10000")).split(",")]
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    only = re.compile(args.only) if args.only else None
-    db = "bench_activity_feed_quick" if quick else "bench_activity_feed"
+    only = re.compile(args.only, re.IGNORECASE) if args.only else None
+    s_rows = [k for k in S_ROWS if "ours" in systems and (not only or only.match(k))]
+    cells_wanted = not only or any(only.match(w) for w in WORKLOAD_KEYS)
+    db = args.db or ("bench_activity_feed_quick" if quick else "bench_activity_feed")
+    if not cells_wanted:
+        # The S rows write and read their own rows only: the schema is what
+        # they need, not a million seeded rows.
+        count, db = 100_000, args.db or "af_bench"
+        systems = ["ours"]
 
     started = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
     out = BENCH / "results" / f"{started}{'-quick' if quick else ''}"
@@ -1073,17 +1193,17 @@ def main() -> None:
 
     binary, commit = build_binary(args)
     ensure_pg_database(binary, db, count, users, raw)
-    params = find_parameters(db, count)
+    params = find_parameters(db, count) if cells_wanted else {}
     sqlite_path = BENCH / ".data" / f"sqlite-{count}.db"
     if "ours_sqlite" in systems:
         ensure_sqlite(binary, sqlite_path, count, users, raw)
-    ws = [w for w in workloads(params) if not only or only.search(w["key"])]
+    ws = [w for w in workloads(params) if not only or only.match(w["key"])] if cells_wanted else []
     data = {"started": started, "mode": "quick" if quick else "full", "count": count, "users": users,
             "secs": secs, "warmup": warmup, "commit": commit, "db": db, "params": params,
-            "machine": machine_info(), "note": args.note, "results": [], "s1": [], "memory": {"idle": {}, "subscribers": {}},
+            "machine": machine_info(), "note": args.note, "results": [], "s": [], "memory": {"idle": {}, "subscribers": {}},
             "invalid": {}, "workloads": [{k: w[k] for k in ("key", "name", "kind", "conc") if k in w} | {"rows": w.get("rows", 1)} for w in ws]}
     ctx = {"db": db, "secs": secs, "warmup": warmup, "raw": raw, "pids": {}, "invalid": {},
-           "sqlite_path": sqlite_path}
+           "sqlite_path": sqlite_path, "binary": binary}
 
     def save():
         data["invalid"] = ctx["invalid"]
@@ -1093,7 +1213,7 @@ def main() -> None:
     reads = [w for w in ws if w["kind"] == "read"]
     writes = [w for w in ws if w["kind"] == "write"]
     try:
-        if pg_systems:
+        if pg_systems and ws:
             procs = {}
             if "ours" in systems:
                 procs["ours"] = start_ours(binary, pg_url(db), PORTS["ours"], "ours", raw)
@@ -1106,13 +1226,6 @@ def main() -> None:
             validate_all(ctx, ws, pg_systems)
             run_cells(ctx, reads, pg_systems, data["results"])
             save()
-            if "ours" in systems and (not only or only.search("s1")):
-                for n in subs:
-                    r = run_s1(ctx, n, secs)
-                    data["s1"].append(r)
-                    if n and "error" not in r:
-                        data["memory"]["subscribers"]["ours"] = r.get("rss_max_kib")
-                    save()
             run_cells(ctx, writes, pg_systems, data["results"])
             save()
             for p in procs.values():
@@ -1120,13 +1233,22 @@ def main() -> None:
             log("removing the rows the benchmark wrote")
             psql(db, "DELETE FROM activities WHERE module = 'bench'")
             psql(db, "VACUUM ANALYZE activities")
-        if "ours_sqlite" in systems:
+        # The S rows, each on servers of its own, after the other cells, alone on the machine.
+        for key in s_rows:
+            for n in (subs if key == "s1" else [max(subs)]):
+                r = run_s(ctx, key, n, secs)
+                data["s"].append(r)
+                if "error" not in r:
+                    most = max(r["rss_max_kib"])
+                    data["memory"]["subscribers"]["ours"] = max(most, data["memory"]["subscribers"].get("ours", 0))
+                save()
+        if "ours_sqlite" in systems and ws:
             p = start_ours(binary, f"sqlite://{sqlite_path}?mode=rwc", PORTS["ours_sqlite"], "ours_sqlite", raw)
             ctx["pids"] = {"ours_sqlite": p.pid}
             time.sleep(3)
             data["memory"]["idle"]["ours_sqlite"] = rss_kib(p.pid)
             sq_params = find_sqlite_parameters(sqlite_path, count, params)
-            sq_ws = [w for w in workloads(sq_params) if not only or only.search(w["key"])]
+            sq_ws = [w for w in workloads(sq_params) if not only or only.match(w["key"])]
             validate_all(ctx, sq_ws, ["ours_sqlite"])
             run_cells(ctx, sq_ws, ["ours_sqlite"], data["results"])
             p.stop()
@@ -1139,15 +1261,24 @@ def main() -> None:
         data["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         save()
 
-    table = report(data)
-    (out / "table.md").write_text(table)
-    chart(data, out / "latency.png")
-    print(table)
-    if (not quick and not args.no_update_docs and not only) or args.update_docs:
-        # The chart BENCHMARKS.md shows is committed next to it; raw results stay in bench/results/.
-        shutil.copy(out / "latency.png", BENCH / "latency.png")
-        update_benchmarks_md(table, "bench/latency.png")
-        log("BENCHMARKS.md updated")
+    if ws:
+        table = report(data)
+        (out / "table.md").write_text(table)
+        chart(data, out / "latency.png")
+        print(table)
+        if (not quick and not args.no_update_docs and not only) or args.update_docs:
+            # The chart BENCHMARKS.md shows is committed next to it; raw results stay in bench/results/.
+            shutil.copy(out / "latency.png", BENCH / "latency.png")
+            update_benchmarks_md(table, "bench/latency.png")
+            log("BENCHMARKS.md updated")
+    if data["s"]:
+        table = report_s(data)
+        (out / "table_s.md").write_text(table)
+        print(table)
+        # Only a full-size S run (10,000 subscribers) replaces the documented one.
+        if (not quick and not args.no_update_docs and max(subs) >= 10_000) or args.update_docs:
+            update_benchmarks_md(table, None, "SUBSCRIPTION RESULTS", "Latest subscription run")
+            log("BENCHMARKS.md updated (subscription block)")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,9 @@ pub struct DatabaseConfig {
         global = true
     )]
     pub pool_size: u32,
-    /// Longest a PostgreSQL statement may run before it is cancelled, e.g. "30s".
+    /// Longest a statement may run before it is cancelled, e.g. "30s"; on
+    /// SQLite a transaction counts as one, and a statement whose request has
+    /// ended stops at once.
     #[arg(long = "statement-timeout", env = "STATEMENT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s", global = true)]
     pub statement_timeout: Duration,
 }
@@ -324,9 +326,25 @@ pub struct LimitsConfig {
     /// Deepest nesting of selections in one query.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
-    /// Highest query complexity: each field costs 1, list fields cost their page size times their entries.
+    /// Highest query complexity: each field costs 1, list fields cost their page size times their entries,
+    /// fields that count or scan cost 1000.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
     pub max_complexity: usize,
+    /// Most bytes of one GraphQL document, refused before it is parsed.
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 64 * 1024)]
+    pub max_query_bytes: usize,
+    /// Most tokens (names, punctuation, values) of one GraphQL document, refused before it is parsed.
+    #[arg(long, env = "MAX_QUERY_TOKENS", default_value_t = 10_000)]
+    pub max_query_tokens: usize,
+    /// Most fields at the top of one operation, fragments included.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 32)]
+    pub max_root_fields: usize,
+    /// Most aliased fields in one document.
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 64)]
+    pub max_aliases: usize,
+    /// Most words in a `metadataText` search.
+    #[arg(long, env = "MAX_SEARCH_WORDS", default_value_t = 32)]
+    pub max_search_words: usize,
     /// Longest one HTTP request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: Duration,
@@ -347,12 +365,18 @@ pub struct LimitsConfig {
     /// Whether Apollo's automatic persisted queries are accepted.
     #[arg(long, env = "PERSISTED_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub persisted_queries: bool,
+    /// Most bytes of persisted query documents kept, least recently used out.
+    #[arg(long, env = "PERSISTED_QUERIES_CACHE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub persisted_queries_cache_bytes: usize,
     /// How long a websocket may wait before sending `connection_init`.
     #[arg(long, env = "WS_INIT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "10s")]
     pub ws_init_timeout: Duration,
     /// Most websockets open at once; further upgrades get 503.
     #[arg(long, env = "MAX_WEBSOCKETS", default_value_t = 20_000)]
     pub max_websockets: usize,
+    /// Most subscriptions one websocket may run at once; further ones are refused.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 100)]
+    pub max_subscriptions_per_socket: usize,
 }
 
 impl Default for LimitsConfig {
@@ -364,14 +388,33 @@ impl Default for LimitsConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_depth: 12,
             max_complexity: 20_000,
+            max_query_bytes: 64 * 1024,
+            max_query_tokens: 10_000,
+            max_root_fields: 32,
+            max_aliases: 64,
+            max_search_words: 32,
             request_timeout: Duration::from_secs(30),
             introspection: true,
             graphiql: true,
             ws_init_timeout: Duration::from_secs(10),
             max_websockets: 20_000,
+            max_subscriptions_per_socket: 100,
             max_batched_operations: 0,
             cors_origins: Vec::new(),
             persisted_queries: true,
+            persisted_queries_cache_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The bounds on one GraphQL document.
+    pub fn documents(&self) -> crate::graphql::limits::DocumentLimits {
+        crate::graphql::limits::DocumentLimits {
+            max_bytes: self.max_query_bytes,
+            max_tokens: self.max_query_tokens,
+            max_root_fields: self.max_root_fields,
+            max_aliases: self.max_aliases,
         }
     }
 }

@@ -14,6 +14,8 @@ use crate::config::DatabaseConfig;
 
 /// Turns off Nagle's algorithm on the pool's TCP connections.
 pub mod nodelay;
+/// Interrupts SQLite statements past their time or their request.
+pub mod watchdog;
 
 /// How many SQL statements the pool has run since it was opened.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +56,16 @@ pub async fn connect(
         // range, and scans the whole prefix (34 ms against 0.7 ms; see
         // BENCHMARKS.md). Plans made for the actual values are cheap here.
         .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+    // PostgreSQL applies the statement timeout itself; on SQLite every
+    // checkout arms the connection's watchdog, a new connection too.
+    let timeout = config.statement_timeout;
+    options.map_sqlx_sqlite_before_acquire(move |conn, _| {
+        Box::pin(async move { watchdog::arm(conn, timeout).await.map(|()| true) })
+    });
+    options.map_sqlx_sqlite_pool_opts(move |pool| {
+        pool.after_connect(move |conn, _| Box::pin(watchdog::arm(conn, timeout)))
+            .after_release(|conn, _| Box::pin(watchdog::reusable(conn)))
+    });
     // sqlx keeps one `after_connect`, and sea-orm's would set the search
     // path: this one does that and turns off Nagle's algorithm.
     let search_path = config

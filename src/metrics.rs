@@ -19,6 +19,24 @@ use crate::service::ActivityFeed;
 /// so clients cannot grow the label set without bound.
 const MAX_OPERATION_NAMES: usize = 200;
 
+/// The longest operation name kept as a label, in bytes; longer ones count
+/// as "other". Every label value is held for the life of the process and
+/// written on every scrape: 2 MB names once grew `/metrics` to 80 MB.
+const MAX_OPERATION_NAME_BYTES: usize = 64;
+
+/// Whether `name` may be an operation's label: a GraphQL name
+/// (`[_A-Za-z][_0-9A-Za-z]*`) of at most [`MAX_OPERATION_NAME_BYTES`]. An
+/// `operationName` that is not one cannot name an operation of the document
+/// anyway; it is only text a client sent.
+pub fn is_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_OPERATION_NAME_BYTES
+        && bytes
+            .next()
+            .is_some_and(|b| b == b'_' || b.is_ascii_alphabetic())
+        && bytes.all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -174,11 +192,15 @@ impl Metrics {
     }
 
     /// The label for an operation name: the name itself while fewer than
-    /// [`MAX_OPERATION_NAMES`] are known, "anonymous" without one, else "other".
+    /// [`MAX_OPERATION_NAMES`] are known, "anonymous" without one, else
+    /// "other", as for names that are not [label names](is_label_name).
     fn operation_label(&self, name: Option<&str>) -> String {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
             return "anonymous".into();
         };
+        if !is_label_name(name) {
+            return "other".into();
+        }
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         if names.contains(name) {
             return name.into();

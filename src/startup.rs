@@ -151,6 +151,7 @@ impl Application {
             max_page_size: config.limits.max_page_size,
             max_batch_size: config.limits.max_batch_size,
             max_metadata_bytes: config.limits.max_metadata_bytes,
+            max_search_words: config.limits.max_search_words,
         };
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();
@@ -182,6 +183,8 @@ impl Application {
                 max_complexity: config.limits.max_complexity,
                 introspection: config.limits.introspection,
                 persisted_queries: config.limits.persisted_queries,
+                persisted_queries_bytes: config.limits.persisted_queries_cache_bytes,
+                documents: config.limits.documents(),
                 metrics: metrics.clone(),
             },
         );

@@ -9,6 +9,13 @@ use serde_json::Value;
 /// The longest word kept, in bytes: PostgreSQL's text search ignores longer ones.
 const MAX_WORD_BYTES: usize = 2047;
 
+/// How many words [`push_words`] would append, without keeping them.
+pub fn count_words(text: &str) -> usize {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty() && word.to_lowercase().len() <= MAX_WORD_BYTES)
+        .count()
+}
+
 /// Appends the words of `text` to `out`: runs of letters and digits
 /// (Unicode's), lower-cased.
 pub fn push_words(text: &str, out: &mut Vec<String>) {

@@ -15,6 +15,11 @@ pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const INTERNAL: &str = "INTERNAL";
 /// A subscriber read too slowly and was disconnected; it may resume.
 pub const SUBSCRIBER_LAGGED: &str = "SUBSCRIBER_LAGGED";
+/// The document is larger than the server reads, or asks for more fields,
+/// aliases, depth or complexity than one operation may; nothing ran.
+pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+/// A websocket already runs as many subscriptions as one socket may.
+pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 
 /// A GraphQL error with `extensions.code`.
 pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
@@ -72,15 +77,18 @@ impl<T> IntoGraphql<T> for Result<T, ServiceError> {
 }
 
 /// Gives every error that reaches a client without `extensions.code` the
-/// code BAD_USER_INPUT. The server's own errors all carry a code, so the
-/// ones without come from async-graphql reading the request: syntax errors,
-/// unknown fields, values that are not a UUID, a date or an enum value, and
-/// the depth and complexity limits.
+/// code BAD_USER_INPUT, or QUERY_TOO_LARGE for the depth and complexity
+/// limits. The server's own errors all carry a code, so the ones without
+/// come from async-graphql reading the request: syntax errors, unknown
+/// fields, values that are not a UUID, a date or an enum value, and those
+/// two limits, which it reports in these words alone.
 pub fn with_default_code(mut response: Response) -> Response {
     for error in &mut response.errors {
         // Apollo's name for it, which its clients also recognise.
         let code = match error.message.as_str() {
             "PersistedQueryNotFound" => "PERSISTED_QUERY_NOT_FOUND",
+            // The limits of `build_schema`: refused before anything ran, like ours.
+            "Query is too complex." | "Query is nested too deep." => QUERY_TOO_LARGE,
             _ => BAD_USER_INPUT,
         };
         let extensions = error.extensions.get_or_insert_with(Default::default);

@@ -11,9 +11,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextSubscribe,
@@ -25,34 +22,41 @@ use tracing::Instrument;
 
 use super::error::with_default_code;
 use super::introspection;
+use super::limits::{self, DocumentLimits};
 use super::loaders::Prefetched;
 use super::metrics::OperationMetrics;
+use super::persisted::PersistedQueries;
 use super::types::ReadFloor;
 use crate::metrics::Metrics;
 use crate::service::Live;
-
-/// How many persisted query documents the server keeps, least recently used out.
-const PERSISTED_QUERIES: usize = 1024;
 
 /// Creates the [`Hooks`] of each request.
 pub struct HooksFactory {
     metrics: Arc<Metrics>,
     live: Live,
     introspection: bool,
-    persisted: Option<ApolloPersistedQueries<LruCacheStorage>>,
+    persisted: Option<PersistedQueries>,
+    documents: DocumentLimits,
 }
 
 impl HooksFactory {
     /// Hooks that count into `metrics`, read the floor of `live` before each
-    /// request, refuse introspection unless `introspection`, and accept
-    /// Apollo's persisted queries if `persisted`.
-    pub fn new(metrics: Arc<Metrics>, live: Live, introspection: bool, persisted: bool) -> Self {
+    /// request, refuse introspection unless `introspection`, accept Apollo's
+    /// persisted queries into `persisted` when there is one, and refuse
+    /// documents beyond `documents`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        live: Live,
+        introspection: bool,
+        persisted: Option<PersistedQueries>,
+        documents: DocumentLimits,
+    ) -> Self {
         Self {
             metrics,
             live,
             introspection,
-            persisted: persisted
-                .then(|| ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES))),
+            persisted,
+            documents,
         }
     }
 }
@@ -63,7 +67,8 @@ impl ExtensionFactory for HooksFactory {
             metrics: OperationMetrics::new(self.metrics.clone()),
             live: self.live.clone(),
             introspection: self.introspection,
-            persisted: self.persisted.as_ref().map(|p| p.create()),
+            persisted: self.persisted.clone(),
+            documents: self.documents,
         })
     }
 }
@@ -73,8 +78,8 @@ pub struct Hooks {
     metrics: OperationMetrics,
     live: Live,
     introspection: bool,
-    /// async-graphql's own persisted-query extension, which this one calls.
-    persisted: Option<Arc<dyn Extension>>,
+    persisted: Option<PersistedQueries>,
+    documents: DocumentLimits,
 }
 
 #[async_trait::async_trait]
@@ -109,15 +114,19 @@ impl Extension for Hooks {
     ) -> ServerResult<Request> {
         self.metrics.requested(&request);
         // Each request's own store of the people its lists looked up ahead.
-        // Read before anything the request reads, so the cursors of what it
-        // reads can be kept at or below it.
+        // The floor is read before anything the request reads, so the
+        // cursors of what it reads can be kept at or below it.
         let request = request
             .data(Prefetched::default())
             .data(ReadFloor(self.live.floor()));
-        match &self.persisted {
-            Some(persisted) => persisted.prepare_request(ctx, request, next).await,
-            None => next.run(ctx, request).await,
-        }
+        // Before anything is parsed or stored; a stored document passed it
+        // when it was stored.
+        limits::check_text(&request.query, &self.documents)?;
+        let request = match &self.persisted {
+            Some(persisted) => persisted.apply(request)?,
+            None => request,
+        };
+        next.run(ctx, request).await
     }
 
     async fn parse_query(
@@ -128,6 +137,7 @@ impl Extension for Hooks {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        limits::check_document(&doc, &self.documents)?;
         if !self.introspection {
             introspection::refuse(&doc)?;
         }

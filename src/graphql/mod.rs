@@ -10,21 +10,27 @@ use async_graphql::{Name, Positioned};
 
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
+use limits::DocumentLimits;
+use persisted::PersistedQueries;
 
 /// The service and caller of a request.
 pub mod context;
 /// How service errors become GraphQL errors.
 pub mod error;
-/// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries.
+/// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries, document limits.
 pub mod hooks;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
+/// What one document may ask for: size, tokens, root fields, aliases, field costs.
+pub mod limits;
 /// Batching loaders for related rows.
 pub mod loaders;
 /// Counts and times every operation.
 pub mod metrics;
 /// Write operations.
 pub mod mutation;
+/// Apollo's automatic persisted queries, in a store bounded by bytes.
+pub mod persisted;
 /// Read operations.
 pub mod query;
 /// Live operations.
@@ -68,6 +74,10 @@ pub struct SchemaConfig {
     pub introspection: bool,
     /// Whether Apollo's automatic persisted queries are accepted.
     pub persisted_queries: bool,
+    /// Most bytes of persisted documents kept.
+    pub persisted_queries_bytes: usize,
+    /// The bounds on one document.
+    pub documents: DocumentLimits,
     /// Where operations are counted.
     pub metrics: Arc<Metrics>,
 }
@@ -92,7 +102,10 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
             config.metrics.clone(),
             live,
             config.introspection,
-            config.persisted_queries,
+            config
+                .persisted_queries
+                .then(|| PersistedQueries::new(config.persisted_queries_bytes)),
+            config.documents,
         ));
     if config.introspection {
         builder.finish()

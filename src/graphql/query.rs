@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::context::service;
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
+use super::limits::{list_cost, SCAN, STATEMENT};
 use super::loaders::prefetch_people;
 use super::types::{
     Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket, User,
@@ -44,12 +45,6 @@ fn size(n: i32) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// The cost of a list field: its page size times the cost of one entry, so
-/// that the complexity limit bounds the rows a query can ask for.
-fn list_cost(page_size: Option<i32>, child: usize) -> usize {
-    (page_size.unwrap_or(50).max(1) as usize).saturating_mul(child)
-}
-
 fn filter(f: Option<ActivityFilterInput>) -> ActivityFilter {
     f.map(Into::into).unwrap_or_default()
 }
@@ -61,7 +56,7 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     /// Matching activities by numbered page, newest first.
-    #[graphql(complexity = "list_cost(per_page, child_complexity)")]
+    #[graphql(complexity = "SCAN + list_cost(per_page, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -73,7 +68,7 @@ impl QueryRoot {
     }
 
     /// Activities a person performed (as actor), by numbered page, newest first.
-    #[graphql(complexity = "list_cost(per_page, child_complexity)")]
+    #[graphql(complexity = "SCAN + list_cost(per_page, child_complexity)")]
     async fn activities_for_user(
         &self,
         ctx: &Context<'_>,
@@ -89,7 +84,7 @@ impl QueryRoot {
 
     /// Matching activities as a Relay connection, newest first. Keyset-paged
     /// on (insertedAt, uuid), so a page deep in history costs what the first costs.
-    #[graphql(complexity = "list_cost(first.or(last), child_complexity)")]
+    #[graphql(complexity = "STATEMENT + list_cost(first.or(last), child_complexity)")]
     async fn activity_feed(
         &self,
         ctx: &Context<'_>,
@@ -141,7 +136,7 @@ impl QueryRoot {
     /// resourceUuid), an activity joins the group of the one before it when at
     /// most `window` seconds (0 to a year) lie between them. Each group has
     /// its count, first few distinct actors and time span.
-    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    #[graphql(complexity = "SCAN + list_cost(first, child_complexity)")]
     async fn grouped_activities(
         &self,
         ctx: &Context<'_>,
@@ -174,7 +169,9 @@ impl QueryRoot {
     }
 
     /// The newest activities.
-    #[graphql(complexity = "list_cost(limit.or(Some(DEFAULT_LIMIT)), child_complexity)")]
+    #[graphql(
+        complexity = "STATEMENT + list_cost(limit.or(Some(DEFAULT_LIMIT)), child_complexity)"
+    )]
     async fn recent_activities(
         &self,
         ctx: &Context<'_>,
@@ -194,12 +191,14 @@ impl QueryRoot {
     }
 
     /// One activity by id; null when there is none, or when the caller may not see it.
+    #[graphql(complexity = "STATEMENT + child_complexity")]
     async fn activity(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<Activity>> {
         let (feed, caller) = service(ctx)?;
         Ok(feed.get(&caller, uuid).await.graphql()?.map(Activity::read))
     }
 
     /// How many activities match.
+    #[graphql(complexity = "SCAN")]
     async fn activity_count(
         &self,
         ctx: &Context<'_>,
@@ -210,6 +209,7 @@ impl QueryRoot {
     }
 
     /// Matching activities counted by group: largest first, or in time order for DAY and HOUR.
+    #[graphql(complexity = "SCAN + child_complexity")]
     async fn activity_counts(
         &self,
         ctx: &Context<'_>,
@@ -225,21 +225,25 @@ impl QueryRoot {
     }
 
     /// Every action that has been logged, sorted.
+    #[graphql(complexity = "SCAN")]
     async fn action_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         distinct(ctx, Column::Action).await
     }
 
     /// Every mode that has been logged, sorted.
+    #[graphql(complexity = "SCAN")]
     async fn modes(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         distinct(ctx, Column::Mode).await
     }
 
     /// Every module that has been logged, sorted.
+    #[graphql(complexity = "SCAN")]
     async fn modules(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         distinct(ctx, Column::Module).await
     }
 
     /// Every resource type that has been logged, sorted.
+    #[graphql(complexity = "SCAN")]
     async fn resource_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         distinct(ctx, Column::ResourceType).await
     }
@@ -267,6 +271,7 @@ impl QueryRoot {
     }
 
     /// One person by uuid; null when unknown. A user may only look up themselves.
+    #[graphql(complexity = "STATEMENT + child_complexity")]
     async fn user(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<User>> {
         let (feed, caller) = service(ctx)?;
         Ok(feed.user(&caller, uuid).await.graphql()?.map(User))

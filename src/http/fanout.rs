@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Identity;
 use crate::graphql::context::Authentication;
+use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::{selected_operation, AppSchema, LiveSource};
 use crate::metrics::Metrics;
 use crate::service::Caller;
@@ -64,14 +65,16 @@ pub struct Plan {
 /// payload) by `caller`, when it can be shared: a single `activityAdded`
 /// field of an unambiguous subscription operation, without `after` (a replay
 /// is each subscriber's own) and without directives or extensions.
-/// Anything else, including documents that do not parse, is left to the
-/// per-subscriber engine, which also reports their errors.
-pub fn plan(payload: &Value, caller: Caller) -> Option<Plan> {
+/// Anything else, including documents that do not parse or that are over
+/// `documents`' size or token limit (which are not parsed here), is left to
+/// the per-subscriber engine, which also reports their errors.
+pub fn plan(payload: &Value, caller: Caller, documents: &DocumentLimits) -> Option<Plan> {
     let payload = payload.as_object()?;
     if payload.get("extensions").is_some_and(|e| !e.is_null()) {
         return None;
     }
     let query = payload.get("query")?.as_str()?;
+    limits::check_text(query, documents).ok()?;
     let operation_name = match payload.get("operationName") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => Some(name.clone()),
@@ -551,6 +554,7 @@ mod tests {
         plan(
             &json!({ "query": query, "variables": variables }),
             Caller::SYSTEM,
+            &DocumentLimits::default(),
         )
         .is_some()
     }
@@ -586,12 +590,23 @@ mod tests {
         assert!(!shares("subscription {", json!({})));
         assert!(!shares(&format!("{live} {live}"), json!({})));
         let apq = json!({ "query": live, "extensions": { "persistedQuery": {} } });
-        assert!(plan(&apq, Caller::SYSTEM).is_none());
+        assert!(plan(&apq, Caller::SYSTEM, &DocumentLimits::default()).is_none());
+        let tiny = DocumentLimits {
+            max_tokens: 5,
+            ..DocumentLimits::default()
+        };
+        let doc = json!({ "query": live });
+        assert!(
+            plan(&doc, Caller::SYSTEM, &tiny).is_none(),
+            "over the token limit"
+        );
     }
 
     #[test]
     fn the_key_tells_callers_variables_and_names_apart() {
-        let key = |payload: Value, caller: Caller| plan(&payload, caller).map(|p| p.key);
+        let key = |payload: Value, caller: Caller| {
+            plan(&payload, caller, &DocumentLimits::default()).map(|p| p.key)
+        };
         let doc = "subscription S($f: ActivityFilter) { activityAdded(filter: $f) { uuid } }";
         let base = key(
             json!({ "query": doc, "variables": { "f": { "action": "a" } } }),

@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::protocol::{self, MediaType};
 use super::{client, delivery, websocket, AppState};
 use crate::config::Origin;
+use crate::db::watchdog;
 use crate::graphql::context::Authentication;
 
 /// Bytes each websocket reads at a time.
@@ -58,7 +59,9 @@ async fn execute(state: AppState, req: Request) -> Response {
         .authenticate(authorization(req.headers()).as_deref());
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let batch = if req.method() == Method::GET {
-        protocol::parse_get(req.uri().query().unwrap_or_default()).map(BatchRequest::Single)
+        let documents = state.limits.documents();
+        protocol::parse_get(req.uri().query().unwrap_or_default(), &documents)
+            .map(BatchRequest::Single)
     } else {
         let content_type = req
             .headers()
@@ -86,7 +89,10 @@ async fn execute(state: AppState, req: Request) -> Response {
         }
         Err(error) => return error.into_response(media),
     };
-    protocol::respond_batch(media, state.schema.execute_batch(batch).await)
+    // Statements still running when the request ends (a timeout, a client
+    // gone) are interrupted on SQLite, as they are not left to run on.
+    let response = watchdog::request_scope(state.schema.execute_batch(batch)).await;
+    protocol::respond_batch(media, response)
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
@@ -162,6 +168,11 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         // tens of KiB on each (tungstenite's threshold is 128 KiB). Batches
         // above this go out in several writes.
         .write_buffer_size(SOCKET_WRITE_BUFFER)
+        // A message is held whole before it is read, so the body limit holds
+        // here too: without it tungstenite's 64 MiB applied, and one
+        // unauthenticated 15 MB `connection_init` took 800 MB.
+        .max_message_size(state.limits.max_body_bytes)
+        .max_frame_size(state.limits.max_body_bytes)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
                 let served = websocket::serve(socket, state, protocol, authorization, context);

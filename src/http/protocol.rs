@@ -9,6 +9,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{json, Map, Value};
 
+use crate::graphql::limits::{self, DocumentLimits};
+
 /// The response media types we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaType {
@@ -185,7 +187,7 @@ pub fn parse_post(
 
 /// Reads a GET: parameters in the query string, `variables` and
 /// `extensions` as JSON text. Only queries may be executed this way.
-pub fn parse_get(query_string: &str) -> Result<Request, RequestError> {
+pub fn parse_get(query_string: &str, documents: &DocumentLimits) -> Result<Request, RequestError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query_string).map_err(|e| RequestError::bad(e.to_string()))?;
     let mut params = Map::new();
@@ -205,7 +207,7 @@ pub fn parse_get(query_string: &str) -> Result<Request, RequestError> {
         ));
     }
     let request = request_from(params)?;
-    if !reads_only(&request) {
+    if !reads_only(&request, documents) {
         return Err(RequestError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "only queries may be sent with GET; use POST".into(),
@@ -215,8 +217,12 @@ pub fn parse_get(query_string: &str) -> Result<Request, RequestError> {
 }
 
 /// Whether the operation the request would run is a query. A document that
-/// does not parse counts as read-only: execution reports its syntax error.
-fn reads_only(request: &Request) -> bool {
+/// does not parse counts as read-only: execution reports its syntax error,
+/// as it refuses one over the size or token limit, which is not parsed here.
+fn reads_only(request: &Request, documents: &DocumentLimits) -> bool {
+    if limits::check_text(&request.query, documents).is_err() {
+        return true;
+    }
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return true;
     };
@@ -339,22 +345,34 @@ mod tests {
 
     #[test]
     fn get_runs_queries_only() {
-        assert!(parse_get("query=%7B%20a%20%7D").is_ok());
-        let err = parse_get("query=mutation%20%7B%20a%20%7D").unwrap_err();
+        assert!(parse_get("query=%7B%20a%20%7D", &DocumentLimits::default()).is_ok());
+        let err =
+            parse_get("query=mutation%20%7B%20a%20%7D", &DocumentLimits::default()).unwrap_err();
         assert_eq!(err.status, StatusCode::METHOD_NOT_ALLOWED);
         let named =
             "query=query%20A%20%7B%20a%20%7D%20mutation%20B%20%7B%20b%20%7D&operationName=B";
         assert_eq!(
-            parse_get(named).unwrap_err().status,
+            parse_get(named, &DocumentLimits::default())
+                .unwrap_err()
+                .status,
             StatusCode::METHOD_NOT_ALLOWED
         );
-        assert_eq!(parse_get("").unwrap_err().status, StatusCode::BAD_REQUEST);
         assert_eq!(
-            parse_get("query=%7Ba%7D&variables=nope")
+            parse_get("", &DocumentLimits::default())
                 .unwrap_err()
                 .status,
             StatusCode::BAD_REQUEST
         );
-        assert!(parse_get("query=%7Ba%7D&variables=%7B%22x%22%3A1%7D").is_ok());
+        assert_eq!(
+            parse_get("query=%7Ba%7D&variables=nope", &DocumentLimits::default())
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+        assert!(parse_get(
+            "query=%7Ba%7D&variables=%7B%22x%22%3A1%7D",
+            &DocumentLimits::default()
+        )
+        .is_ok());
     }
 }

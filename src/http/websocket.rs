@@ -1,7 +1,9 @@
 //! GraphQL over websockets: async-graphql runs the operations, and a thin
 //! guard in front of it enforces what graphql-transport-ws requires of a
 //! server (close codes 4400, 4401, 4403, 4408, 4409, 4429; request errors as
-//! one `error` message) and authenticates `connection_init`.
+//! one `error` message), authenticates `connection_init`, and holds every
+//! socket, legacy ones too, to its limits: the init timeout, the message
+//! size, and the operations it may run at once.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -26,6 +28,7 @@ use super::fanout::{self, Delivery, Member};
 use super::AppState;
 use crate::auth::Identity;
 use crate::graphql::context::Authentication;
+use crate::graphql::error::TOO_MANY_SUBSCRIPTIONS;
 use crate::graphql::subscription;
 use crate::service::RequestContext;
 
@@ -46,15 +49,22 @@ enum Verdict {
     Forward,
     /// Close the socket with this code and reason.
     Close(u16, String),
+    /// Answer the client with this message, and hand nothing to the engine.
+    Reply(String),
 }
 
-/// The graphql-transport-ws rules the engine does not enforce by itself.
+/// The graphql-transport-ws rules the engine does not enforce by itself,
+/// and the limits of one socket under either protocol.
 #[derive(Debug, Default)]
 struct Guard {
-    /// Whether the legacy protocol is spoken: then everything passes through.
+    /// Whether the legacy protocol is spoken: then everything passes through
+    /// but `connection_ack`, which ends the init timeout, and the count of
+    /// operations, which the cap bounds.
     legacy: bool,
     init_received: bool,
     acknowledged: bool,
+    /// The most operations one socket may run at once.
+    max_operations: usize,
     /// Operations started and not yet completed.
     active: HashSet<String>,
     /// Operations answered with an `error` message, whose `complete` from
@@ -67,9 +77,75 @@ fn invalid() -> Verdict {
 }
 
 impl Guard {
+    /// A guard for a socket speaking the legacy protocol or not, which may
+    /// run at most `max_operations` operations at once.
+    fn new(legacy: bool, max_operations: usize) -> Self {
+        Self {
+            legacy,
+            max_operations,
+            ..Self::default()
+        }
+    }
+
+    /// Starts operation `id` unless the socket already runs as many as it
+    /// may; then the reply refuses it, and the socket stays open.
+    fn start(&mut self, id: &str) -> Verdict {
+        if self.active.len() >= self.max_operations {
+            return Verdict::Reply(too_many_operations(id, self.max_operations, self.legacy));
+        }
+        self.active.insert(id.to_owned());
+        Verdict::Forward
+    }
+
+    /// What the legacy protocol's client says: only starts and stops are counted.
+    fn legacy_client(&mut self, text: &str) -> Verdict {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: Option<&'a str>,
+        }
+        // The engine answers what does not parse.
+        let Ok(msg) = serde_json::from_str::<Envelope>(text) else {
+            return Verdict::Forward;
+        };
+        match (msg.kind, msg.id) {
+            ("start", Some(id)) if !self.active.contains(id) => self.start(id),
+            ("stop", Some(id)) => {
+                self.active.remove(id);
+                Verdict::Forward
+            }
+            _ => Verdict::Forward,
+        }
+    }
+
+    /// What the legacy protocol's engine says: the ack, and operations it ended.
+    fn legacy_server(&mut self, text: String) -> Option<String> {
+        // Data is most of what is sent, and changes nothing here.
+        if text.starts_with(r#"{"type":"data""#) {
+            return Some(text);
+        }
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: Option<&'a str>,
+        }
+        if let Ok(msg) = serde_json::from_str::<Envelope>(&text) {
+            match (msg.kind, msg.id) {
+                ("connection_ack", _) => self.acknowledged = true,
+                ("complete" | "error", Some(id)) => {
+                    self.active.remove(id);
+                }
+                _ => {}
+            }
+        }
+        Some(text)
+    }
+
     fn client(&mut self, text: &str) -> Verdict {
         if self.legacy {
-            return Verdict::Forward;
+            return self.legacy_client(text);
         }
         let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(text) else {
             return invalid();
@@ -98,10 +174,10 @@ impl Guard {
                 let Some(id) = id.filter(|_| has_query) else {
                     return invalid();
                 };
-                if !self.active.insert(id.to_owned()) {
+                if self.active.contains(id) {
                     return Verdict::Close(4409, format!("Subscriber for {id} already exists"));
                 }
-                Verdict::Forward
+                self.start(id)
             }
             Some("complete") => match id {
                 Some(id) => {
@@ -117,7 +193,7 @@ impl Guard {
     /// The server message to pass on, if any; notes acks and finished operations.
     fn server(&mut self, text: String) -> Option<String> {
         if self.legacy {
-            return Some(text);
+            return self.legacy_server(text);
         }
         if text.starts_with(r#"{"type":"next""#) {
             // The engine answers a request that never executed (a parse or
@@ -176,6 +252,23 @@ fn request_error(next: &str) -> Option<(String, String)> {
         let error = serde_json::json!({ "id": id, "type": "error", "payload": errors });
         (id.to_owned(), error.to_string())
     })
+}
+
+/// The refusal of operation `id`, the one too many for a socket that may
+/// run `max` at once: an `error` message for that operation alone, in the
+/// shape of the socket's protocol.
+fn too_many_operations(id: &str, max: usize, legacy: bool) -> String {
+    let error = serde_json::json!({
+        "message": format!("a websocket may run at most {max} subscriptions at once; complete one first"),
+        "extensions": { "code": TOO_MANY_SUBSCRIPTIONS },
+    });
+    // graphql-transport-ws sends a list of errors, the legacy protocol one.
+    let payload = if legacy {
+        error
+    } else {
+        Value::Array(vec![error])
+    };
+    serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
 }
 
 /// The most bytes of reason a Close frame may carry: a control frame's
@@ -374,10 +467,10 @@ pub async fn serve(
         }
     });
 
-    let mut guard = Guard {
-        legacy: protocol == WebSocketProtocols::SubscriptionsTransportWS,
-        ..Guard::default()
-    };
+    let mut guard = Guard::new(
+        protocol == WebSocketProtocols::SubscriptionsTransportWS,
+        state.limits.max_subscriptions_per_socket,
+    );
     let init_deadline = tokio::time::sleep(state.limits.ws_init_timeout);
     tokio::pin!(init_deadline);
     // At shutdown the socket closes with 1012 (service restart) and its
@@ -424,6 +517,10 @@ pub async fn serve(
                         Err(_) => Flow::Stop,
                     },
                     Verdict::Close(code, reason) => Flow::Close(code, reason),
+                    Verdict::Reply(text) => {
+                        out.push(Message::Text(text.into()));
+                        Flow::Continue
+                    }
                 },
                 Some(Ok(Message::Binary(_))) => Flow::Close(4400, "Binary messages are not supported".into()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
@@ -431,6 +528,9 @@ pub async fn serve(
                 // out on the next write, so flush it before leaving (without
                 // it, clients see 1006 instead of their own code).
                 Some(Ok(Message::Close(_))) => Flow::Hangup,
+                // A message over the size limit is refused before it is
+                // read (RFC 6455's 1009); other read errors end the socket.
+                Some(Err(error)) if too_big(&error) => Flow::Close(1009, "Message too big".into()),
                 Some(Err(_)) | None => Flow::Stop,
             },
             outgoing = engine.next() => {
@@ -456,7 +556,7 @@ pub async fn serve(
                 }
                 Flow::Continue
             }
-            _ = &mut init_deadline, if !guard.acknowledged && !guard.legacy => {
+            _ = &mut init_deadline, if !guard.acknowledged => {
                 Flow::Close(4408, "Connection initialisation timeout".into())
             }
             () = &mut shared_expiry, if shared_expiry_armed => {
@@ -515,6 +615,14 @@ pub async fn serve(
     }
 }
 
+/// Whether a read failed because the message or a frame of it is larger
+/// than the socket allows.
+fn too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|cause| cause.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|cause| matches!(cause, tungstenite::Error::Capacity(_)))
+}
+
 /// The data every operation of an authenticated socket runs with.
 fn session_data(identity: Identity, context: Option<RequestContext>) -> Data {
     let mut data = Data::default();
@@ -562,7 +670,7 @@ fn own(
             let payload = msg.payload.unwrap_or_default();
             let unexpired = identity.expires_at.is_none_or(|at| at > Utc::now());
             let plan = unexpired
-                .then(|| fanout::plan(&payload, identity.caller))
+                .then(|| fanout::plan(&payload, identity.caller, &state.limits.documents()))
                 .flatten();
             if let Some(plan) = plan {
                 operations.insert(id, Operation::Shared(Box::new(state.fanout.join(plan))));
@@ -644,7 +752,7 @@ mod tests {
     use super::*;
 
     fn acked() -> Guard {
-        let mut g = Guard::default();
+        let mut g = Guard::new(false, 8);
         assert_eq!(g.client(r#"{"type":"connection_init"}"#), Verdict::Forward);
         assert!(passes(&mut g, r#"{"type":"connection_ack"}"#));
         g
@@ -657,7 +765,7 @@ mod tests {
     fn code(v: Verdict) -> u16 {
         match v {
             Verdict::Close(code, _) => code,
-            Verdict::Forward => 0,
+            Verdict::Forward | Verdict::Reply(_) => 0,
         }
     }
 
@@ -665,7 +773,7 @@ mod tests {
 
     #[test]
     fn subscribe_before_ack_is_unauthorized() {
-        let mut g = Guard::default();
+        let mut g = Guard::new(false, 8);
         assert_eq!(code(g.client(SUB)), 4401);
     }
 
@@ -739,6 +847,55 @@ mod tests {
         assert_eq!(cut, "é".repeat(61));
         let cut = close_reason(format!("x{}", "€".repeat(60)));
         assert!(cut.len() <= 123 && cut.ends_with('€'), "{cut}");
+    }
+
+    #[test]
+    fn operations_beyond_the_cap_are_refused_one_by_one() {
+        let mut g = Guard::new(false, 1);
+        assert_eq!(g.client(r#"{"type":"connection_init"}"#), Verdict::Forward);
+        assert!(passes(&mut g, r#"{"type":"connection_ack"}"#));
+        assert_eq!(g.client(SUB), Verdict::Forward);
+        let second = SUB.replace(r#""id":"1""#, r#""id":"2""#);
+        let Verdict::Reply(refusal) = g.client(&second) else {
+            panic!("the second subscription was not refused");
+        };
+        let refusal: Value = serde_json::from_str(&refusal).unwrap();
+        assert_eq!(refusal["type"], "error");
+        assert_eq!(refusal["id"], "2");
+        assert_eq!(
+            refusal["payload"][0]["extensions"]["code"],
+            TOO_MANY_SUBSCRIPTIONS
+        );
+        // A completed operation frees its place.
+        assert!(passes(&mut g, r#"{"type":"complete","id":"1"}"#));
+        assert_eq!(g.client(&second), Verdict::Forward);
+    }
+
+    #[test]
+    fn the_legacy_protocol_is_acknowledged_and_capped_too() {
+        let mut g = Guard::new(true, 1);
+        assert_eq!(g.client(r#"{"type":"connection_init"}"#), Verdict::Forward);
+        assert!(!g.acknowledged);
+        assert!(passes(&mut g, r#"{"type":"connection_ack"}"#));
+        assert!(g.acknowledged);
+        let start = |id: &str| {
+            format!(
+                r#"{{"type":"start","id":"{id}","payload":{{"query":"subscription {{ x }}"}}}}"#
+            )
+        };
+        assert_eq!(g.client(&start("1")), Verdict::Forward);
+        let Verdict::Reply(refusal) = g.client(&start("2")) else {
+            panic!("the second subscription was not refused");
+        };
+        let refusal: Value = serde_json::from_str(&refusal).unwrap();
+        assert_eq!(
+            refusal["payload"]["extensions"]["code"],
+            TOO_MANY_SUBSCRIPTIONS
+        );
+        assert_eq!(g.client(r#"{"type":"stop","id":"1"}"#), Verdict::Forward);
+        assert_eq!(g.client(&start("2")), Verdict::Forward);
+        assert!(passes(&mut g, r#"{"type":"complete","id":"2"}"#));
+        assert_eq!(g.client(&start("3")), Verdict::Forward);
     }
 
     #[test]

@@ -18,6 +18,7 @@ impl ActivityFeed {
         filter: ActivityFilter,
     ) -> Result<impl Stream<Item = Result<activity::Model>> + Send + 'static> {
         caller.require(Operation::Read)?;
+        self.check_filter(&filter)?;
         let caller = *caller;
         let feed = self.clone();
         Ok(async_stream::try_stream! {

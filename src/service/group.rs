@@ -145,6 +145,7 @@ impl ActivityFeed {
         args: GroupArgs,
     ) -> Result<GroupSlice> {
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         if !(0..=MAX_WINDOW_SECS).contains(&args.window_secs) {
             return Err(ServiceError::invalid(
                 "window",

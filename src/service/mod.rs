@@ -102,6 +102,8 @@ pub struct Limits {
     pub max_batch_size: usize,
     /// The most bytes an activity's metadata may take, serialised as JSON.
     pub max_metadata_bytes: usize,
+    /// The most words a `metadata_text` search may hold.
+    pub max_search_words: usize,
 }
 
 impl Default for Limits {
@@ -110,6 +112,7 @@ impl Default for Limits {
             max_page_size: 500,
             max_batch_size: 1000,
             max_metadata_bytes: 64 * 1024,
+            max_search_words: 32,
         }
     }
 }
@@ -168,6 +171,27 @@ impl ActivityFeed {
     /// What this service redacts.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// Refuses a filter that would cost more than a caller may ask for: a
+    /// text search of more words than the limit. SQLite's full-text match
+    /// grows with the square of the words (40,000 took 3 s), and every live
+    /// subscriber's filter is matched against every write.
+    fn check_filter(&self, filter: &ActivityFilter) -> Result<()> {
+        let words = filter
+            .metadata_text
+            .as_deref()
+            .map_or(0, search::query_word_count);
+        if words > self.limits.max_search_words {
+            return Err(ServiceError::invalid(
+                "metadataText",
+                format!(
+                    "must hold at most {} words; it holds {words}",
+                    self.limits.max_search_words
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses a page size outside 1..=max_page_size.

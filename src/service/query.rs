@@ -143,6 +143,7 @@ impl ActivityFeed {
             actors,
         } = args;
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         if page < 1 {
             return Err(ServiceError::invalid("page", "must be at least 1"));
         }
@@ -181,6 +182,7 @@ impl ActivityFeed {
         limit: u64,
     ) -> Result<Vec<activity::Model>> {
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         self.check_page_size("limit", limit)?;
         let select = newest_first(self.matching(caller, filter)).limit(limit);
         Ok(self.rows(select, false).await?.0)
@@ -195,6 +197,7 @@ impl ActivityFeed {
         args: FeedArgs,
     ) -> Result<FeedSlice> {
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         let (size, backwards) = match (args.first, args.last) {
             (Some(_), Some(_)) => {
                 return Err(ServiceError::invalid(
@@ -274,6 +277,7 @@ impl ActivityFeed {
     /// How many activities match `filter`.
     pub async fn count(&self, caller: &Caller, filter: &ActivityFilter) -> Result<u64> {
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         Ok(self.matching(caller, filter).count(&self.db).await?)
     }
 
@@ -287,6 +291,7 @@ impl ActivityFeed {
         group_by: GroupBy,
     ) -> Result<Vec<Bucket>> {
         caller.require(Operation::Read)?;
+        self.check_filter(filter)?;
         #[derive(FromQueryResult)]
         struct Text {
             key: Option<String>,

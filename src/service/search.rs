@@ -21,6 +21,11 @@ use serde_json::{Map, Number, Value};
 
 pub use entity::search_text::{metadata_words, search_text};
 
+/// How many words a search query holds, without keeping them.
+pub fn query_word_count(query: &str) -> usize {
+    entity::search_text::count_words(query)
+}
+
 /// The words of a search query, by the rule the stored words follow.
 pub fn query_words(query: &str) -> Vec<String> {
     let mut words = Vec::new();

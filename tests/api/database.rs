@@ -384,3 +384,81 @@ async fn the_notifier_connection_sends_without_waiting_for_acknowledgements() {
     admin.close().await.ok();
     app.stop().await;
 }
+
+/// A statement that never ends on its own: an endless count on SQLite, a
+/// long sleep on PostgreSQL.
+fn endless(db: &crate::helpers::TestDb) -> &'static str {
+    if db.is_postgres() {
+        "SELECT pg_sleep(3600)"
+    } else {
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    }
+}
+
+/// Long enough for anything the database owes us; never a measure of speed.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_statement_past_the_statement_timeout_is_stopped_and_its_connection_serves_the_next() {
+    // Arrange: one connection, so the second statement needs the one the first held.
+    let mut db = crate::helpers::TestDb::new().await;
+    db.config.pool_size = 1;
+    db.config.statement_timeout = std::time::Duration::from_millis(500);
+    let pool = activity_feed::db::connect(&db.config, &Default::default())
+        .await
+        .unwrap();
+    let backend = pool.get_database_backend();
+
+    // Act
+    let first = tokio::time::timeout(
+        PATIENCE,
+        pool.query_one_raw(Statement::from_string(backend, endless(&db))),
+    )
+    .await;
+    let second = tokio::time::timeout(
+        PATIENCE,
+        pool.query_one_raw(Statement::from_string(backend, "SELECT 1")),
+    )
+    .await;
+
+    // Assert
+    let first = first.expect("the endless statement was never stopped");
+    assert!(first.is_err(), "the endless statement returned {first:?}");
+    let second = second.expect("the next statement never got the connection");
+    assert!(second.is_ok(), "{second:?}");
+    pool.close().await.ok();
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_statement_whose_request_ended_is_interrupted_at_once() {
+    let mut db = crate::helpers::TestDb::new().await;
+    if db.is_postgres() {
+        return; // PostgreSQL runs on to its statement timeout; the watchdog is SQLite's.
+    }
+    // Arrange: one connection, and a timeout far beyond the patience below.
+    db.config.pool_size = 1;
+    db.config.statement_timeout = std::time::Duration::from_secs(3600);
+    let pool = activity_feed::db::connect(&db.config, &Default::default())
+        .await
+        .unwrap();
+    let backend = pool.get_database_backend();
+
+    // Act: a request that gives up on its statement, as a 408 does.
+    let request = activity_feed::db::watchdog::request_scope(
+        pool.query_one_raw(Statement::from_string(backend, endless(&db))),
+    );
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(200), request).await;
+    let next = tokio::time::timeout(
+        PATIENCE,
+        pool.query_one_raw(Statement::from_string(backend, "SELECT 1")),
+    )
+    .await;
+
+    // Assert
+    assert!(gave_up.is_err(), "the endless statement ended: {gave_up:?}");
+    let next = next.expect("the statement of the ended request still holds the connection");
+    assert!(next.is_ok(), "{next:?}");
+    pool.close().await.ok();
+    db.remove().await;
+}

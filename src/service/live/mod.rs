@@ -284,6 +284,7 @@ impl ActivityFeed {
         after: Option<Position>,
     ) -> Result<impl Stream<Item = LiveItem> + Send + 'static> {
         caller.require(Operation::Read)?;
+        self.check_filter(&filter)?;
         let caller = *caller;
         // Join before replaying, so what is released during the replay is kept.
         let mut live = self.live.subscribe();
@@ -337,6 +338,7 @@ impl ActivityFeed {
         narrower: &Narrower,
     ) -> Result<impl Stream<Item = LiveItem> + Send + 'static> {
         caller.require(Operation::Read)?;
+        self.check_filter(&filter)?;
         let caller = *caller;
         narrower.narrow(Route::of(&caller, &filter));
         Ok(live.filter(move |item| {

@@ -16,7 +16,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The one error of a refused request, exactly.
 fn refusal(message: &str) -> Value {
-    json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] })
+    refusal_with("BAD_USER_INPUT", message)
+}
+
+/// The one error, with `code`, of a refused request, exactly.
+fn refusal_with(code: &str, message: &str) -> Value {
+    json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
 /// A resolver's BAD_USER_INPUT error on `field`, with the path and position async-graphql adds.
@@ -59,19 +64,33 @@ async fn queries_nested_deeper_than_the_limit_are_refused() {
         at_limit,
         json!({ "data": { "activities": { "entries": [] } } })
     );
-    assert_eq!(too_deep, refusal("Query is nested too deep."));
-    assert_eq!(too_deep_by_fragment, refusal("Query is nested too deep."));
+    assert_eq!(
+        too_deep,
+        refusal_with("QUERY_TOO_LARGE", "Query is nested too deep.")
+    );
+    assert_eq!(
+        too_deep_by_fragment,
+        refusal_with("QUERY_TOO_LARGE", "Query is nested too deep.")
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn queries_more_complex_than_the_limit_are_refused_however_they_get_there() {
-    // Arrange
-    let app = spawn_app_with(|config| config.limits.max_complexity = 20).await;
+    // Arrange: 45 is one statement (25) and 20 rows of one field; the
+    // document limits are out of the way, so complexity alone decides.
+    let app = spawn_app_with(|config| {
+        config.limits.max_complexity = 45;
+        config.limits.max_root_fields = 10_000;
+        config.limits.max_aliases = 10_000;
+        config.limits.max_query_tokens = 100_000;
+        config.limits.max_query_bytes = 1024 * 1024;
+    })
+    .await;
 
     // Act: a wide query of aliases, a long list, and aliases of lists.
-    let twenty_aliases = app.graphql(&aliases(20), json!({})).await;
-    let wide = app.graphql(&aliases(21), json!({})).await;
+    let at_limit_aliases = app.graphql(&aliases(45), json!({})).await;
+    let wide = app.graphql(&aliases(46), json!({})).await;
     let very_wide = app.graphql(&aliases(5000), json!({})).await;
     let list_at_limit = app
         .graphql("{ recentActivities(limit: 20) { uuid } }", json!({}))
@@ -94,14 +113,29 @@ async fn queries_more_complex_than_the_limit_are_refused_however_they_get_there(
 
     // Assert
     let expected: serde_json::Map<String, Value> =
-        (1..=20).map(|i| (format!("a{i}"), json!(90))).collect();
-    assert_eq!(twenty_aliases, json!({ "data": expected }));
-    assert_eq!(wide, refusal("Query is too complex."));
-    assert_eq!(very_wide, refusal("Query is too complex."));
+        (1..=45).map(|i| (format!("a{i}"), json!(90))).collect();
+    assert_eq!(at_limit_aliases, json!({ "data": expected }));
+    assert_eq!(
+        wide,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        very_wide,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
     assert_eq!(list_at_limit, json!({ "data": { "recentActivities": [] } }));
-    assert_eq!(long_list, refusal("Query is too complex."));
-    assert_eq!(aliased_lists, refusal("Query is too complex."));
-    assert_eq!(big_page, refusal("Query is too complex."));
+    assert_eq!(
+        long_list,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        aliased_lists,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
+    assert_eq!(
+        big_page,
+        refusal_with("QUERY_TOO_LARGE", "Query is too complex.")
+    );
     app.stop().await;
 }
 
@@ -476,5 +510,122 @@ async fn websockets_beyond_the_cap_get_503_until_one_closes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(reopened.is_some(), "a closed socket frees its slot");
+    app.stop().await;
+}
+
+/// The value of the `/metrics` sample named exactly `sample`, if there is one.
+fn sample(metrics: &str, sample: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == sample).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test]
+async fn operation_names_that_are_not_short_graphql_names_are_counted_as_other() {
+    // Arrange: open mode, so /metrics answers without a token.
+    let app = spawn_app_with(|_| {}).await;
+    let long = "N".repeat(200_000);
+    let names = [
+        long.as_str(),
+        "drop table activities; --",
+        "0leadingDigit",
+        "Kept_1",
+    ];
+
+    // Act: each name sent (twice) as the operationName of a document that has it.
+    for name in names {
+        for _ in 0..2 {
+            let res = app
+                .http
+                .post(app.url("/graphql"))
+                .json(&json!({ "query": "query Kept_1 { retentionDays }", "operationName": name }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    }
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // Assert: the GraphQL name is a label; the other three are one fixed label.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"activity_feed_graphql_requests_total{operation="Kept_1",type="query"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"activity_feed_graphql_requests_total{operation="other",type="invalid"}"#
+        ),
+        Some(6.0),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("NNNN")
+            && !metrics.contains("drop table")
+            && !metrics.contains("0leading")
+    );
+    assert!(
+        metrics.len() < 64 * 1024,
+        "/metrics grew to {} bytes",
+        metrics.len()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn text_searches_of_more_words_than_the_limit_are_refused() {
+    // Arrange
+    let app = spawn_app_with(|config| config.limits.max_search_words = 3).await;
+    app.log(json!({ "action": "search.cap", "metadata": { "title": "one two three" } }))
+        .await;
+    let count = "query($t: String) { activityCount(filter: {metadataText: $t}) }";
+    let page =
+        "query($t: String) { activities(filter: {metadataText: $t}) { entries { action } } }";
+
+    // Act
+    let at_limit = app.data(count, json!({ "t": "one, two; three" })).await;
+    let over = app
+        .graphql(count, json!({ "t": "one two three four" }))
+        .await;
+    let over_in_page = app.graphql(page, json!({ "t": "a b c d e" })).await;
+    let mut ws = app.websocket().await;
+    ws.subscribe(
+        "s",
+        "subscription($t: String) { activityAdded(filter: {metadataText: $t}) { uuid } }",
+        json!({ "t": "a b c d" }),
+    )
+    .await;
+    let live = ws.next_json().await.expect("an answer to the subscription");
+
+    // Assert
+    assert_eq!(at_limit, json!({ "activityCount": 1 }));
+    let message = |n: usize| format!("metadataText: must hold at most 3 words; it holds {n}");
+    assert_eq!(over["errors"][0]["message"], message(4), "{over}");
+    assert_eq!(over["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(over["errors"][0]["extensions"]["field"], "metadataText");
+    assert_eq!(
+        over_in_page["errors"][0]["message"],
+        message(5),
+        "{over_in_page}"
+    );
+    assert_eq!(
+        live["payload"]["errors"][0]["message"],
+        message(4),
+        "{live}"
+    );
     app.stop().await;
 }

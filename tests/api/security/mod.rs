@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::helpers::{spawn_app_with, Answer, TestApp, ACTIVITY_FIELDS};
 
 mod close_codes;
+mod documents;
 mod export_and_metrics;
 mod hostile_input;
 mod idempotency;
@@ -23,6 +24,7 @@ mod limits;
 mod open_mode;
 mod roles;
 mod scoping;
+mod socket_limits;
 mod tokens;
 mod websocket;
 
