@@ -338,16 +338,23 @@ impl ActivityFeed {
     /// Returns one row per input: the row written, or, for a retried
     /// idempotency key, the row its first use wrote.
     ///
-    /// Up to [`ROWS_PER_INSERT`] rows are one INSERT, which is atomic on its
-    /// own: it runs without BEGIN and COMMIT, saving their round trips. On
-    /// SQLite such a statement waits for the write lock under the busy
-    /// timeout, as BEGIN IMMEDIATE does. Larger batches take a transaction,
+    /// On PostgreSQL up to [`ROWS_PER_INSERT`] rows are one INSERT, which is
+    /// atomic on its own: it runs without BEGIN and COMMIT, saving their
+    /// round trips. SQLite always takes a transaction (BEGIN IMMEDIATE: the
+    /// write lock, waited for under the busy timeout). Larger batches take one,
     /// and so do batches with keys: a key replayed with other input is only
     /// found once the INSERT ran, and refusing it must leave nothing written.
     /// A conflict is [`ServiceError::InvalidBatch`], one list per row.
     async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
         let keyed_batch = rows.len() > 1 && rows.iter().any(|r| r.idempotency_key.is_some());
-        let (rows, fresh) = if rows.len() <= ROWS_PER_INSERT && !keyed_batch {
+        // On SQLite a refused autocommit INSERT (a trigger's RAISE, seen in
+        // `refused_and_rolled_back_writes_are_never_published`) could leave
+        // its pooled connection reading an old snapshot, so that a count on
+        // it missed rows committed since (1 run in 10). In a transaction the
+        // failure ends with an explicit ROLLBACK; BEGIN and COMMIT cost no
+        // round trip to an embedded database.
+        let sqlite = self.db.get_database_backend() == DbBackend::Sqlite;
+        let (rows, fresh) = if rows.len() <= ROWS_PER_INSERT && !keyed_batch && !sqlite {
             let written = write_rows(&self.db, &rows).await?;
             resolve_retries(&self.db, rows, &written).await?
         } else {
