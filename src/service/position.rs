@@ -16,7 +16,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use entity::activity;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::DbBackend;
 
 /// Where an activity stands in the order rows become visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -87,13 +86,6 @@ impl ResumeCursor {
             None => super::Cursor::decode(s).map(Self::Time),
         }
     }
-}
-
-/// The condition that a row is released: every transaction below its own
-/// has ended, as of the statement's snapshot. Always true on SQLite.
-pub fn released(backend: DbBackend) -> Option<Expr> {
-    (backend == DbBackend::Postgres)
-        .then(|| Expr::col((activity::Entity, activity::Column::Txid)).lt(Expr::cust(HORIZON_SQL)))
 }
 
 /// The lowest transaction id that may still be running, as of the

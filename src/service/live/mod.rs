@@ -18,12 +18,10 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use entity::activity::{self, Column, Entity};
+use entity::activity;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use sea_orm::{Order, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{watch, Notify};
 
-use super::position::released;
 use super::{
     ActivityFeed, ActivityFilter, Caller, Operation, Position, Result, ResumeCursor, ServiceError,
 };
@@ -32,12 +30,12 @@ use super::{
 mod publisher;
 /// Which subscriptions a row goes to.
 pub mod router;
+/// The one reader of rows after a position.
+mod tail;
 
 pub use publisher::IDLE_POLL;
 pub use router::{Narrower, Route, Subscription};
-
-/// Rows read per query, by the publisher and by a replay.
-const PAGE: u64 = 500;
+use tail::PAGE;
 
 /// The longest a writer waits for the publisher: a backstop for a
 /// publisher that cannot read; a read that fails releases its writers at once.
@@ -243,14 +241,10 @@ impl ActivityFeed {
         filter: &ActivityFilter,
         from: Position,
     ) -> Result<Vec<activity::Model>> {
-        let mut select = self.matching(caller, filter).filter(from.later());
-        if let Some(released) = released(self.db.get_database_backend()) {
-            select = select.filter(released);
-        }
-        Ok(oldest_position_first(select)
-            .limit(PAGE)
-            .all(&self.db)
-            .await?)
+        Ok(self
+            .read_after(self.matching(caller, filter), from)
+            .await?
+            .released)
     }
 
     /// Where a client's `after` cursor resumes: a position as given, or the
@@ -373,11 +367,4 @@ impl ActivityFeed {
             ..self.live.stats()
         }
     }
-}
-
-/// Oldest position first: the order rows are released in.
-fn oldest_position_first(select: sea_orm::Select<Entity>) -> sea_orm::Select<Entity> {
-    select
-        .order_by(Column::Txid, Order::Asc)
-        .order_by(Column::Seq, Order::Asc)
 }

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::activity::{self, Entity};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{oldest_position_first, Health, PAGE};
+use super::tail::PAGE;
+use super::Health;
 use crate::service::position::HORIZON_SQL;
-use crate::service::{rows, ActivityFeed, Position, Result};
+use crate::service::{ActivityFeed, Position, Result};
 
 /// The longest the publisher waits without a signal: the bound on how late
 /// a row whose signal was lost can arrive.
@@ -28,16 +28,6 @@ const PENDING_POLL_MAX: Duration = Duration::from_millis(100);
 
 /// The first wait after a failed read; it doubles up to the configured maximum.
 const RETRY_MIN: Duration = Duration::from_millis(100);
-
-/// What the publisher's read found.
-struct Tail {
-    /// Released rows after the position read from, in position order.
-    released: Vec<activity::Model>,
-    /// Rows are committed after those but wait for an older transaction.
-    pending: bool,
-    /// Every row below this is finished, as of the read's snapshot.
-    horizon: Option<Position>,
-}
 
 impl ActivityFeed {
     /// Starts this process's publisher from the position current now: it
@@ -94,7 +84,7 @@ impl ActivityFeed {
         shared.running.store(true, Ordering::SeqCst);
         loop {
             let read = shared.reads_started.fetch_add(1, Ordering::SeqCst) + 1;
-            let tail = self.read_tail(last).await;
+            let tail = self.read_after(Entity::find(), last).await;
             let wait = match tail {
                 Ok(tail) => {
                     retry = RETRY_MIN;
@@ -150,43 +140,5 @@ impl ActivityFeed {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-    }
-
-    /// The rows after `from`, split into the released ones and whether more
-    /// wait for an older transaction, with the horizon of the read.
-    async fn read_tail(&self, from: Position) -> Result<Tail> {
-        let backend = self.db.get_database_backend();
-        let select = oldest_position_first(Entity::find().filter(from.later())).limit(PAGE);
-        if backend != DbBackend::Postgres {
-            // One writer at a time: whatever is committed is released.
-            let released = select.all(&self.db).await?;
-            return Ok(Tail {
-                released,
-                pending: false,
-                horizon: None,
-            });
-        }
-        let statement = select
-            .expr_as(Expr::cust(HORIZON_SQL), "horizon")
-            .build(backend);
-        let found = self.db.query_all_raw(statement).await?;
-        let mut tail = Tail {
-            released: Vec::with_capacity(found.len()),
-            pending: false,
-            horizon: None,
-        };
-        for r in &found {
-            let horizon: i64 = r.try_get_by_index(rows::ACTIVITY_COLUMNS)?;
-            tail.horizon = Some(Position::before_transaction(horizon));
-            let row = rows::activity(r, 0)?;
-            // Ordered by position, so the released rows come first.
-            if row.txid < horizon {
-                tail.released.push(row);
-            } else {
-                tail.pending = true;
-                break;
-            }
-        }
-        Ok(tail)
     }
 }
