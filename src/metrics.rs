@@ -1,6 +1,6 @@
 //! Prometheus metrics: what the server counts, and its `/metrics` text.
 //!
-//! Counters that belong to other layers (bus deliveries, SQL statements,
+//! Counters that belong to other layers (live deliveries, SQL statements,
 //! pruned rows, pool usage) are read from those layers at scrape time, so
 //! the layers themselves stay free of any metrics library.
 
@@ -224,14 +224,14 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric, read fresh.
     pub fn render(&self, feed: &ActivityFeed, statements: &StatementCounter) -> String {
-        let bus = feed.live_stats();
+        let live = feed.live_stats();
         let set = |g: &IntGauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
-        set(&self.published, bus.published);
-        set(&self.delivered, bus.delivered);
-        set(&self.lagged, bus.lagged);
-        set(&self.unsent, bus.unsent);
-        set(&self.notify_failures, bus.notify_failures);
-        set(&self.notify_dropped, bus.notify_dropped);
+        set(&self.published, live.published);
+        set(&self.delivered, live.delivered);
+        set(&self.lagged, live.lagged);
+        set(&self.unsent, live.unsent);
+        set(&self.notify_failures, live.notify_failures);
+        set(&self.notify_dropped, live.notify_dropped);
         set(&self.statements, statements.get());
         set(&self.pruned, feed.pruned_total());
         let (size, idle) = pool_usage(feed.db());

@@ -8,9 +8,9 @@
 //! member (falling behind, its token expiring, unsubscribing) stays with that
 //! member; the hub stops when its last member leaves.
 //!
-//! Which events a member receives: the hub reads the bus itself and numbers
+//! Which events a member receives: the hub reads live delivery itself and numbers
 //! every event it takes from it. A member joining takes, at that instant,
-//! everything the bus has already sent (so it gets a number) and receives
+//! everything live delivery has already sent (so it gets a number) and receives
 //! exactly the payloads of events numbered after it: nothing committed before
 //! it subscribed, everything after, as an unshared subscription would.
 
@@ -148,7 +148,7 @@ pub fn plan(payload: &Value, caller: Caller, documents: &DocumentLimits) -> Opti
 enum Frame {
     /// A rendered response. `tag` is the number of the event it renders;
     /// `None` for a response no event caused (a request error, or the hub
-    /// itself falling behind the bus), which is its last and goes to every member.
+    /// itself falling behind live delivery), which is its last and goes to every member.
     Event { tag: Option<u64>, payload: Arc<str> },
     /// The shared stream ended (the server is stopping, or it failed).
     End,
@@ -181,7 +181,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Fanout {
-    /// Hubs over `schema`, reading `bus`; each member may fall `capacity`
+    /// Hubs over `schema`, reading `live`; each member may fall `capacity`
     /// payloads behind; hubs render on the current runtime.
     pub fn new(schema: AppSchema, live: Live, capacity: usize, metrics: Arc<Metrics>) -> Self {
         Self {
@@ -236,12 +236,12 @@ impl Fanout {
         }
     }
 
-    /// Starts the shared stream for `key`; it reads the bus from now on.
+    /// Starts the shared stream for `key`; it reads live delivery from now on.
     fn start(&self, key: &Key, variables: Variables) -> Arc<Hub> {
         let live = self.live.subscribe();
         let narrower = live.narrower();
         let source = Arc::new(Mutex::new(Source {
-            bus: live.boxed(),
+            live: live.boxed(),
             pending: VecDeque::new(),
             taken: 0,
             handed: None,
@@ -382,29 +382,29 @@ fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
     }
 }
 
-/// The hub's own bus stream, numbering what it takes.
+/// The hub's own live stream, numbering what it takes.
 struct Source {
-    bus: BoxStream<'static, LiveItem>,
-    /// Taken from the bus for a joining member and not handed out yet.
+    live: BoxStream<'static, LiveItem>,
+    /// Taken from the stream for a joining member and not handed out yet.
     pending: VecDeque<(u64, LiveItem)>,
-    /// Events taken from the bus so far.
+    /// Events taken from the stream so far.
     taken: u64,
     /// The number of the event last handed to the stream; `None` before the
     /// first and after an error (nothing rendered then renders an event).
     handed: Option<u64>,
-    /// The bus ended, or an error was handed out: nothing more follows.
+    /// The stream ended, or an error was handed out: nothing more follows.
     exhausted: bool,
     /// The hub's task, to wake when a joining member took its events.
     waker: Option<Waker>,
 }
 
 impl Source {
-    /// Numbers everything the bus has already sent and returns the last
+    /// Numbers everything the stream has already sent and returns the last
     /// number: a member joining now receives what comes after it.
     fn admit(&mut self) -> u64 {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         while !self.exhausted {
-            match self.bus.poll_next_unpin(&mut cx) {
+            match self.live.poll_next_unpin(&mut cx) {
                 Poll::Ready(Some(item)) => {
                     self.taken += 1;
                     self.pending.push_back((self.taken, item));
@@ -425,7 +425,7 @@ impl Source {
         let (number, item) = match self.pending.pop_front() {
             Some(next) => next,
             None if self.exhausted => return Poll::Ready(None),
-            None => match self.bus.poll_next_unpin(cx) {
+            None => match self.live.poll_next_unpin(cx) {
                 Poll::Ready(Some(item)) => {
                     self.taken += 1;
                     (self.taken, item)
