@@ -697,6 +697,45 @@ def loadavg() -> list[str]:
     return open("/proc/loadavg").read().split()[:3]
 
 
+class ForeignXidSampler:
+    """Write transactions open in other databases of the same PostgreSQL
+    cluster while an S row runs, sampled every 250 ms from pg_stat_activity.
+    Rows are released to subscribers only below the cluster-wide snapshot
+    xmin, so such a transaction holds back delivery here for as long as it
+    stays open (measured: BENCHMARKS.md, "Delivery waits for other databases'
+    transactions"); a row's tail latency is read next to these samples."""
+
+    def __init__(self, db: str):
+        self.db, self.samples, self.busy, self.max_age = db, 0, 0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        sql = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0), count(*) "
+               f"FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM '{self.db}'")
+        while not self._stop.is_set():
+            try:
+                age, n = psql("postgres", sql).split("|")
+                self.samples += 1
+                self.busy += int(n) > 0
+                self.max_age = max(self.max_age, float(age))
+            except (subprocess.CalledProcessError, ValueError):
+                pass
+            self._stop.wait(0.25)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        return {"samples": self.samples, "with_foreign_write_xact": self.busy,
+                "max_age_s": round(self.max_age, 3)}
+
+
 def run_s(ctx: dict, key: str, subscribers: int, secs: float) -> dict:
     """One S row on fresh servers: the writer alone (its baseline), then the
     subscribers connect, the writer runs again while they listen, and every
@@ -721,7 +760,9 @@ def run_s(ctx: dict, key: str, subscribers: int, secs: float) -> dict:
         for i, s in enumerate(servers):
             argv += ["--target", f"{HOST}:{S_PORTS[i]}", "--pid", str(s.pid)]
         (raw / f"{label}-argv.txt").write_text(" ".join(argv) + "\n")
-        out = run(argv, capture_output=True, timeout=2 * secs + 600, check=False)
+        with ForeignXidSampler(ctx["db"]) as foreign:
+            out = run(argv, capture_output=True, timeout=2 * secs + 600, check=False)
+        r["foreign_write_xacts"] = foreign.summary()
         (raw / f"{label}.txt").write_text(out.stdout + out.stderr)
         try:
             r |= json.loads(out.stdout.strip().splitlines()[-1])
@@ -954,12 +995,15 @@ def report_s(data: dict) -> str:
               "against the table's rows matching its filter committed during the run (`ORDER BY txid, "
               "seq`); a subscriber the server dropped with `SUBSCRIBER_LAGGED` is counted as dropped, "
               "not as lost. Server CPU is the sum of its threads' CPU over the listening phase (from "
-              "/proc); load average is /proc/loadavg before and after the row.",
+              "/proc); load average is /proc/loadavg before and after the row. The last column samples "
+              "pg_stat_activity every 250 ms for write transactions open in other databases of the "
+              "cluster: rows are released below the cluster-wide snapshot xmin, so those hold delivery back.",
               "",
               "| row | subscribers | instances | rate | deliveries | p50 ms | p99 | max | from ack p50 | p99 "
               "| lost | repeated | out of order | dropped (lagged) | writer p50 alone → listening | "
-              "server RSS max | server CPU | client CPU | load avg before → after |",
-              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+              "server RSS max | server CPU | client CPU | load avg before → after | "
+              "other databases' write transactions open (samples; oldest) |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
     for r in rows:
         spec = S_ROWS[r["row"]]
         head = f"| {r['row'].upper()} | {r['subscribers']:,} | {spec['instances']} | {spec['rate']}/s"
@@ -975,12 +1019,19 @@ def report_s(data: dict) -> str:
             f"{v.get('lagged', '–')} | {fmt_ms(b.get('p50_ms'))} → {fmt_ms(w['p50_ms'])} ms "
             f"({w['rate']:.0f}/s) | {rss} MiB | {fmt(r.get('server_cpu_cores'), 2)} cores | "
             f"{fmt(r.get('client_cpu_cores'), 2)} cores | {' '.join(r['loadavg_before'])} → "
-            f"{' '.join(r['loadavg_after'])} |")
+            f"{' '.join(r['loadavg_after'])} | {foreign_text(r)} |")
     lines += ["", "Targets (issue 12; S1 by issue 12's graceful degradation), from this run:", "",
               "| target | measured | met | load avg before → after |", "|---|---|:-:|---|"]
     for t in s_targets(data):
         lines.append(f"| {' | '.join(t)} |")
     return "\n".join(lines) + "\n"
+
+
+def foreign_text(r: dict) -> str:
+    f = r.get("foreign_write_xacts") or {}
+    if not f.get("samples"):
+        return "–"
+    return f"{f['with_foreign_write_xact']} of {f['samples']}; {f['max_age_s'] * 1000:,.0f} ms"
 
 
 def s_targets(data: dict) -> list[tuple[str, str, str, str]]:

@@ -197,10 +197,18 @@ fn own_cpu_secs() -> Option<f64> {
     Some(stat_ticks(&stat)? as f64 / 100.0)
 }
 
-/// CPU ticks a process has used, by thread name (threads of one name summed):
-/// where the server's time goes, without a profiler.
-fn threads_ticks(pid: u32) -> HashMap<String, u64> {
-    let mut out = HashMap::new();
+/// What a process's threads used, by thread name (threads of one name
+/// summed): CPU ticks, and nanoseconds spent runnable but waiting for a core
+/// (`schedstat`): where the server's time goes, and whether it was starved
+/// of CPU rather than slow, without a profiler.
+#[derive(Default, Clone, Copy)]
+struct ThreadUse {
+    ticks: u64,
+    wait_ns: u64,
+}
+
+fn threads_use(pid: u32) -> HashMap<String, ThreadUse> {
+    let mut out: HashMap<String, ThreadUse> = HashMap::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
     };
@@ -208,8 +216,16 @@ fn threads_ticks(pid: u32) -> HashMap<String, u64> {
         let path = task.path();
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let sched = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        let wait_ns = sched
+            .split_whitespace()
+            .nth(1)
+            .and_then(|w| w.parse::<u64>().ok())
+            .unwrap_or(0);
         if let Some(ticks) = stat_ticks(&stat) {
-            *out.entry(name.trim().to_string()).or_default() += ticks;
+            let entry = out.entry(name.trim().to_string()).or_default();
+            entry.ticks += ticks;
+            entry.wait_ns += wait_ns;
         }
     }
     out
@@ -729,7 +745,7 @@ async fn main() {
 
     // Phase 2: write at the fixed rate while everyone listens; sample RSS.
     let cpu_before = own_cpu_secs();
-    let threads_before: Vec<_> = args.pids.iter().map(|&p| threads_ticks(p)).collect();
+    let threads_before: Vec<_> = args.pids.iter().map(|&p| threads_use(p)).collect();
     let machine_before = machine_ticks();
     let measure_started = Instant::now();
     let since_us = now_micros();
@@ -757,26 +773,32 @@ async fn main() {
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let machine_after = machine_ticks();
-    let threads_after: Vec<_> = args.pids.iter().map(|&p| threads_ticks(p)).collect();
+    let threads_after: Vec<_> = args.pids.iter().map(|&p| threads_use(p)).collect();
     stopped.store(true, Ordering::Relaxed);
     stop.notify_waiters();
     let client_cpu_cores = match (cpu_before, own_cpu_secs()) {
         (Some(a), Some(b)) => Some((b - a) / measured_secs),
         _ => None,
     };
-    // Per-thread CPU of each server during phases 2 and 3, in cores.
+    // Per-thread CPU of each server during phases 2 and 3, in cores, and how
+    // long its threads waited for a core, in thread-seconds per second.
+    let mut server_waits: Vec<Value> = Vec::new();
     let server_threads: Vec<Value> = threads_before
         .iter()
         .zip(&threads_after)
         .map(|(before, after)| {
-            let mut by_name: Vec<(String, f64)> = after
-                .iter()
-                .map(|(name, t)| {
-                    let used = t.saturating_sub(*before.get(name).unwrap_or(&0));
-                    (name.clone(), used as f64 / 100.0 / measured_secs)
-                })
-                .collect();
+            let mut by_name: Vec<(String, f64)> = Vec::new();
+            let mut waits: Vec<(String, f64)> = Vec::new();
+            for (name, t) in after {
+                let b = before.get(name).copied().unwrap_or_default();
+                let used = t.ticks.saturating_sub(b.ticks);
+                by_name.push((name.clone(), used as f64 / 100.0 / measured_secs));
+                let waited = t.wait_ns.saturating_sub(b.wait_ns);
+                waits.push((name.clone(), waited as f64 / 1e9 / measured_secs));
+            }
             by_name.sort_by(|a, b| b.1.total_cmp(&a.1));
+            waits.sort_by(|a, b| b.1.total_cmp(&a.1));
+            server_waits.push(json!(waits));
             json!(by_name)
         })
         .collect();
@@ -905,6 +927,7 @@ async fn main() {
         "rss_subscribed_kib": rss_subscribed,
         "rss_max_kib": rss_max.iter().map(|m| m.load(Ordering::Relaxed)).collect::<Vec<_>>(),
         "server_threads_cores": server_threads,
+        "server_threads_runqueue_wait": server_waits,
         "machine_busy_cores": machine_busy_cores,
         "client_cpu_cores": client_cpu_cores,
     });
