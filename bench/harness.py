@@ -993,14 +993,15 @@ def report_s(data: dict) -> str:
               "acknowledgement, a lower bound (negative when delivery beats the HTTP response). Lost, "
               "repeated and out of order come from checking every subscriber's stream, by position, "
               "against the table's rows matching its filter committed during the run (`ORDER BY txid, "
-              "seq`); a subscriber the server dropped with `SUBSCRIBER_LAGGED` is counted as dropped, "
+              "seq`): lost is a matching row missing below the last position the subscriber received (a "
+              "hole), late one above it (not delivered by the end of the drain); a subscriber the server dropped with `SUBSCRIBER_LAGGED` is counted as dropped, "
               "not as lost. Server CPU is the sum of its threads' CPU over the listening phase (from "
               "/proc); load average is /proc/loadavg before and after the row. The last column samples "
               "pg_stat_activity every 250 ms for write transactions open in other databases of the "
               "cluster: rows are released below the cluster-wide snapshot xmin, so those hold delivery back.",
               "",
               "| row | subscribers | instances | rate | deliveries | p50 ms | p99 | max | from ack p50 | p99 "
-              "| lost | repeated | out of order | dropped (lagged) | writer p50 alone → listening | "
+              "| lost + late | repeated | out of order | dropped (lagged) | writer p50 alone → listening | "
               "server RSS max | server CPU | client CPU | load avg before → after | "
               "other databases' write transactions open (samples; oldest) |",
               "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
@@ -1015,7 +1016,7 @@ def report_s(data: dict) -> str:
         lines.append(
             f"{head} | {r['deliveries']:,} | {fmt_ms(r['delivery_p50_ms'])} | {fmt_ms(r['delivery_p99_ms'])} | "
             f"{fmt_ms(r['delivery_max_ms'])} | {fmt_ms(r['ack_delivery_p50_ms'])} | {fmt_ms(r['ack_delivery_p99_ms'])} | "
-            f"{v.get('lost', '–')} of {v.get('expected', 0):,} | {v.get('repeated', '–')} | {v.get('out_of_order', '–')} | "
+            f"{v.get('lost', '–')} + {v.get('late', '–')} late of {v.get('expected', 0):,} | {v.get('repeated', '–')} | {v.get('out_of_order', '–')} | "
             f"{v.get('lagged', '–')} | {fmt_ms(b.get('p50_ms'))} → {fmt_ms(w['p50_ms'])} ms "
             f"({w['rate']:.0f}/s) | {rss} MiB | {fmt(r.get('server_cpu_cores'), 2)} cores | "
             f"{fmt(r.get('client_cpu_cores'), 2)} cores | {' '.join(r['loadavg_before'])} → "
@@ -1057,16 +1058,19 @@ def s_targets(data: dict) -> list[tuple[str, str, str, str]]:
             intact = lost == 0 and v.get("repeated") == 0 and v.get("out_of_order") == 0 and unsubscribed == 0
             out.append((f"{name}: only lagging subscribers are dropped",
                         f"{v.get('lagged')} dropped with SUBSCRIBER_LAGGED; the other {v.get('checked')}: "
-                        f"{lost} lost, {v.get('repeated')} repeated, {v.get('out_of_order')} out of order, "
-                        f"{v.get('ended_early')} ended otherwise", yes(intact and v.get("ended_early") == 0), load))
+                        f"{lost} lost (holes), {v.get('repeated')} repeated, {v.get('out_of_order')} out of order, "
+                        f"{v.get('ended_early')} ended otherwise; {v.get('subscribers_late')} still behind when "
+                        f"the run stopped ({v.get('late'):,} rows on their way)",
+                        yes(intact and v.get("ended_early") == 0), load))
             out.append((f"{name}: writers unaffected (p50 within 10 % of alone)", writers, yes(writers_ok), load))
             continue
         limit = 250 if r["row"] == "s3" else 100
         out.append((f"{name}: p99 commit-to-receipt < {limit} ms", f"{fmt_ms(p99)} ms",
                     yes(p99 is not None and p99 < limit), load))
-        out.append((f"{name}: 0 lost", f"{lost} of {v.get('expected', 0):,} expected; "
-                    f"{v.get('lagged')} subscribers dropped (lagged), {unsubscribed} not subscribed",
-                    yes(lost == 0 and v.get("lagged") == 0 and unsubscribed == 0), load))
+        out.append((f"{name}: 0 lost", f"{lost} lost and {v.get('late')} not delivered by the end of the "
+                    f"drain, of {v.get('expected', 0):,} expected; {v.get('lagged')} subscribers dropped "
+                    f"(lagged), {unsubscribed} not subscribed",
+                    yes(lost == 0 and v.get("late") == 0 and v.get("lagged") == 0 and unsubscribed == 0), load))
         if r["row"] != "s3":
             out.append((f"{name}: 0 duplicated, positions strictly increasing",
                         f"{v.get('repeated')} repeated, {v.get('out_of_order')} out of order",

@@ -635,7 +635,11 @@ fn table_rows(url: &str, since_us: i64) -> Result<Vec<(Pos, String)>, String> {
 struct Check {
     expected: u64,
     received: u64,
+    /// Matching rows never received, below the last position received: holes.
     missing: u64,
+    /// Matching rows above the last position received: still on their way
+    /// when the run stopped (a subscriber that fell behind), or lost at the end.
+    late: u64,
     repeated: u64,
     /// A position not above the one before it (a repeat counts here too).
     out_of_order: u64,
@@ -662,7 +666,14 @@ fn check(received: &[Pos], expected: &[Pos]) -> Check {
     }
     let want: HashSet<&Pos> = expected.iter().collect();
     c.unexpected = seen.iter().filter(|p| !want.contains(p)).count() as u64;
-    c.missing = expected.iter().filter(|p| !seen.contains(p)).count() as u64;
+    let last = received.iter().max();
+    for p in expected.iter().filter(|p| !seen.contains(p)) {
+        if last.is_some_and(|last| p < last) {
+            c.missing += 1;
+        } else {
+            c.late += 1;
+        }
+    }
     c
 }
 
@@ -854,7 +865,7 @@ async fn main() {
                 let mut totals = json!({
                     "table_rows": rows.len(),
                     "checked": 0, "lagged": 0, "ended_early": 0, "not_subscribed": 0,
-                    "expected": 0, "received": 0, "lost": 0, "repeated": 0,
+                    "expected": 0, "received": 0, "lost": 0, "late": 0, "subscribers_late": 0, "repeated": 0,
                     "out_of_order": 0, "unexpected": 0, "unreadable": 0,
                     "missing_of_lagged": 0, "subscribers_with_loss": 0,
                 });
@@ -877,7 +888,7 @@ async fn main() {
                     if r.lagged {
                         // Dropped by the server on purpose: not a loss, reported apart.
                         add(&mut totals, "lagged", 1);
-                        add(&mut totals, "missing_of_lagged", c.missing);
+                        add(&mut totals, "missing_of_lagged", c.missing + c.late);
                         continue;
                     }
                     if r.ended_early {
@@ -887,6 +898,8 @@ async fn main() {
                     add(&mut totals, "expected", c.expected);
                     add(&mut totals, "received", c.received);
                     add(&mut totals, "lost", c.missing);
+                    add(&mut totals, "late", c.late);
+                    add(&mut totals, "subscribers_late", (c.late > 0) as u64);
                     add(&mut totals, "repeated", c.repeated);
                     add(&mut totals, "out_of_order", c.out_of_order);
                     add(&mut totals, "unexpected", c.unexpected);
