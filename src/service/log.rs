@@ -371,8 +371,9 @@ impl ActivityFeed {
         Ok(rows)
     }
 
-    /// Writes rows in one transaction without publishing them: for imported
-    /// or generated history that live subscribers should not see as new.
+    /// Writes rows in one transaction without waking any publisher: for
+    /// imported or generated history. They still take new positions, so a
+    /// running publisher delivers them on its next read.
     pub(super) async fn insert_history(&self, rows: Vec<activity::Model>) -> Result<()> {
         let txn = self.begin_write().await?;
         let backend = txn.get_database_backend();
