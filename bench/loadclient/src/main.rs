@@ -946,3 +946,52 @@ async fn main() {
     });
     println!("{out}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complete_stream_in_order_passes() {
+        let table = [(5, 1), (5, 2), (7, 3)];
+        let c = check(&table, &table);
+        assert_eq!(
+            (c.missing, c.late, c.repeated, c.out_of_order, c.unexpected),
+            (0, 0, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_hole_is_lost_and_a_missing_tail_is_late() {
+        let table = [(5, 1), (5, 2), (7, 3), (8, 4)];
+        let c = check(&[(5, 1), (7, 3)], &table);
+        assert_eq!((c.missing, c.late), (1, 1));
+    }
+
+    #[test]
+    fn repeats_and_disorder_are_counted() {
+        let table = [(5, 1), (5, 2), (7, 3)];
+        let c = check(&[(5, 1), (7, 3), (5, 2), (7, 3)], &table);
+        assert_eq!((c.repeated, c.out_of_order, c.missing), (1, 1, 0));
+    }
+
+    #[test]
+    fn rows_outside_the_table_are_unexpected() {
+        let c = check(&[(5, 1), (9, 9)], &[(5, 1)]);
+        assert_eq!((c.unexpected, c.missing, c.late), (1, 0, 0));
+    }
+
+    #[test]
+    fn a_cursor_decodes_to_its_position() {
+        let cursor = URL_SAFE_NO_PAD.encode("p1:812:34");
+        let message = format!(
+            r#"{{"type":"next","payload":{{"data":{{"activityAdded":{{"cursor":"{cursor}","metadata":{{"bench_n":7,"bench_sent_us":1700000000000000}}}}}}}}}}"#
+        );
+        assert_eq!(position(&message), Some((812, 34)));
+        assert_eq!(int_after(&message, "\"bench_n\":"), Some(7));
+        assert_eq!(
+            int_after(&message, "\"bench_sent_us\":"),
+            Some(1_700_000_000_000_000)
+        );
+    }
+}
