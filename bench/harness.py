@@ -783,7 +783,9 @@ def run_s(ctx: dict, key: str, subscribers: int, secs: float) -> dict:
             f"load {' '.join(r['loadavg_before'])} → {' '.join(r['loadavg_after'])}")
     else:
         log(f"{label}: ERROR {r['error']}")
+    # The next row starts on a clean table, not on this one's dead rows.
     psql(ctx["db"], "DELETE FROM activities WHERE module = 'bench'")
+    psql(ctx["db"], "VACUUM ANALYZE activities")
     return r
 
 

@@ -696,8 +696,16 @@ async fn main() {
     };
 
     // Phase 0: the writer alone, nobody subscribed, same server processes:
-    // the baseline the writers' slowdown is a ratio against.
+    // the baseline the writers' slowdown is a ratio against. A fresh server
+    // answered its first seconds of writes slower than later ones (S2's
+    // writers were faster with 10,000 subscribers than alone, twice), so
+    // the baseline is measured after as long a warm-up, unmeasured.
     let baseline = if args.baseline > Duration::ZERO {
+        let _ = write_alone(plan(
+            "bench.warm",
+            args.baseline.min(Duration::from_secs(5)),
+        ))
+        .await;
         let mut w = write_alone(plan("bench.base", args.baseline)).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         Some(writer_summary(&mut w))
