@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
-use async_graphql::Schema;
 use async_graphql::{Name, Positioned};
+use async_graphql::{SDLExportOptions, Schema};
 
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
 
+/// Relay connections: described types, slice arguments, totals when selected.
+pub mod connection;
 /// The service and caller of a request.
 pub mod context;
 /// How service errors become GraphQL errors.
@@ -25,8 +27,12 @@ pub mod loaders;
 pub mod metrics;
 /// Write operations.
 pub mod mutation;
+/// Global ids, the Node interface and reading objects back by id.
+pub mod node;
 /// Read operations.
 pub mod query;
+/// The schema's own scalars (DateTime).
+pub mod scalars;
 /// Live operations.
 pub mod subscription;
 /// Object, input and enum types.
@@ -105,5 +111,5 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
 pub fn sdl() -> String {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .finish()
-        .sdl()
+        .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }
