@@ -21,7 +21,7 @@ export function api(baseUrl, token = '') {
     async log(input) {
       const data = await request(
         `mutation($input: LogInput!) { log(input: $input) {
-          activity { uuid action mode insertedAt actionBadgeColor modeBadgeColor } errors { field message } } }`,
+          activity { uuid action mode insertedAt actionTone modeTone } errors { field message } } }`,
         { input },
       );
       if (data.log.errors.length) throw new Error(`log refused: ${JSON.stringify(data.log.errors)}`);
