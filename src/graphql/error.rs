@@ -158,9 +158,11 @@ pub fn service_error(e: ServiceError) -> Error {
             .enumerate()
             .find_map(|(index, e)| e.first().map(|e| (index, e)))
             .map(|(index, first)| {
-                let mut err = field_error(first);
-                err.message = format!("inputs[{index}].{}", err.message);
-                err
+                // The message and `extensions.field` name the same input.
+                field_error(&FieldError {
+                    field: format!("inputs[{index}].{}", first.field),
+                    ..first.clone()
+                })
             })
             .unwrap_or_else(|| coded(BAD_USER_INPUT, "invalid input")),
         ServiceError::Forbidden(message) => coded(FORBIDDEN, message),

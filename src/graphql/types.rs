@@ -230,6 +230,12 @@ impl ActivityGroup {
     async fn resource_uuid(&self) -> Option<Uuid> {
         self.group.latest.resource_uuid
     }
+    /// The thing acted upon, as `Activity.resource` resolves it.
+    async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
+        Ok(load_user(ctx, resource_user_uuid(&self.group.latest))
+            .await?
+            .map(Resource::User))
+    }
     /// How many activities the group holds.
     async fn count(&self) -> u64 {
         self.group.count

@@ -124,7 +124,8 @@ async fn actor_buckets_carry_their_person_and_resource_is_a_union() {
         .data(
             "{ byActor: activityCounts(groupBy: ACTOR) { key count actor { firstName } }
                byAction: activityCounts(groupBy: ACTION) { key actor { firstName } }
-               activityFeed(first: 2) { nodes { resourceType resource { __typename ... on User { firstName } } } } }",
+               activityFeed(first: 2) { nodes { resourceType resource { __typename ... on User { firstName } } } }
+               groupedActivities(filter: {action: \"user.followed\"}) { nodes { resource { ... on User { firstName } } } } }",
             json!({}),
         )
         .await;
@@ -144,6 +145,10 @@ async fn actor_buckets_carry_their_person_and_resource_is_a_union() {
         .unwrap()
         .iter()
         .all(|b| b["actor"].is_null()));
+    assert_eq!(
+        data["groupedActivities"]["nodes"],
+        json!([{ "resource": { "firstName": "Alice" } }])
+    );
     assert_eq!(
         data["activityFeed"]["nodes"],
         json!([
