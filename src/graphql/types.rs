@@ -1,9 +1,7 @@
 //! The GraphQL object, input and enum types, each a thin view of a service type.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    ComplexObject, Context, Enum, InputObject, Json, Object, SimpleObject, Union, ID,
-};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
 use entity::{activity, user};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -12,7 +10,7 @@ use super::connection::{self, ActivityConnection, FeedArgsInput};
 use super::error::{field_error, internal, UserError};
 use super::loaders::{Prefetched, UserLoader};
 use super::node::{global_id, opaque, Kind};
-use super::scalars::{format_utc, DateTime};
+use super::scalars::{format_utc, DateTime, Json};
 use crate::service::{self, badge};
 
 /// One logged business action, and how it reached the client.

@@ -9,7 +9,7 @@ const INTROSPECTION: &str = "{
     __schema {
         queryType { name } mutationType { name } subscriptionType { name }
         types {
-            name kind description
+            name kind description specifiedByURL
             fields(includeDeprecated: true) { name description isDeprecated deprecationReason args { name description defaultValue type { ...Ref } } type { ...Ref } }
             inputFields { name description type { ...Ref } }
             enumValues { name description }
@@ -304,6 +304,13 @@ async fn the_served_schema_has_every_name_of_the_contract_and_documents_every_fi
     );
     for scalar in ["UUID", "DateTime", "JSON"] {
         assert_eq!(find(scalar)["kind"], "SCALAR");
+        // Code generators and docs link a scalar's format through @specifiedBy.
+        assert!(
+            find(scalar)["specifiedByURL"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http")),
+            "{scalar} has no @specifiedBy"
+        );
     }
 
     // Every type, field, argument, input field and enum value of the
