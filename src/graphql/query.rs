@@ -54,7 +54,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "A global id, as an `id` field gave it.")] id: ID,
     ) -> Result<Option<Node>> {
-        Ok(self.nodes(ctx, vec![id]).await?.pop().flatten())
+        Ok(read_nodes(ctx, "id", vec![id]).await?.pop().flatten())
     }
 
     /// The objects with these global ids (at most 100), in the order asked;
@@ -64,52 +64,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Global ids, as `id` fields gave them; at most 100.")] ids: Vec<ID>,
     ) -> Result<Vec<Option<Node>>> {
-        let (feed, caller) = service(ctx)?;
-        if ids.len() > MAX_UUIDS_PER_READ {
-            return Err(coded(
-                BAD_USER_INPUT,
-                format!("ids: at most {MAX_UUIDS_PER_READ} per request"),
-            ));
-        }
-        let parsed: Vec<(Kind, Uuid)> = ids
-            .iter()
-            .map(|id| {
-                node::parse(id).ok_or_else(|| {
-                    coded(
-                        BAD_USER_INPUT,
-                        format!("ids: {} is not a global id", id.as_str()),
-                    )
-                })
-            })
-            .collect::<Result<_>>()?;
-        let wanted = |kind| -> Vec<Uuid> {
-            parsed
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, u)| *u)
-                .collect()
-        };
-        let activities = feed
-            .get_many(&caller, &wanted(Kind::Activity))
-            .await
-            .graphql()?;
-        let users = feed
-            .users_for(&caller, &wanted(Kind::User))
-            .await
-            .graphql()?;
-        Ok(parsed
-            .iter()
-            .map(|(kind, uuid)| match kind {
-                Kind::Activity => activities
-                    .iter()
-                    .find(|a| a.uuid == *uuid)
-                    .map(|a| Node::Activity(Box::new(Activity::read(a.clone())))),
-                Kind::User => users
-                    .iter()
-                    .find(|u| u.uuid == *uuid)
-                    .map(|u| Node::User(User(u.clone()))),
-            })
-            .collect())
+        read_nodes(ctx, "ids", ids).await
     }
 
     /// Matching activities by numbered page, newest first; for page/perPage
@@ -384,6 +339,56 @@ impl QueryRoot {
         let (feed, caller) = service(ctx)?;
         Ok(feed.user(&caller, uuid).await.graphql()?.map(User))
     }
+}
+
+/// The objects of global ids given as argument `arg`, in order: one read per type.
+async fn read_nodes(ctx: &Context<'_>, arg: &str, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    let (feed, caller) = service(ctx)?;
+    if ids.len() > MAX_UUIDS_PER_READ {
+        return Err(coded(
+            BAD_USER_INPUT,
+            format!("{arg}: at most {MAX_UUIDS_PER_READ} per request"),
+        ));
+    }
+    let parsed: Vec<(Kind, Uuid)> = ids
+        .iter()
+        .map(|id| {
+            node::parse(id).ok_or_else(|| {
+                coded(
+                    BAD_USER_INPUT,
+                    format!("{arg}: {} is not a global id", id.as_str()),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let wanted = |kind| -> Vec<Uuid> {
+        parsed
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, u)| *u)
+            .collect()
+    };
+    let activities = feed
+        .get_many(&caller, &wanted(Kind::Activity))
+        .await
+        .graphql()?;
+    let users = feed
+        .users_for(&caller, &wanted(Kind::User))
+        .await
+        .graphql()?;
+    Ok(parsed
+        .iter()
+        .map(|(kind, uuid)| match kind {
+            Kind::Activity => activities
+                .iter()
+                .find(|a| a.uuid == *uuid)
+                .map(|a| Node::Activity(Box::new(Activity::read(a.clone())))),
+            Kind::User => users
+                .iter()
+                .find(|u| u.uuid == *uuid)
+                .map(|u| Node::User(User(u.clone()))),
+        })
+        .collect())
 }
 
 async fn distinct(ctx: &Context<'_>, column: Column) -> Result<Vec<String>> {

@@ -86,7 +86,7 @@ async fn a_malformed_id_or_too_many_ids_are_bad_user_input() {
 
     // Assert
     assert_eq!(garbage["extensions"]["code"], "BAD_USER_INPUT");
-    assert_eq!(garbage["message"], "ids: not-an-id is not a global id");
+    assert_eq!(garbage["message"], "id: not-an-id is not a global id");
     assert_eq!(uuid_alone["extensions"]["code"], "BAD_USER_INPUT");
     assert_eq!(too_many["extensions"]["code"], "BAD_USER_INPUT");
     assert_eq!(too_many["message"], "ids: at most 100 per request");
