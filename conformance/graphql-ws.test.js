@@ -99,7 +99,7 @@ test('an invalid operation gets an error message for that operation, and the soc
     assert.match(errors[0].message, /noSuchField/);
     const done = deferred();
     ws.subscribe({ query: '{ __typename }' }, { next: done.resolve, error: done.reject, complete: () => {} });
-    assert.deepEqual((await within(done.promise, 5000, 'a second operation')).data, { __typename: 'QueryRoot' });
+    assert.deepEqual((await within(done.promise, 5000, 'a second operation')).data, { __typename: 'Query' });
     assert.equal(connections, 1, 'both operations ran on one connection');
   } finally {
     await ws.dispose();

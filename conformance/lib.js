@@ -48,12 +48,12 @@ export async function logActivity(url, action, headers = {}) {
   const data = await post(
     url,
     {
-      query: 'mutation($action: String!) { log(input: {action: $action}) { activity { uuid } errors { field message } } }',
+      query: 'mutation($action: String!) { log(input: {action: $action}) { activity { uuid } userErrors { field message } } }',
       variables: { action },
     },
     headers,
   );
-  if (data.log.errors.length) throw new Error(`log refused: ${JSON.stringify(data.log.errors)}`);
+  if (data.log.userErrors.length) throw new Error(`log refused: ${JSON.stringify(data.log.userErrors)}`);
   return data.log.activity.uuid;
 }
 

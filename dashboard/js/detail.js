@@ -2,7 +2,7 @@
 
 import { activityActionClass, activityModeClass } from './badges.js';
 import { h } from './dom.js';
-import { exactTime, personName, relativeTime } from './format.js';
+import { exactTime, personName, relativeTime, resourcePerson } from './format.js';
 import { describeMetadata, renderMetadata } from './metadata.js';
 import { badge } from './table.js';
 
@@ -36,12 +36,13 @@ export function renderDetail(activity, { onFilter = () => {} } = {}) {
   const filterButton = (key, value, text) =>
     h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { filterKey: key, filterValue: value } }, text);
 
+  const resourceUser = resourcePerson(activity);
   const resource = activity.resourceType || activity.resourceUuid
     ? h(
       'div',
       { class: 'stack' },
       h('span', {}, activity.resourceType ?? '(no type)'),
-      activity.resourceUser ? h('span', {}, personName(activity.resourceUser) ?? activity.resourceUser.email ?? '') : null,
+      resourceUser ? h('span', {}, personName(resourceUser) ?? resourceUser.email ?? '') : null,
       activity.resourceUuid ? mono(activity.resourceUuid) : null,
     )
     : none();

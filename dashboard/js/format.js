@@ -41,6 +41,12 @@ export function exactTime(iso) {
   return `${local} (${iso})`;
 }
 
+/** The person an activity was done to: its `resource` when that is a User, else null. */
+export function resourcePerson(activity) {
+  const resource = activity?.resource;
+  return resource?.__typename === 'User' ? resource : null;
+}
+
 /** A person's full name, else their email, else null. */
 export function personName(user) {
   if (!user) return null;

@@ -5,9 +5,9 @@ const PERSON = 'uuid email firstName lastName';
 const ACTIVITY_FIELDS = `
   uuid action module mode
   actorUuid actor { ${PERSON} }
-  resourceType resourceUuid resourceUser { ${PERSON} }
+  resourceType resourceUuid resource { __typename ... on User { ${PERSON} } }
   targetUuid target { ${PERSON} }
-  metadata insertedAt actionBadgeColor modeBadgeColor`;
+  metadata insertedAt actionTone modeTone`;
 
 /** The filter option lists. */
 export const OPTIONS = `query DashboardOptions {

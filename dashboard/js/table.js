@@ -2,7 +2,7 @@
 
 import { activityActionClass, activityModeClass } from './badges.js';
 import { h } from './dom.js';
-import { exactTime, personLabel, personName, relativeTime, shortUuid } from './format.js';
+import { exactTime, personLabel, personName, relativeTime, resourcePerson, shortUuid } from './format.js';
 import { summarizeMetadata } from './metadata.js';
 
 /** A badge; `text` is shown as given. */
@@ -32,7 +32,8 @@ function personCell(user, uuid, cls) {
 }
 
 function resourceCell(activity) {
-  const { resourceType, resourceUuid, resourceUser } = activity;
+  const { resourceType, resourceUuid } = activity;
+  const resourceUser = resourcePerson(activity);
   if (!resourceType && !resourceUuid) return h('td', { class: 'col-resource' }, h('span', { class: 'muted' }, '—'));
   const label = personName(resourceUser) ?? (resourceUuid ? shortUuid(resourceUuid) : '');
   return h(

@@ -21,27 +21,30 @@ export function api(baseUrl, token = '') {
     async log(input) {
       const data = await request(
         `mutation($input: LogInput!) { log(input: $input) {
-          activity { uuid action mode insertedAt actionBadgeColor modeBadgeColor } errors { field message } } }`,
+          activity { uuid action mode insertedAt actionTone modeTone } userErrors { field message } } }`,
         { input },
       );
-      if (data.log.errors.length) throw new Error(`log refused: ${JSON.stringify(data.log.errors)}`);
+      if (data.log.userErrors.length) throw new Error(`log refused: ${JSON.stringify(data.log.userErrors)}`);
       return data.log.activity;
     },
 
     /** Logs many in one transaction and returns them. */
     async logBatch(inputs) {
       const data = await request(
-        `mutation($inputs: [LogInput!]!) { logBatch(inputs: $inputs) { activity { uuid action insertedAt } errors { message } } }`,
+        `mutation($inputs: [LogInput!]!) { logActivities(inputs: $inputs) { activities { uuid action insertedAt } userErrors { field message } } }`,
         { inputs },
       );
-      return data.logBatch.map((p) => p.activity);
+      if (data.logActivities.userErrors.length) throw new Error(`batch refused: ${JSON.stringify(data.logActivities.userErrors)}`);
+      return data.logActivities.activities;
     },
 
     async upsertUsers(users) {
-      return (await request(
-        'mutation($u: [UserInput!]!) { upsertUsers(inputs: $u) { uuid email firstName lastName } }',
+      const { saveUsers } = await request(
+        'mutation($u: [UserInput!]!) { saveUsers(inputs: $u) { users { uuid email firstName lastName } userErrors { field message } } }',
         { u: users },
-      )).upsertUsers;
+      );
+      if (saveUsers.userErrors.length) throw new Error(`users refused: ${JSON.stringify(saveUsers.userErrors)}`);
+      return saveUsers.users;
     },
   };
 }

@@ -186,7 +186,7 @@ test('a logged activity appears live, newest first, with its badge classes', asy
   assert.equal(await first.getAttribute('data-uuid'), logged.uuid, 'the newest row is on top');
   const actionBadge = row(page, logged.uuid).locator('.col-action .badge-action');
   assert.match(await actionBadge.getAttribute('class'), /\bbadge-success\b/);
-  assert.equal(logged.actionBadgeColor, 'badge-success');
+  assert.equal(logged.actionTone, 'SUCCESS');
   assert.match(await row(page, logged.uuid).locator('.col-mode .badge').getAttribute('class'), /\bbadge-warning\b/);
   assert.equal(await row(page, logged.uuid).locator('.col-actor .person').textContent(), 'Ada Lovelace');
   assert.match(await row(page, logged.uuid).locator('time').getAttribute('title'), /\d{4}/, 'exact time on hover');

@@ -6,8 +6,8 @@ import {
   actionBadgeClass,
   activityActionClass,
   activityModeClass,
-  knownBadgeClass,
   modeBadgeClass,
+  toneClass,
 } from '../../dashboard/js/badges.js';
 
 test('action rules give the server\'s classes', () => {
@@ -41,12 +41,25 @@ test('mode rules are exact and case-sensitive', () => {
   assert.equal(modeBadgeClass('toString'), 'badge-ghost', 'no prototype keys');
 });
 
-test('a class from the server is used only when it is a known badge class', () => {
-  assert.equal(knownBadgeClass('badge-accent', 'badge-ghost'), 'badge-accent');
-  assert.equal(knownBadgeClass('x" onclick="alert(1)', 'badge-ghost'), 'badge-ghost');
-  assert.equal(activityActionClass({ action: 'post.created', actionBadgeColor: 'badge-error' }), 'badge-error');
-  assert.equal(activityActionClass({ action: 'post.created', actionBadgeColor: 'nonsense' }), 'badge-success');
-  assert.equal(activityModeClass({ mode: 'cron' }), 'badge-secondary');
+test('a tone from the server maps to a class only when it is a known tone', () => {
+  assert.equal(toneClass('SUCCESS', 'badge-ghost'), 'badge-success');
+  assert.equal(toneClass('NEUTRAL', 'badge-info'), 'badge-ghost');
+  assert.equal(toneClass('x" onclick="alert(1)', 'badge-ghost'), 'badge-ghost');
+  assert.equal(toneClass('toString', 'badge-ghost'), 'badge-ghost', 'no prototype keys');
+  assert.equal(activityActionClass({ action: 'post.created', actionTone: 'ERROR' }), 'badge-error');
+  assert.equal(activityActionClass({ action: 'post.created', actionTone: 'nonsense' }), 'badge-success');
+  assert.equal(activityModeClass({ mode: 'manual', modeTone: 'INFO' }), 'badge-info');
+  assert.equal(activityModeClass({ mode: 'cron', modeTone: 'NEUTRAL' }), 'badge-secondary', 'the dashboard tells cron apart');
+  assert.equal(activityModeClass({ mode: 'script', modeTone: 'NEUTRAL' }), 'badge-accent');
+  assert.equal(activityModeClass({ mode: 'auto' }), 'badge-info', 'no tone: the local rule');
+});
+
+test('every tone the schema defines has a class', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const sdl = await readFile(new URL('../../schema.graphql', import.meta.url), 'utf8');
+  const tones = sdl.match(/enum Tone \{([^}]*)\}/)[1].match(/^\s*([A-Z_]+)\s*$/gm).map((t) => t.trim());
+  assert.deepEqual(tones, ['SUCCESS', 'ERROR', 'WARNING', 'INFO', 'NEUTRAL']);
+  for (const tone of tones) assert.notEqual(toneClass(tone, null), null, tone);
 });
 
 test('every class the rules give is one the stylesheet defines', async () => {

@@ -22,10 +22,16 @@ pub const SCAN: usize = 1000;
 /// by id, a keyset page), before what it returns.
 pub const STATEMENT: usize = 25;
 
-/// The cost of a list field: its page size times the cost of one entry, so
-/// that the complexity limit bounds the rows a query can ask for.
+/// Page sizes above this cost no more in the complexity check: larger ones
+/// are refused by the range check with a message that says so, which a
+/// "too complex" answer did not. It is the default page cap.
+const COST_PAGE_CAP: i32 = 500;
+
+/// The cost of a list field: its page size (50 when not given, capped at
+/// [`COST_PAGE_CAP`]) times the cost of one entry, so that the complexity
+/// limit bounds the rows a query can ask for.
 pub fn list_cost(page_size: Option<i32>, child: usize) -> usize {
-    (page_size.unwrap_or(50).max(1) as usize).saturating_mul(child)
+    (page_size.unwrap_or(50).clamp(1, COST_PAGE_CAP) as usize).saturating_mul(child)
 }
 
 /// The bounds on one document.

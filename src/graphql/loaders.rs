@@ -76,7 +76,11 @@ pub async fn prefetch_people(
         }
     }
     let wants = |field: &str| selections.iter().any(|s| s.field(field).exists());
-    let (actor, target, resource) = (wants("actor"), wants("target"), wants("resourceUser"));
+    let (actor, target, resource) = (
+        wants("actor"),
+        wants("target"),
+        wants("resourceUser") || wants("resource"),
+    );
     let mut keys = HashSet::new();
     for row in rows {
         keys.extend(row.actor_uuid.filter(|_| actor));

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
-use async_graphql::Schema;
 use async_graphql::{Name, Positioned};
+use async_graphql::{SDLExportOptions, Schema};
 
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
 use limits::DocumentLimits;
 use persisted::PersistedQueries;
 
+/// Relay connections: described types, slice arguments, totals when selected.
+pub mod connection;
 /// The service and caller of a request.
 pub mod context;
 /// How service errors become GraphQL errors.
@@ -29,10 +31,14 @@ pub mod loaders;
 pub mod metrics;
 /// Write operations.
 pub mod mutation;
+/// Global ids, the Node interface and reading objects back by id.
+pub mod node;
 /// Apollo's automatic persisted queries, in a store bounded by bytes.
 pub mod persisted;
 /// Read operations.
 pub mod query;
+/// The schema's own scalars (DateTime).
+pub mod scalars;
 /// Live operations.
 pub mod subscription;
 /// Object, input and enum types.
@@ -118,5 +124,5 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
 pub fn sdl() -> String {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .finish()
-        .sdl()
+        .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

@@ -3,10 +3,11 @@
 use async_graphql::{Context, Object, Result};
 
 use super::context::service;
-use super::error::{service_error, IntoGraphql};
+use super::error::{service_error, user_errors, IntoGraphql};
+use super::scalars::DateTime;
 use super::types::{
-    Activity, FieldError, LogInput, LogPayload, LogUserChangeInput, LogUserChangePayload,
-    PruneResult, User, UserInput,
+    Activity, FieldError, LogActivitiesPayload, LogInput, LogPayload, LogUserChangeInput,
+    LogUserChangePayload, PruneActivitiesPayload, PruneResult, SaveUsersPayload, User, UserInput,
 };
 use crate::service::{self, RequestContext, ServiceError};
 
@@ -32,19 +33,28 @@ pub const BATCH_REJECTED: &str = "BATCH_REJECTED";
 #[derive(Default)]
 pub struct MutationRoot;
 
-#[Object]
+/// Write operations: log activities and changes of people, store people, prune.
+#[Object(name = "Mutation")]
 impl MutationRoot {
-    /// Logs one activity. Invalid input comes back in `errors`, and nothing is written.
-    async fn log(&self, ctx: &Context<'_>, input: LogInput) -> Result<LogPayload> {
+    /// Logs one activity. Invalid input comes back in `userErrors`, and nothing is written.
+    async fn log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The activity to log.")] input: LogInput,
+    ) -> Result<LogPayload> {
         let (feed, caller) = service(ctx)?;
         let input = new_activity(input, &request_context(ctx));
         match feed.log(&caller, input).await {
-            Ok(row) => Ok(LogPayload {
-                activity: Some(Activity::exact(row)),
+            Ok(logged) => Ok(LogPayload {
+                replayed: logged.replayed,
+                activity: Some(Activity::exact(logged.activity)),
+                user_errors: Vec::new(),
                 errors: Vec::new(),
             }),
             Err(ServiceError::Invalid(errors)) => Ok(LogPayload {
                 activity: None,
+                replayed: false,
+                user_errors: user_errors(&["input"], ServiceError::Invalid(errors.clone()))?,
                 errors: errors.into_iter().map(Into::into).collect(),
             }),
             Err(e) => Err(service_error(e)),
@@ -54,26 +64,23 @@ impl MutationRoot {
     /// Logs many activities in one transaction: all are written, or, when any
     /// is invalid, none is and each payload says why. A `correlationId` (1 to
     /// 100 characters) is stamped on every entry; an entry naming another is refused.
+    #[graphql(deprecation = "Use `logActivities`, whose userErrors carry each entry's index.")]
     async fn log_batch(
         &self,
         ctx: &Context<'_>,
-        inputs: Vec<LogInput>,
-        correlation_id: Option<String>,
+        #[graphql(desc = "The activities to log, in order.")] inputs: Vec<LogInput>,
+        #[graphql(desc = "Stamped on every entry; 1 to 100 characters.")] correlation_id: Option<
+            String,
+        >,
     ) -> Result<Vec<LogPayload>> {
         let (feed, caller) = service(ctx)?;
-        let context = request_context(ctx);
-        let inputs: Vec<service::NewActivity> = inputs
-            .into_iter()
-            .map(|input| new_activity(input, &context))
-            .collect();
-        match feed
-            .log_correlated_batch(&caller, correlation_id.as_deref(), inputs)
-            .await
-        {
-            Ok(rows) => Ok(rows
+        match log_all(ctx, feed, &caller, inputs, correlation_id).await {
+            Ok(logged) => Ok(logged
                 .into_iter()
-                .map(|row| LogPayload {
-                    activity: Some(Activity::exact(row)),
+                .map(|logged| LogPayload {
+                    replayed: logged.replayed,
+                    activity: Some(Activity::exact(logged.activity)),
+                    user_errors: Vec::new(),
                     errors: Vec::new(),
                 })
                 .collect()),
@@ -82,12 +89,49 @@ impl MutationRoot {
         }
     }
 
+    /// Logs many activities in one transaction: all are written, or, when any
+    /// is invalid, none is and `userErrors` says which and why. A
+    /// `correlationId` (1 to 100 characters) is stamped on every entry; an
+    /// entry naming another is refused.
+    async fn log_activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The activities to log, in order; at most the batch cap (1000 by default)."
+        )]
+        inputs: Vec<LogInput>,
+        #[graphql(desc = "Stamped on every entry; 1 to 100 characters.")] correlation_id: Option<
+            String,
+        >,
+    ) -> Result<LogActivitiesPayload> {
+        let (feed, caller) = service(ctx)?;
+        Ok(
+            match log_all(ctx, feed, &caller, inputs, correlation_id).await {
+                Ok(logged) => LogActivitiesPayload {
+                    activities: logged
+                        .into_iter()
+                        .map(|l| Activity::exact(l.activity))
+                        .collect(),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => LogActivitiesPayload {
+                    activities: Vec::new(),
+                    user_errors: user_errors(&[], e)?,
+                },
+            },
+        )
+    }
+
     /// Logs the fields of a person that really changed, as one activity whose
-    /// metadata holds "<field>_from"/"<field>_to" pairs; logs nothing when none changed.
+    /// metadata holds "<field>_from"/"<field>_to" pairs; logs nothing when
+    /// none changed. The keys email, firstName/first_name and
+    /// lastName/last_name compare against the stored person (when `before`
+    /// is omitted) and are logged in snake_case; other keys compare against
+    /// `before` only.
     async fn log_user_change(
         &self,
         ctx: &Context<'_>,
-        input: LogUserChangeInput,
+        #[graphql(desc = "The change to log.")] input: LogUserChangeInput,
     ) -> Result<LogUserChangePayload> {
         let (feed, caller) = service(ctx)?;
         let mut change = service::UserChange::from(input);
@@ -96,11 +140,13 @@ impl MutationRoot {
             Ok(outcome) => Ok(LogUserChangePayload {
                 changed: outcome.activity.is_some(),
                 activity: outcome.activity.map(Activity::exact),
+                user_errors: Vec::new(),
                 errors: Vec::new(),
             }),
             Err(ServiceError::Invalid(errors)) => Ok(LogUserChangePayload {
                 changed: false,
                 activity: None,
+                user_errors: user_errors(&["input"], ServiceError::Invalid(errors.clone()))?,
                 errors: errors.into_iter().map(Into::into).collect(),
             }),
             Err(e) => Err(service_error(e)),
@@ -108,17 +154,48 @@ impl MutationRoot {
     }
 
     /// Deletes activities stored more than `days` days ago (days > 0).
-    async fn prune(&self, ctx: &Context<'_>, days: i64) -> Result<PruneResult> {
+    #[graphql(deprecation = "Use `pruneActivities`, which answers bad input in userErrors.")]
+    async fn prune(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Delete what is older than this many days; at least 1.")] days: i64,
+    ) -> Result<PruneResult> {
         let (feed, caller) = service(ctx)?;
         let result = feed.prune(&caller, days).await.graphql()?;
         Ok(PruneResult {
             deleted: result.deleted,
-            cutoff: result.cutoff,
+            cutoff: DateTime(result.cutoff),
+        })
+    }
+
+    /// Deletes activities stored more than `days` days ago.
+    async fn prune_activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Delete what is older than this many days; at least 1.")] days: i64,
+    ) -> Result<PruneActivitiesPayload> {
+        let (feed, caller) = service(ctx)?;
+        Ok(match feed.prune(&caller, days).await {
+            Ok(result) => PruneActivitiesPayload {
+                deleted: Some(result.deleted),
+                cutoff: Some(DateTime(result.cutoff)),
+                user_errors: Vec::new(),
+            },
+            Err(e) => PruneActivitiesPayload {
+                deleted: None,
+                cutoff: None,
+                user_errors: user_errors(&[], e)?,
+            },
         })
     }
 
     /// Inserts or updates people by uuid; returns them as stored.
-    async fn upsert_users(&self, ctx: &Context<'_>, inputs: Vec<UserInput>) -> Result<Vec<User>> {
+    #[graphql(deprecation = "Use `saveUsers`, which answers bad input in userErrors.")]
+    async fn upsert_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The people as the host platform knows them now.")] inputs: Vec<UserInput>,
+    ) -> Result<Vec<User>> {
         let (feed, caller) = service(ctx)?;
         let users = feed
             .upsert_users(&caller, inputs.into_iter().map(Into::into).collect())
@@ -126,6 +203,44 @@ impl MutationRoot {
             .graphql()?;
         Ok(users.into_iter().map(User).collect())
     }
+
+    /// Inserts or updates people by uuid, all or none; returns them as stored.
+    async fn save_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The people as the host platform knows them now; at most the batch cap.")]
+        inputs: Vec<UserInput>,
+    ) -> Result<SaveUsersPayload> {
+        let (feed, caller) = service(ctx)?;
+        let inputs = inputs.into_iter().map(Into::into).collect();
+        Ok(match feed.upsert_users(&caller, inputs).await {
+            Ok(users) => SaveUsersPayload {
+                users: users.into_iter().map(User).collect(),
+                user_errors: Vec::new(),
+            },
+            Err(e) => SaveUsersPayload {
+                users: Vec::new(),
+                user_errors: user_errors(&[], e)?,
+            },
+        })
+    }
+}
+
+/// Logs a batch, with the request's context and the batch's correlation id.
+async fn log_all(
+    ctx: &Context<'_>,
+    feed: &service::ActivityFeed,
+    caller: &service::Caller,
+    inputs: Vec<LogInput>,
+    correlation_id: Option<String>,
+) -> Result<Vec<service::Logged>, ServiceError> {
+    let context = request_context(ctx);
+    let inputs: Vec<service::NewActivity> = inputs
+        .into_iter()
+        .map(|input| new_activity(input, &context))
+        .collect();
+    feed.log_correlated_batch(caller, correlation_id.as_deref(), inputs)
+        .await
 }
 
 /// One payload per input of a refused batch: its own errors, or a note that
@@ -136,6 +251,8 @@ fn batch_refusal(per_input: Vec<Vec<service::FieldError>>) -> Vec<LogPayload> {
         .into_iter()
         .map(|errors| LogPayload {
             activity: None,
+            replayed: false,
+            user_errors: Vec::new(),
             errors: if errors.is_empty() {
                 vec![FieldError {
                     field: "inputs".into(),

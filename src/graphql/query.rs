@@ -1,33 +1,23 @@
 //! The read side of the API.
 
-use async_graphql::connection::{self, Connection, CursorType, Edge};
-use async_graphql::{Context, ErrorExtensions, Object, Result};
+use async_graphql::{Context, Object, Result, ID};
 use entity::activity::Column;
 use uuid::Uuid;
 
-use super::context::service;
+use super::connection::{
+    self, edge_cursor, slice_size, ActivityConnection, ActivityGroupConnection, ActivityGroupEdge,
+    FeedArgsInput, PageInfo, DEFAULT_GROUPS,
+};
+use super::context::{identity, service};
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
 use super::limits::{list_cost, SCAN, STATEMENT};
 use super::loaders::prefetch_people;
+use super::node::{self, Kind, Node};
 use super::types::{
-    Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage, CountBucket, User,
+    filter_of, Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage,
+    CountBucket, Tone, User, Viewer,
 };
-use crate::service::{badge, ActivityFilter, Cursor, FeedArgs, GroupArgs, PageArgs};
-
-/// The feed's cursor as async-graphql's connection helper reads and writes it.
-pub struct FeedCursor(pub Cursor);
-
-impl CursorType for FeedCursor {
-    type Error = &'static str;
-
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        Cursor::decode(s).map(FeedCursor).ok_or("invalid cursor")
-    }
-
-    fn encode_cursor(&self) -> String {
-        self.0.encode()
-    }
-}
+use crate::service::{badge, ActivityFilter, GroupArgs, PageArgs, MAX_UUIDS_PER_READ};
 
 /// The retention the server was configured with, in days.
 pub struct RetentionDays(pub u32);
@@ -45,39 +35,82 @@ fn size(n: i32) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn filter(f: Option<ActivityFilterInput>) -> ActivityFilter {
-    f.map(Into::into).unwrap_or_default()
-}
-
 /// Read operations on the activity feed.
 #[derive(Default)]
 pub struct QueryRoot;
 
-#[Object]
+/// Read operations: activities (by page, by cursor, grouped, counted), people, objects by id.
+#[Object(name = "Query")]
 impl QueryRoot {
-    /// Matching activities by numbered page, newest first.
+    /// Who the request's credentials say is calling: role, uuid and stored person.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let identity = identity(ctx)?;
+        Ok(Viewer(identity.caller, identity.expires_at))
+    }
+
+    /// The object with this global id (an `id` field's value); null when
+    /// there is none or the caller may not see it.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id, as an `id` field gave it.")] id: ID,
+    ) -> Result<Option<Node>> {
+        Ok(read_nodes(ctx, "id", vec![id]).await?.pop().flatten())
+    }
+
+    /// The objects with these global ids (at most 100), in the order asked;
+    /// null for each there is none of, or the caller may not see.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, as `id` fields gave them; at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        read_nodes(ctx, "ids", ids).await
+    }
+
+    /// Matching activities by numbered page, newest first; for page/perPage
+    /// screens. `activityFeed` pages by cursor.
     #[graphql(complexity = "SCAN + list_cost(per_page, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
-        #[graphql(default_with = "Some(DEFAULT_PAGE)")] page: Option<i32>,
-        #[graphql(default_with = "Some(DEFAULT_PER_PAGE)")] per_page: Option<i32>,
+        #[graphql(desc = "Conditions every activity listed meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(desc = "The page, from 1.", default_with = "Some(DEFAULT_PAGE)")] page: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Activities per page, 1 to the page cap (500 by default).",
+            default_with = "Some(DEFAULT_PER_PAGE)"
+        )]
+        per_page: Option<i32>,
     ) -> Result<ActivityPage> {
-        page_of(ctx, self::filter(filter), page, per_page).await
+        page_of(ctx, filter_of(filter)?, page, per_page).await
     }
 
     /// Activities a person performed (as actor), by numbered page, newest first.
-    #[graphql(complexity = "SCAN + list_cost(per_page, child_complexity)")]
+    #[graphql(
+        complexity = "SCAN + list_cost(per_page, child_complexity)",
+        deprecation = "Use `user(uuid:) { activities(first:) }`, a Relay connection with totalCount."
+    )]
     async fn activities_for_user(
         &self,
         ctx: &Context<'_>,
-        user_uuid: Uuid,
-        filter: Option<ActivityFilterInput>,
-        #[graphql(default_with = "Some(DEFAULT_PAGE)")] page: Option<i32>,
-        #[graphql(default_with = "Some(DEFAULT_PER_PAGE)")] per_page: Option<i32>,
+        #[graphql(desc = "The person who performed the activities.")] user_uuid: Uuid,
+        #[graphql(desc = "Further conditions on the activities.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(desc = "The page, from 1.", default_with = "Some(DEFAULT_PAGE)")] page: Option<
+            i32,
+        >,
+        #[graphql(
+            desc = "Activities per page, 1 to the page cap (500 by default).",
+            default_with = "Some(DEFAULT_PER_PAGE)"
+        )]
+        per_page: Option<i32>,
     ) -> Result<ActivityPage> {
-        let mut filter = self::filter(filter);
+        let mut filter = filter_of(filter)?;
         filter.within_actor = Some(user_uuid);
         page_of(ctx, filter, page, per_page).await
     }
@@ -88,47 +121,25 @@ impl QueryRoot {
     async fn activity_feed(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
+        #[graphql(desc = "Conditions every activity listed meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(
+            desc = "The newest this many of what follows `after`, 0 to the page cap (500 by default); 50 when neither first nor last is given (not declared as a default, which would send it beside `last`)."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "An edge cursor: only activities older than it.")] after: Option<String>,
+        #[graphql(desc = "The oldest this many of what precedes `before`, 0 to the page cap.")]
         last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<FeedCursor, Activity>> {
-        let (feed, caller) = service(ctx)?;
-        let filter = self::filter(filter);
-        let conn = connection::query(
-            after,
-            before,
+        #[graphql(desc = "An edge cursor: only activities newer than it.")] before: Option<String>,
+    ) -> Result<ActivityConnection> {
+        let args = FeedArgsInput {
             first,
+            after,
             last,
-            |after: Option<FeedCursor>, before: Option<FeedCursor>, first, last| async move {
-                let look = ctx.look_ahead();
-                let nodes = [look.field("edges").field("node"), look.field("nodes")];
-                let args = FeedArgs {
-                    after: after.map(|c| c.0),
-                    before: before.map(|c| c.0),
-                    first: first.map(|n| n as u64),
-                    last: last.map(|n| n as u64),
-                    actors: nodes.iter().any(|n| n.field("actor").exists()),
-                };
-                let slice = feed.feed(&caller, &filter, args).await.graphql()?;
-                prefetch_people(ctx, &slice.entries, &nodes, slice.actors).await?;
-                let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
-                conn.edges.extend(
-                    slice
-                        .entries
-                        .into_iter()
-                        .map(|row| Edge::new(FeedCursor(Cursor::of(&row)), Activity::read(row))),
-                );
-                Ok::<_, async_graphql::Error>(conn)
-            },
-        )
-        .await;
-        // The helper's own argument errors carry no code; they are all bad input.
-        conn.map_err(|e| match e.extensions {
-            Some(_) => e,
-            None => e.extend_with(|_, ext| ext.set("code", BAD_USER_INPUT)),
-        })
+            before,
+        };
+        connection::activities(ctx, filter_of(filter)?, args).await
     }
 
     /// Matching activities collapsed into groups, newest group first, as a
@@ -140,42 +151,61 @@ impl QueryRoot {
     async fn grouped_activities(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
-        #[graphql(default = 3600)] window: i32,
+        #[graphql(desc = "Conditions every grouped activity meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(
+            desc = "Seconds between consecutive activities of one group, 0 to a year.",
+            default = 3600
+        )]
+        window: i32,
+        #[graphql(
+            desc = "The newest this many groups of what follows `after`, 0 to the page cap (500 by default).",
+            default_with = "Some(DEFAULT_GROUPS)"
+        )]
         first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Connection<FeedCursor, ActivityGroup>> {
+        #[graphql(desc = "An edge cursor: only groups older than it.")] after: Option<String>,
+    ) -> Result<ActivityGroupConnection> {
         let (feed, caller) = service(ctx)?;
-        let filter = self::filter(filter);
-        let after = after
-            .map(|c| {
-                Cursor::decode(&c).ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))
-            })
-            .transpose()?;
+        let filter = filter_of(filter)?;
         let args = GroupArgs {
             window_secs: i64::from(window),
-            first: first.map(size),
-            after,
+            first: slice_size("first", first.or(Some(DEFAULT_GROUPS)))?,
+            after: edge_cursor("after", after)?,
         };
         let slice = feed.grouped(&caller, &filter, args).await.graphql()?;
-        let mut conn = Connection::new(slice.has_previous_page, slice.has_next_page);
-        conn.edges.extend(
-            slice
-                .groups
-                .into_iter()
-                .map(|group| Edge::new(FeedCursor(group.cursor()), ActivityGroup(group))),
-        );
-        Ok(conn)
+        let edges: Vec<ActivityGroupEdge> = slice
+            .groups
+            .into_iter()
+            .map(|group| ActivityGroupEdge {
+                cursor: group.cursor().encode(),
+                node: ActivityGroup { group, window },
+            })
+            .collect();
+        Ok(ActivityGroupConnection {
+            page_info: PageInfo {
+                has_previous_page: slice.has_previous_page,
+                has_next_page: slice.has_next_page,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
     }
 
     /// The newest activities.
     #[graphql(
-        complexity = "STATEMENT + list_cost(limit.or(Some(DEFAULT_LIMIT)), child_complexity)"
+        complexity = "STATEMENT + list_cost(limit.or(Some(DEFAULT_LIMIT)), child_complexity)",
+        deprecation = "Use `activityFeed(first:)`, which also pages on."
     )]
     async fn recent_activities(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(DEFAULT_LIMIT)")] limit: Option<i32>,
+        #[graphql(
+            desc = "How many, 1 to the page cap.",
+            default_with = "Some(DEFAULT_LIMIT)"
+        )]
+        limit: Option<i32>,
     ) -> Result<Vec<Activity>> {
         let (feed, caller) = service(ctx)?;
         let rows = feed
@@ -190,22 +220,29 @@ impl QueryRoot {
         Ok(rows.into_iter().map(Activity::read).collect())
     }
 
-    /// One activity by id; null when there is none, or when the caller may not see it.
+    /// One activity by uuid; null when there is none, or when the caller may not see it.
     #[graphql(complexity = "STATEMENT + child_complexity")]
-    async fn activity(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<Activity>> {
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The activity's uuid.")] uuid: Uuid,
+    ) -> Result<Option<Activity>> {
         let (feed, caller) = service(ctx)?;
         Ok(feed.get(&caller, uuid).await.graphql()?.map(Activity::read))
     }
 
-    /// How many activities match.
+    /// How many activities match. With `filter: {after: <cursor>}`: how many
+    /// are new since the activity of that cursor.
     #[graphql(complexity = "SCAN")]
     async fn activity_count(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
+        #[graphql(desc = "Conditions every activity counted meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
     ) -> Result<u64> {
         let (feed, caller) = service(ctx)?;
-        feed.count(&caller, &self::filter(filter)).await.graphql()
+        feed.count(&caller, &filter_of(filter)?).await.graphql()
     }
 
     /// Matching activities counted by group: largest first, or in time order for DAY and HOUR.
@@ -213,15 +250,20 @@ impl QueryRoot {
     async fn activity_counts(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
-        group_by: ActivityGroupBy,
+        #[graphql(desc = "Conditions every activity counted meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(desc = "What to count by.")] group_by: ActivityGroupBy,
     ) -> Result<Vec<CountBucket>> {
         let (feed, caller) = service(ctx)?;
         let buckets = feed
-            .counts(&caller, &self::filter(filter), group_by.into())
+            .counts(&caller, &filter_of(filter)?, group_by.into())
             .await
             .graphql()?;
-        Ok(buckets.into_iter().map(Into::into).collect())
+        Ok(buckets
+            .into_iter()
+            .map(|b| CountBucket::new(b, group_by))
+            .collect())
     }
 
     /// Every action that has been logged, sorted.
@@ -254,17 +296,43 @@ impl QueryRoot {
         Ok(ctx.data::<RetentionDays>()?.0)
     }
 
+    /// The tone of an action, as `Activity.actionTone` gives it.
+    async fn action_tone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An action, e.g. \"post.created\".")] action: String,
+    ) -> Result<Tone> {
+        service(ctx)?;
+        Ok(badge::action_tone(&action).into())
+    }
+
+    /// The tone of a mode, as `Activity.modeTone` gives it.
+    async fn mode_tone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A mode, e.g. \"manual\"; null for none.")] mode: Option<String>,
+    ) -> Result<Tone> {
+        service(ctx)?;
+        Ok(badge::mode_tone(mode.as_deref()).into())
+    }
+
     /// The dashboard badge class for an action.
-    async fn action_badge_color(&self, ctx: &Context<'_>, action: String) -> Result<&'static str> {
+    #[graphql(deprecation = "Use `actionTone` and map tones to your own classes.")]
+    async fn action_badge_color(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An action, e.g. \"post.created\".")] action: String,
+    ) -> Result<&'static str> {
         service(ctx)?;
         Ok(badge::action_badge_color(&action))
     }
 
     /// The dashboard badge class for a mode.
+    #[graphql(deprecation = "Use `modeTone` and map tones to your own classes.")]
     async fn mode_badge_color(
         &self,
         ctx: &Context<'_>,
-        mode: Option<String>,
+        #[graphql(desc = "A mode, e.g. \"manual\"; null for none.")] mode: Option<String>,
     ) -> Result<&'static str> {
         service(ctx)?;
         Ok(badge::mode_badge_color(mode.as_deref()))
@@ -272,10 +340,64 @@ impl QueryRoot {
 
     /// One person by uuid; null when unknown. A user may only look up themselves.
     #[graphql(complexity = "STATEMENT + child_complexity")]
-    async fn user(&self, ctx: &Context<'_>, uuid: Uuid) -> Result<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person's uuid.")] uuid: Uuid,
+    ) -> Result<Option<User>> {
         let (feed, caller) = service(ctx)?;
         Ok(feed.user(&caller, uuid).await.graphql()?.map(User))
     }
+}
+
+/// The objects of global ids given as argument `arg`, in order: one read per type.
+async fn read_nodes(ctx: &Context<'_>, arg: &str, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    let (feed, caller) = service(ctx)?;
+    if ids.len() > MAX_UUIDS_PER_READ {
+        return Err(coded(
+            BAD_USER_INPUT,
+            format!("{arg}: at most {MAX_UUIDS_PER_READ} per request"),
+        ));
+    }
+    let parsed: Vec<(Kind, Uuid)> = ids
+        .iter()
+        .map(|id| {
+            node::parse(id).ok_or_else(|| {
+                coded(
+                    BAD_USER_INPUT,
+                    format!("{arg}: {} is not a global id", id.as_str()),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let wanted = |kind| -> Vec<Uuid> {
+        parsed
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, u)| *u)
+            .collect()
+    };
+    let activities = feed
+        .get_many(&caller, &wanted(Kind::Activity))
+        .await
+        .graphql()?;
+    let users = feed
+        .users_for(&caller, &wanted(Kind::User))
+        .await
+        .graphql()?;
+    Ok(parsed
+        .iter()
+        .map(|(kind, uuid)| match kind {
+            Kind::Activity => activities
+                .iter()
+                .find(|a| a.uuid == *uuid)
+                .map(|a| Node::Activity(Box::new(Activity::read(a.clone())))),
+            Kind::User => users
+                .iter()
+                .find(|u| u.uuid == *uuid)
+                .map(|u| Node::User(User(u.clone()))),
+        })
+        .collect())
 }
 
 async fn distinct(ctx: &Context<'_>, column: Column) -> Result<Vec<String>> {

@@ -9,7 +9,7 @@ use super::context::{identity, service};
 use super::error::{
     coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
 };
-use super::types::{Activity, ActivityFilterInput};
+use super::types::{filter_of, Activity, ActivityFilterInput};
 use crate::service::live::Narrower;
 use crate::service::{LiveError, LiveItem, ResumeCursor};
 
@@ -56,7 +56,8 @@ enum End {
     Unavailable,
 }
 
-#[Subscription]
+/// Live operations: activities as they are committed.
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every activity committed after the subscription starts that matches the
     /// filter (and that the caller may see), in commit order. With `after` (an
@@ -65,8 +66,12 @@ impl SubscriptionRoot {
     async fn activity_added(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActivityFilterInput>,
-        after: Option<String>,
+        #[graphql(desc = "Conditions every activity delivered meets.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(desc = "An `Activity.cursor`: replay what follows it first.")] after: Option<
+            String,
+        >,
     ) -> Result<impl Stream<Item = Result<Activity>>> {
         let (feed, caller) = service(ctx)?;
         let expires_at = identity(ctx)?.expires_at;
@@ -79,7 +84,7 @@ impl SubscriptionRoot {
             }
             None => None,
         };
-        let filter = filter.map(Into::into).unwrap_or_default();
+        let filter = filter_of(filter)?;
         let source = after
             .is_none()
             .then(|| ctx.data_opt::<LiveSource>().and_then(LiveSource::take))

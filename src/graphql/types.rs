@@ -1,14 +1,17 @@
 //! The GraphQL object, input and enum types, each a thin view of a service type.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
 use entity::{activity, user};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::error::internal;
+use super::connection::{self, ActivityConnection, FeedArgsInput};
+use super::error::{field_error, internal, UserError};
+use super::limits::{list_cost, STATEMENT};
 use super::loaders::{Prefetched, UserLoader};
+use super::node::{global_id, opaque, Kind};
+use super::scalars::{format_utc, DateTime, Json};
 use crate::service::{self, badge};
 
 /// One logged business action, and how it reached the client.
@@ -66,6 +69,11 @@ async fn load_user(ctx: &Context<'_>, uuid: Option<Uuid>) -> async_graphql::Resu
 /// One logged business action: who did what to which resource, and when.
 #[Object]
 impl Activity {
+    /// An opaque id, unique across types, that `node(id:)` reads back; the
+    /// key client caches store the activity under.
+    pub async fn id(&self) -> ID {
+        global_id(Kind::Activity, self.0.uuid)
+    }
     /// Time-ordered unique id (UUIDv7).
     async fn uuid(&self) -> Uuid {
         self.0.uuid
@@ -98,7 +106,17 @@ impl Activity {
     async fn resource_uuid(&self) -> Option<Uuid> {
         self.0.resource_uuid
     }
+    /// The thing acted upon, when its type is one the API resolves (today
+    /// "user", as a User); null otherwise or when unknown.
+    async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
+        Ok(load_user(ctx, resource_user_uuid(&self.0))
+            .await?
+            .map(Resource::User))
+    }
     /// The person acted upon, when resourceType is "user"; null otherwise or when unknown.
+    #[graphql(
+        deprecation = "Use `resource { ... on User { ... } }`, which other resource types can join."
+    )]
     async fn resource_user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         load_user(ctx, resource_user_uuid(&self.0)).await
     }
@@ -133,8 +151,8 @@ impl Activity {
         self.0.user_agent.as_deref()
     }
     /// When the server stored it (UTC, microsecond precision).
-    async fn inserted_at(&self) -> DateTime<Utc> {
-        self.0.inserted_at
+    async fn inserted_at(&self) -> DateTime {
+        DateTime(self.0.inserted_at)
     }
     /// Where this activity stands in the order activities become visible:
     /// pass it as `after` to activityAdded to get exactly what follows. Read
@@ -149,11 +167,21 @@ impl Activity {
         };
         floor.map_or(own, |f| f.min(own)).encode()
     }
+    /// How the action should look; a front end maps tones to its colours.
+    async fn action_tone(&self) -> Tone {
+        badge::action_tone(&self.0.action).into()
+    }
+    /// How the mode should look; a front end maps tones to its colours.
+    async fn mode_tone(&self) -> Tone {
+        badge::mode_tone(self.0.mode.as_deref()).into()
+    }
     /// Dashboard badge class for the action.
+    #[graphql(deprecation = "Use `actionTone` and map tones to your own classes.")]
     async fn action_badge_color(&self) -> &'static str {
         badge::action_badge_color(&self.0.action)
     }
     /// Dashboard badge class for the mode.
+    #[graphql(deprecation = "Use `modeTone` and map tones to your own classes.")]
     async fn mode_badge_color(&self) -> &'static str {
         badge::mode_badge_color(self.0.mode.as_deref())
     }
@@ -161,61 +189,89 @@ impl Activity {
 
 /// Consecutive activities of one action on one resource, each within the
 /// window of the one before: "Alice and 3 others liked your post".
-pub struct ActivityGroup(pub service::ActivityGroup);
+pub struct ActivityGroup {
+    /// The group as the service found it.
+    pub group: service::ActivityGroup,
+    /// The window, in seconds, it was grouped with: part of its identity.
+    pub window: i32,
+}
 
 /// Consecutive activities of one action on one resource, each within the
 /// window of the one before: "Alice and 3 others liked your post".
 #[Object]
 impl ActivityGroup {
+    /// A stable opaque id for client caches: the same group (action,
+    /// resource, oldest activity and window) has the same id in every
+    /// response, while newer activities join it.
+    async fn id(&self) -> ID {
+        let g = &self.group;
+        opaque(&format!(
+            "ActivityGroup:{}:{}:{}:{}:{}",
+            g.latest.action,
+            g.latest.resource_type.as_deref().unwrap_or_default(),
+            g.latest
+                .resource_uuid
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            format_utc(g.first_at),
+            self.window
+        ))
+    }
     /// The action of every activity in the group.
     async fn action(&self) -> &str {
-        &self.0.latest.action
+        &self.group.latest.action
     }
     /// The resource type of every activity in the group.
     async fn resource_type(&self) -> Option<&str> {
-        self.0.latest.resource_type.as_deref()
+        self.group.latest.resource_type.as_deref()
     }
     /// The resource of every activity in the group.
     async fn resource_uuid(&self) -> Option<Uuid> {
-        self.0.latest.resource_uuid
+        self.group.latest.resource_uuid
+    }
+    /// The thing acted upon, as `Activity.resource` resolves it.
+    async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
+        Ok(load_user(ctx, resource_user_uuid(&self.group.latest))
+            .await?
+            .map(Resource::User))
     }
     /// How many activities the group holds.
     async fn count(&self) -> u64 {
-        self.0.count
+        self.group.count
     }
     /// How many distinct actors performed them.
     async fn actor_count(&self) -> u64 {
-        self.0.actor_count
+        self.group.actor_count
     }
     /// The first few (at most 3) distinct actors, in the order they first acted.
     async fn actor_uuids(&self) -> &[Uuid] {
-        &self.0.actor_uuids
+        &self.group.actor_uuids
     }
     /// The people of actorUuids, in the same order; unknown people are left out.
     async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let loader = ctx.data::<DataLoader<UserLoader>>()?;
         let mut found = loader
-            .load_many(self.0.actor_uuids.iter().copied())
+            .load_many(self.group.actor_uuids.iter().copied())
             .await
             .map_err(internal)?;
         Ok(self
-            .0
+            .group
             .actor_uuids
             .iter()
             .filter_map(|uuid| found.remove(uuid).map(User))
             .collect())
     }
     /// When the group's oldest activity was stored.
-    async fn first_at(&self) -> DateTime<Utc> {
-        self.0.first_at
+    async fn first_at(&self) -> DateTime {
+        DateTime(self.group.first_at)
     }
     /// When the group's newest activity was stored.
-    async fn last_at(&self) -> DateTime<Utc> {
-        self.0.last_at
+    async fn last_at(&self) -> DateTime {
+        DateTime(self.group.last_at)
     }
     /// The group's newest activity.
     async fn latest(&self) -> Activity {
-        Activity::read(self.0.latest.clone())
+        Activity::read(self.group.latest.clone())
     }
 }
 
@@ -225,6 +281,11 @@ pub struct User(pub user::Model);
 /// A person who appears as actor, target or resource of activities.
 #[Object]
 impl User {
+    /// An opaque id, unique across types, that `node(id:)` reads back; the
+    /// key client caches store the person under.
+    pub async fn id(&self) -> ID {
+        global_id(Kind::User, self.0.uuid)
+    }
     /// The host platform's id for this person.
     async fn uuid(&self) -> Uuid {
         self.0.uuid
@@ -240,6 +301,113 @@ impl User {
     /// Family name.
     async fn last_name(&self) -> Option<&str> {
         self.0.last_name.as_deref()
+    }
+    /// The activities this person performed (as actor), newest first, as a
+    /// Relay connection like `activityFeed`.
+    #[graphql(complexity = "STATEMENT + list_cost(first.or(last), child_complexity)")]
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Further conditions on the activities.")] filter: Option<
+            ActivityFilterInput,
+        >,
+        #[graphql(
+            desc = "The newest this many of what follows `after` (0 to the page cap, 500 by default); 50 when neither first nor last is given."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "An edge cursor: only activities older than it.")] after: Option<String>,
+        #[graphql(desc = "The oldest this many of what precedes `before` (0 to the page cap).")]
+        last: Option<i32>,
+        #[graphql(desc = "An edge cursor: only activities newer than it.")] before: Option<String>,
+    ) -> async_graphql::Result<ActivityConnection> {
+        let mut filter = filter_of(filter)?;
+        filter.within_actor = Some(self.0.uuid);
+        let args = FeedArgsInput {
+            first,
+            after,
+            last,
+            before,
+        };
+        connection::activities(ctx, filter, args).await
+    }
+}
+
+/// What an activity was done to, when the API knows the type: each member
+/// is a type a client can ask for with `... on Type`.
+#[derive(Union)]
+pub enum Resource {
+    /// A person, for resourceType "user".
+    User(User),
+}
+
+/// How an action or a mode should look; front ends map tones to colours.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Tone {
+    /// Something was made.
+    Success,
+    /// Something was removed.
+    Error,
+    /// Something was changed, or done by hand.
+    Warning,
+    /// A reaction, or done automatically.
+    Info,
+    /// Anything else.
+    Neutral,
+}
+
+impl From<badge::Tone> for Tone {
+    fn from(t: badge::Tone) -> Self {
+        match t {
+            badge::Tone::Success => Self::Success,
+            badge::Tone::Error => Self::Error,
+            badge::Tone::Warning => Self::Warning,
+            badge::Tone::Info => Self::Info,
+            badge::Tone::Neutral => Self::Neutral,
+        }
+    }
+}
+
+/// Who the request's credentials say is calling.
+pub struct Viewer(
+    pub service::Caller,
+    pub Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// A caller's role.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    /// Everything, including pruning.
+    Admin,
+    /// A trusted producer: writes activities and people, reads the whole log.
+    Service,
+    /// A person: reads only the activities they performed, writes nothing.
+    User,
+}
+
+/// Who the request's credentials say is calling, so that a client need not
+/// decode its own token.
+#[Object]
+impl Viewer {
+    /// What the caller may do.
+    async fn role(&self) -> Role {
+        match self.0.role {
+            service::Role::Admin => Role::Admin,
+            service::Role::Service => Role::Service,
+            service::Role::User => Role::User,
+        }
+    }
+    /// The token's subject (`sub`) as a uuid; null in open development mode
+    /// and for tokens without one.
+    async fn uuid(&self) -> Option<Uuid> {
+        self.0.subject
+    }
+    /// The caller as a stored person; null when the subject is unknown or absent.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.0.subject).await
+    }
+    /// When the credentials expire; null when they do not (open development mode).
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.1.map(DateTime)
     }
 }
 
@@ -281,23 +449,43 @@ impl ActivityPage {
 
 /// A group of a grouped count.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct CountBucket {
     /// The group's value; null for activities where it is not set.
     pub key: Option<String>,
     /// How many activities fall in the group.
     pub count: u64,
+    /// What the activities were grouped by.
+    #[graphql(skip)]
+    pub group_by: ActivityGroupBy,
 }
 
-impl From<service::Bucket> for CountBucket {
-    fn from(b: service::Bucket) -> Self {
+#[ComplexObject]
+impl CountBucket {
+    /// With groupBy ACTOR, the person whose uuid is the key; null for other
+    /// groupings, activities without an actor, and unknown people.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        if self.group_by != ActivityGroupBy::Actor {
+            return Ok(None);
+        }
+        let uuid = self.key.as_deref().and_then(|k| Uuid::parse_str(k).ok());
+        load_user(ctx, uuid).await
+    }
+}
+
+impl CountBucket {
+    /// A service bucket of a count grouped by `group_by`.
+    pub fn new(b: service::Bucket, group_by: ActivityGroupBy) -> Self {
         Self {
             key: b.key,
             count: b.count,
+            group_by,
         }
     }
 }
 
-/// Why a piece of input was refused.
+/// Why a piece of input was refused (the shape `errors` fields keep; new
+/// code reads `userErrors`, whose `field` is a path and `code` an enum).
 #[derive(SimpleObject, Clone)]
 pub struct FieldError {
     /// The input field at fault.
@@ -323,8 +511,23 @@ impl From<service::FieldError> for FieldError {
 pub struct LogPayload {
     /// The stored activity; null when the input was refused.
     pub activity: Option<Activity>,
+    /// Whether an earlier `log` with the same idempotency key and input
+    /// stored the activity, so that this one wrote nothing.
+    pub replayed: bool,
+    /// What is wrong with the input, by path (e.g. `["input", "action"]`); empty on success.
+    pub user_errors: Vec<UserError>,
     /// What is wrong with the input; empty on success.
+    #[graphql(deprecation = "Use `userErrors`: `field` as a path, `code` as an enum.")]
     pub errors: Vec<FieldError>,
+}
+
+/// The result of `logActivities`: every activity, or why the batch was refused.
+#[derive(SimpleObject)]
+pub struct LogActivitiesPayload {
+    /// The stored activities in input order; empty when the batch was refused.
+    pub activities: Vec<Activity>,
+    /// What is wrong, by path (e.g. `["inputs", "3", "action"]`); empty on success.
+    pub user_errors: Vec<UserError>,
 }
 
 /// The result of `logUserChange`.
@@ -334,8 +537,31 @@ pub struct LogUserChangePayload {
     pub changed: bool,
     /// The stored activity; null when nothing changed or the input was refused.
     pub activity: Option<Activity>,
+    /// What is wrong with the input, by path (e.g. `["input", "changes"]`); empty on success.
+    pub user_errors: Vec<UserError>,
     /// What is wrong with the input; empty on success.
+    #[graphql(deprecation = "Use `userErrors`: `field` as a path, `code` as an enum.")]
     pub errors: Vec<FieldError>,
+}
+
+/// The result of `saveUsers`: the people as stored, or why none was saved.
+#[derive(SimpleObject)]
+pub struct SaveUsersPayload {
+    /// The people as stored, in input order; empty when the input was refused.
+    pub users: Vec<User>,
+    /// What is wrong, by path (e.g. `["inputs", "0", "firstName"]`); empty on success.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of `pruneActivities`.
+#[derive(SimpleObject)]
+pub struct PruneActivitiesPayload {
+    /// How many activities were deleted; null when the input was refused.
+    pub deleted: Option<u64>,
+    /// Activities stored before this instant were deleted; null when the input was refused.
+    pub cutoff: Option<DateTime>,
+    /// What is wrong, by path (e.g. `["days"]`); empty on success.
+    pub user_errors: Vec<UserError>,
 }
 
 /// What a prune removed.
@@ -344,11 +570,11 @@ pub struct PruneResult {
     /// How many activities were deleted.
     pub deleted: u64,
     /// Activities stored before this instant were deleted.
-    pub cutoff: DateTime<Utc>,
+    pub cutoff: DateTime,
 }
 
 /// How `activityCounts` groups activities.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ActivityGroupBy {
     /// By action.
     Action,
@@ -403,10 +629,11 @@ pub struct ActivityFilterInput {
     pub resource_uuid: Option<Uuid>,
     /// Exact target.
     pub target_uuid: Option<Uuid>,
-    /// Stored at or after this instant.
-    pub since: Option<DateTime<Utc>>,
+    /// Stored at or after this instant (inclusive, to the microsecond; for
+    /// "new since I looked" use `after`).
+    pub since: Option<DateTime>,
     /// Stored at or before this instant.
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<DateTime>,
     /// Exact correlation id.
     pub correlation_id: Option<String>,
     /// Exact client IP address, as recorded.
@@ -420,11 +647,60 @@ pub struct ActivityFilterInput {
     /// Metadata whose words (of its string and number values, at any depth,
     /// case-insensitive) include every word of this text.
     pub metadata_text: Option<String>,
+    /// Any of these exact actions (at most 100); an empty list matches nothing.
+    pub action_in: Option<Vec<String>>,
+    /// Not this action: exact, or a prefix when it ends in ".*", as `action`.
+    pub action_not: Option<String>,
+    /// Any of these actors (at most 100); an empty list matches nothing.
+    pub actor_uuid_in: Option<Vec<Uuid>>,
+    /// Any of these resource types (at most 100); an empty list matches nothing.
+    pub resource_type_in: Option<Vec<String>>,
+    /// Only activities that became visible after this one (exclusive): an
+    /// `Activity.cursor`. `activityCount(filter: {after})` is "N new since I looked".
+    pub after: Option<String>,
 }
 
-impl From<ActivityFilterInput> for service::ActivityFilter {
-    fn from(f: ActivityFilterInput) -> Self {
-        Self {
+/// A filter argument as the service takes it; an invalid one is BAD_USER_INPUT.
+pub fn filter_of(f: Option<ActivityFilterInput>) -> async_graphql::Result<service::ActivityFilter> {
+    match f {
+        None => Ok(Default::default()),
+        Some(f) => f.try_into().map_err(|e| field_error(&e)),
+    }
+}
+
+/// The most entries a list condition of a filter may hold.
+pub const MAX_FILTER_LIST: usize = 100;
+
+impl TryFrom<ActivityFilterInput> for service::ActivityFilter {
+    type Error = service::FieldError;
+
+    fn try_from(f: ActivityFilterInput) -> Result<Self, Self::Error> {
+        let lists = [
+            ("actionIn", f.action_in.as_ref().map(Vec::len)),
+            ("actorUuidIn", f.actor_uuid_in.as_ref().map(Vec::len)),
+            ("resourceTypeIn", f.resource_type_in.as_ref().map(Vec::len)),
+        ];
+        for (field, len) in lists {
+            if len.is_some_and(|n| n > MAX_FILTER_LIST) {
+                return Err(service::FieldError::invalid(
+                    format!("filter.{field}"),
+                    format!("at most {MAX_FILTER_LIST} entries"),
+                ));
+            }
+        }
+        let after = match f.after.as_deref() {
+            None => None,
+            Some(cursor) => match service::ResumeCursor::decode(cursor) {
+                Some(service::ResumeCursor::Position(p)) => Some(p),
+                _ => {
+                    return Err(service::FieldError::invalid(
+                        "filter.after",
+                        "must be an Activity.cursor",
+                    ))
+                }
+            },
+        };
+        Ok(Self {
             action: f.action,
             module: f.module,
             mode: f.mode,
@@ -433,14 +709,19 @@ impl From<ActivityFilterInput> for service::ActivityFilter {
             resource_uuid: f.resource_uuid,
             target_uuid: f.target_uuid,
             within_actor: None,
-            since: f.since,
-            until: f.until,
+            since: f.since.map(|d| d.0),
+            until: f.until.map(|d| d.0),
             correlation_id: f.correlation_id,
             client_ip: f.client_ip,
             user_agent: f.user_agent,
             metadata: f.metadata.map(|m| m.0),
             metadata_text: f.metadata_text,
-        }
+            action_in: f.action_in,
+            action_not: f.action_not,
+            actor_uuid_in: f.actor_uuid_in,
+            resource_type_in: f.resource_type_in,
+            after,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use crate::graphql::scalars::format_utc;
 use crate::graphql::types::ActivityFilterInput;
 use crate::service::{ActivityFilter, ServiceError};
 
@@ -81,7 +82,7 @@ fn ndjson_line(row: &activity::Model) -> Vec<u8> {
         "resourceUuid": row.resource_uuid,
         "targetUuid": row.target_uuid,
         "metadata": row.metadata,
-        "insertedAt": row.inserted_at.to_rfc3339(),
+        "insertedAt": format_utc(row.inserted_at),
         "correlationId": row.correlation_id,
         "clientIp": row.client_ip,
         "userAgent": row.user_agent,
@@ -124,7 +125,7 @@ fn csv_row(row: &activity::Model) -> Vec<u8> {
         id(row.resource_uuid),
         id(row.target_uuid),
         row.metadata.to_string(),
-        row.inserted_at.to_rfc3339(),
+        format_utc(row.inserted_at),
         opt(&row.correlation_id),
         opt(&row.client_ip),
         opt(&row.user_agent),
@@ -154,7 +155,13 @@ pub async fn export(
         .map(serde_json::from_str::<ActivityFilterInput>)
     {
         None => ActivityFilter::default(),
-        Some(Ok(input)) => input.into(),
+        Some(Ok(input)) => match ActivityFilter::try_from(input) {
+            Ok(filter) => filter,
+            Err(e) => {
+                let message = format!("{}: {}", e.field, e.message);
+                return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message);
+            }
+        },
         Some(Err(e)) => {
             return error(
                 StatusCode::BAD_REQUEST,

@@ -91,7 +91,7 @@ impl RequestError {
     pub fn into_response(self, media: MediaType) -> HttpResponse {
         let body = json!({ "errors": [{
             "message": self.message,
-            "extensions": { "code": "BAD_REQUEST" },
+            "extensions": { "code": crate::graphql::error::BAD_REQUEST },
         }]});
         let mut res = (self.status, body.to_string()).into_response();
         res.headers_mut()

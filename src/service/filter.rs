@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::log::holds_nul;
 use super::search;
+use super::Position;
 
 /// Conditions on activities; every field that is set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,6 +51,16 @@ pub struct ActivityFilter {
     /// Metadata whose words include every word of this text (see [`search`]);
     /// text without words sets no condition.
     pub metadata_text: Option<String>,
+    /// Any of these exact actions; an empty list matches nothing.
+    pub action_in: Option<Vec<String>>,
+    /// Not this action: exact, or a prefix when it ends in `.*`, as `action`.
+    pub action_not: Option<String>,
+    /// Any of these actors; an empty list matches nothing.
+    pub actor_uuid_in: Option<Vec<Uuid>>,
+    /// Any of these resource types; an empty list matches nothing.
+    pub resource_type_in: Option<Vec<String>>,
+    /// Only activities after this position (exclusive): "new since I looked".
+    pub after: Option<Position>,
 }
 
 /// How an `action` filter matches.
@@ -118,6 +129,28 @@ impl ActivityFilter {
                 cond = cond.add(col.eq(v));
             }
         }
+        if let Some(not) = &self.action_not {
+            cond = match ActionMatch::parse(not) {
+                ActionMatch::Exact(a) => cond.add(Column::Action.ne(a)),
+                ActionMatch::Prefix(p) => cond.add(
+                    Condition::any()
+                        .add(Column::Action.lt(p))
+                        .add(Column::Action.gte(prefix_upper_bound(p))),
+                ),
+            };
+        }
+        if let Some(actions) = &self.action_in {
+            cond = cond.add(Column::Action.is_in(actions.iter().map(String::as_str)));
+        }
+        if let Some(actors) = &self.actor_uuid_in {
+            cond = cond.add(Column::ActorUuid.is_in(actors.iter().copied()));
+        }
+        if let Some(types) = &self.resource_type_in {
+            cond = cond.add(Column::ResourceType.is_in(types.iter().map(String::as_str)));
+        }
+        if let Some(after) = self.after {
+            cond = cond.add(after.later());
+        }
         if let Some(since) = self.since {
             cond = cond.add(Column::InsertedAt.gte(since));
         }
@@ -157,9 +190,16 @@ impl ActivityFilter {
             &self.client_ip,
             &self.user_agent,
         ];
+        // A list holding NUL cannot be compared either; its other entries
+        // could match, but no client needs NUL to find them.
+        let lists = [&self.action_in, &self.resource_type_in];
         texts
             .iter()
             .any(|t| t.as_ref().is_some_and(|t| t.contains('\0')))
+            || self.action_not.as_ref().is_some_and(|t| t.contains('\0'))
+            || lists
+                .iter()
+                .any(|l| l.iter().flatten().any(|t| t.contains('\0')))
             || self
                 .metadata
                 .as_ref()
@@ -188,7 +228,21 @@ impl ActivityFilter {
         fn same<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
             want.is_none() || want == have
         }
+        let action_not_ok = match self.action_not.as_deref().map(ActionMatch::parse) {
+            None => true,
+            Some(ActionMatch::Exact(a)) => row.action != a,
+            Some(ActionMatch::Prefix(p)) => !row.action.starts_with(p),
+        };
+        fn one_of<T: PartialEq>(list: &Option<Vec<T>>, have: Option<&T>) -> bool {
+            list.as_ref()
+                .is_none_or(|list| have.is_some_and(|h| list.contains(h)))
+        }
         action_ok
+            && action_not_ok
+            && one_of(&self.action_in, Some(&row.action))
+            && one_of(&self.actor_uuid_in, row.actor_uuid.as_ref())
+            && one_of(&self.resource_type_in, row.resource_type.as_ref())
+            && self.after.is_none_or(|after| Position::of(row) > after)
             && same(&self.module, &row.module)
             && same(&self.mode, &row.mode)
             && same(&self.resource_type, &row.resource_type)
@@ -272,6 +326,40 @@ mod tests {
             .cond_where(action("a\0b").condition(DbBackend::Sqlite))
             .to_string(sea_orm::sea_query::SqliteQueryBuilder);
         assert!(sql.ends_with("WHERE 1 = 0"), "{sql}");
+    }
+
+    #[test]
+    fn lists_negation_and_position_match_as_in_sql() {
+        let mut r = row("post.created");
+        r.resource_type = Some("post".into());
+        r.txid = 7;
+        r.seq = 3;
+        let not = |a: &str| ActivityFilter {
+            action_not: Some(a.into()),
+            ..Default::default()
+        };
+        assert!(!not("post.created").matches(&r));
+        assert!(!not("post.*").matches(&r));
+        assert!(not("postage.*").matches(&r));
+        let types = |t: Vec<&str>| ActivityFilter {
+            resource_type_in: Some(t.into_iter().map(Into::into).collect()),
+            ..Default::default()
+        };
+        assert!(types(vec!["user", "post"]).matches(&r));
+        assert!(!types(vec![]).matches(&r));
+        let actors = ActivityFilter {
+            actor_uuid_in: Some(vec![Uuid::now_v7()]),
+            ..Default::default()
+        };
+        assert!(!actors.matches(&r), "a row without actor is in no list");
+        let after = |txid, seq| ActivityFilter {
+            after: Some(Position { txid, seq }),
+            ..Default::default()
+        };
+        assert!(after(7, 2).matches(&r));
+        assert!(!after(7, 3).matches(&r), "after is exclusive");
+        assert!(after(6, 99).matches(&r));
+        assert!(!after(8, 0).matches(&r));
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl ActivityFeed {
         let size = args
             .first
             .unwrap_or(Ord::min(DEFAULT_GROUPS, self.limits.max_page_size));
-        self.check_page_size("first", size)?;
+        self.check_slice_size("first", size)?;
 
         let backend = self.db.get_database_backend();
         let matching = self

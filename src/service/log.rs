@@ -232,6 +232,17 @@ fn same_input(retry: &activity::Model, first: &activity::Model) -> bool {
         && search::same_json(&retry.metadata, &first.metadata)
 }
 
+/// What a log call did with one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// The stored activity: the one written, or the one a replayed key's
+    /// first use wrote.
+    pub activity: activity::Model,
+    /// Whether an earlier call with the same idempotency key and input
+    /// wrote it, so that this call wrote nothing.
+    pub replayed: bool,
+}
+
 /// The time stored for a new row. Both databases keep microseconds, so the
 /// value returned to the caller is cut to microseconds too and equals the stored one.
 pub(super) fn now() -> DateTime<Utc> {
@@ -241,7 +252,7 @@ pub(super) fn now() -> DateTime<Utc> {
 impl ActivityFeed {
     /// Validates and stores one activity, then publishes it.
     #[tracing::instrument(skip_all, fields(action = %input.action))]
-    pub async fn log(&self, caller: &Caller, mut input: NewActivity) -> Result<activity::Model> {
+    pub async fn log(&self, caller: &Caller, mut input: NewActivity) -> Result<Logged> {
         caller.require(Operation::Log)?;
         self.redact(&mut input);
         let errors = input.validate(self.limits.max_metadata_bytes);
@@ -250,7 +261,7 @@ impl ActivityFeed {
         }
         let scope = idempotency_scope(caller);
         match self.insert(vec![input.into_model(now(), &scope)]).await {
-            Ok(mut rows) => Ok(rows.remove(0)),
+            Ok(mut logged) => Ok(logged.remove(0)),
             Err(ServiceError::InvalidBatch(mut errors)) => {
                 Err(ServiceError::Invalid(errors.remove(0)))
             }
@@ -273,7 +284,7 @@ impl ActivityFeed {
         &self,
         caller: &Caller,
         inputs: Vec<NewActivity>,
-    ) -> Result<Vec<activity::Model>> {
+    ) -> Result<Vec<Logged>> {
         self.log_correlated_batch(caller, None, inputs).await
     }
 
@@ -285,7 +296,7 @@ impl ActivityFeed {
         caller: &Caller,
         correlation_id: Option<&str>,
         mut inputs: Vec<NewActivity>,
-    ) -> Result<Vec<activity::Model>> {
+    ) -> Result<Vec<Logged>> {
         caller.require(Operation::Log)?;
         if inputs.len() > self.limits.max_batch_size {
             return Err(ServiceError::invalid(
@@ -345,7 +356,10 @@ impl ActivityFeed {
     /// and so do batches with keys: a key replayed with other input is only
     /// found once the INSERT ran, and refusing it must leave nothing written.
     /// A conflict is [`ServiceError::InvalidBatch`], one list per row.
-    async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<activity::Model>> {
+    async fn insert(&self, rows: Vec<activity::Model>) -> Result<Vec<Logged>> {
+        // A replayed key answers with its first row, whose uuid is not the
+        // one this call generated.
+        let generated: Vec<Uuid> = rows.iter().map(|r| r.uuid).collect();
         let keyed_batch = rows.len() > 1 && rows.iter().any(|r| r.idempotency_key.is_some());
         // On SQLite a refused autocommit INSERT (a trigger's RAISE, seen in
         // `refused_and_rolled_back_writes_are_never_published`) could leave
@@ -368,7 +382,14 @@ impl ActivityFeed {
             self.bus.committed();
             self.live.committed().await;
         }
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .zip(generated)
+            .map(|(activity, uuid)| Logged {
+                replayed: activity.uuid != uuid,
+                activity,
+            })
+            .collect())
     }
 
     /// Writes rows in one transaction without waking any publisher: for

@@ -83,10 +83,10 @@ pub use error::{FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
 pub use live::{Bus, Health, Live, LiveError, LiveItem, LiveStats, Wake};
-pub use log::{NewActivity, RequestContext};
+pub use log::{Logged, NewActivity, RequestContext};
 pub use position::{Position, ResumeCursor};
 pub use prune::PruneResult;
-pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs};
+pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs, MAX_UUIDS_PER_READ};
 pub use redact::Redactor;
 pub use seed::SeedPlan;
 pub use user_change::{UserChange, UserChangeOutcome};
@@ -200,6 +200,18 @@ impl ActivityFeed {
             return Err(ServiceError::invalid(
                 field,
                 format!("must be between 1 and {}", self.limits.max_page_size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_page_size`] for a Relay slice, where 0 is allowed: it
+    /// reads no rows and still says whether there are any.
+    fn check_slice_size(&self, field: &str, size: u64) -> Result<()> {
+        if size > self.limits.max_page_size {
+            return Err(ServiceError::invalid(
+                field,
+                format!("must be between 0 and {}", self.limits.max_page_size),
             ));
         }
         Ok(())

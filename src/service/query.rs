@@ -93,6 +93,20 @@ pub struct Bucket {
     pub count: u64,
 }
 
+/// The most uuids one read by uuid may name: one statement, a bounded IN list.
+pub const MAX_UUIDS_PER_READ: usize = 100;
+
+/// Refuses a read by more than [`MAX_UUIDS_PER_READ`] uuids.
+pub(super) fn check_uuid_count(uuids: &[Uuid]) -> Result<()> {
+    if uuids.len() > MAX_UUIDS_PER_READ {
+        return Err(ServiceError::invalid(
+            "ids",
+            format!("at most {MAX_UUIDS_PER_READ} ids per request"),
+        ));
+    }
+    Ok(())
+}
+
 /// The size of a feed slice when the caller names none.
 const DEFAULT_FEED_SIZE: u64 = 50;
 
@@ -124,6 +138,21 @@ impl ActivityFeed {
         Ok(Entity::find_by_id(uuid)
             .filter(caller.visible())
             .one(&self.db)
+            .await?)
+    }
+
+    /// The activities with these uuids that `caller` may see, in no
+    /// particular order; unknown and hidden ones are left out.
+    pub async fn get_many(&self, caller: &Caller, uuids: &[Uuid]) -> Result<Vec<activity::Model>> {
+        caller.require(Operation::Read)?;
+        check_uuid_count(uuids)?;
+        if uuids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(Entity::find()
+            .filter(Column::Uuid.is_in(uuids.iter().copied()))
+            .filter(caller.visible())
+            .all(&self.db)
             .await?)
     }
 
@@ -212,7 +241,7 @@ impl ActivityFeed {
                 false,
             ),
         };
-        self.check_page_size(if backwards { "last" } else { "first" }, size)?;
+        self.check_slice_size(if backwards { "last" } else { "first" }, size)?;
 
         let mut select = self.matching(caller, filter);
         if let Some(after) = args.after {

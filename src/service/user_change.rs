@@ -69,6 +69,38 @@ fn object(field: &str, value: Option<Value>, errors: &mut Vec<FieldError>) -> Ma
     }
 }
 
+/// The stored user's fields, by the names a diff uses, with the camelCase
+/// names GraphQL clients write (as in `UserInput`) for the same fields.
+const STORED_FIELDS: [(&str, &str); 3] = [
+    ("email", "email"),
+    ("first_name", "firstName"),
+    ("last_name", "lastName"),
+];
+
+/// An object with camelCase names of stored fields renamed to the names
+/// the stored user is compared under; a field named both ways is refused.
+fn stored_names(
+    field: &str,
+    map: Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in map {
+        let name = STORED_FIELDS
+            .iter()
+            .find(|(_, camel)| *camel == key)
+            .map_or(key, |(snake, _)| (*snake).to_owned());
+        if out.contains_key(&name) {
+            errors.push(FieldError::invalid(
+                field,
+                format!("names {name} twice, in snake_case and in camelCase"),
+            ));
+        }
+        out.insert(name, value);
+    }
+    out
+}
+
 /// `{"<field>_from": old, "<field>_to": new}` for every field whose shown value changed.
 fn diff(
     changes: &Map<String, Value>,
@@ -107,9 +139,11 @@ impl ActivityFeed {
             errors.push(FieldError::invalid("changes", "must be a JSON object"));
         }
         let changes = object("changes", Some(change.changes), &mut errors);
-        let given_before = change
-            .before
-            .map(|b| object("before", Some(b), &mut errors));
+        let changes = stored_names("changes", changes, &mut errors);
+        let given_before = change.before.map(|b| {
+            let before = object("before", Some(b), &mut errors);
+            stored_names("before", before, &mut errors)
+        });
         let extra = object("extraMetadata", change.extra_metadata, &mut errors);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid(errors));
@@ -147,9 +181,9 @@ impl ActivityFeed {
             ..Default::default()
         };
         change.context.apply(&mut input);
-        let activity = self.log(caller, input).await?;
+        let logged = self.log(caller, input).await?;
         Ok(UserChangeOutcome {
-            activity: Some(activity),
+            activity: Some(logged.activity),
         })
     }
 
@@ -198,6 +232,28 @@ mod tests {
                 "tags_from": "", "tags_to": ["a"],
             })
         );
+    }
+
+    #[test]
+    fn camel_case_names_of_stored_fields_are_the_stored_fields() {
+        let mut errors = Vec::new();
+        let out = stored_names(
+            "changes",
+            map(json!({"firstName": "A", "lastName": "B", "email": "c", "nickName": "d"})),
+            &mut errors,
+        );
+        assert!(errors.is_empty());
+        assert_eq!(
+            Value::Object(out),
+            json!({"first_name": "A", "last_name": "B", "email": "c", "nickName": "d"})
+        );
+        stored_names(
+            "changes",
+            map(json!({"first_name": "A", "firstName": "B"})),
+            &mut errors,
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "changes");
     }
 
     #[test]

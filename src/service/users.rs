@@ -118,6 +118,22 @@ impl ActivityFeed {
             .await?)
     }
 
+    /// The people with these uuids that `caller` may see, in no particular
+    /// order; unknown and hidden ones are left out.
+    pub async fn users_for(&self, caller: &Caller, uuids: &[Uuid]) -> Result<Vec<user::Model>> {
+        caller.require(Operation::Read)?;
+        super::query::check_uuid_count(uuids)?;
+        let visible: Vec<Uuid> = uuids
+            .iter()
+            .copied()
+            .filter(|u| caller.sees_user(*u))
+            .collect();
+        if visible.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.users(&visible).await
+    }
+
     /// One person by uuid; `None` when unknown or when the caller may not see them.
     pub async fn user(&self, caller: &Caller, uuid: Uuid) -> Result<Option<user::Model>> {
         caller.require(Operation::Read)?;

@@ -243,7 +243,7 @@ async fn type_errors_name_what_is_wrong() {
     );
     assert_eq!(
         bad_time["message"],
-        "Failed to parse \"DateTime\": input contains invalid characters (occurred while parsing \"ActivityFilter\")"
+        "Failed to parse \"DateTime\": expected an RFC 3339 date-time (occurred while parsing \"ActivityFilter\")"
     );
     assert_eq!(
         bad_enum["message"],

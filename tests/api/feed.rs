@@ -258,25 +258,25 @@ async fn bad_arguments_are_bad_user_input() {
     let app = spawn_app().await;
     arrange_ties(&app).await;
     let cases = [
-        (json!({ "after": "garbage" }), "invalid cursor"),
-        (json!({ "before": "garbage" }), "invalid cursor"),
+        (json!({ "after": "garbage" }), "after: invalid cursor"),
+        (json!({ "before": "garbage" }), "before: invalid cursor"),
         // Valid base64 of something that is not a cursor.
-        (json!({ "after": "bm90LWEtY3Vyc29y" }), "invalid cursor"),
+        (
+            json!({ "after": "bm90LWEtY3Vyc29y" }),
+            "after: invalid cursor",
+        ),
         (
             json!({ "first": 2, "last": 2 }),
             "first: give either first or last, not both",
         ),
+        (json!({ "first": -1 }), "first: must not be negative"),
+        (json!({ "last": -1 }), "last: must not be negative"),
+        (json!({ "first": 501 }), "first: must be between 0 and 500"),
+        (json!({ "last": 501 }), "last: must be between 0 and 500"),
         (
-            json!({ "first": -1 }),
-            "The \"first\" parameter must be a non-negative number",
+            json!({ "first": 100_000 }),
+            "first: must be between 0 and 500",
         ),
-        (
-            json!({ "last": -1 }),
-            "The \"last\" parameter must be a non-negative number",
-        ),
-        (json!({ "first": 0 }), "first: must be between 1 and 500"),
-        (json!({ "first": 501 }), "first: must be between 1 and 500"),
-        (json!({ "last": 501 }), "last: must be between 1 and 500"),
     ];
 
     for (args, message) in cases {

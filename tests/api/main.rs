@@ -15,6 +15,7 @@ mod distinct;
 mod fanout;
 mod feed;
 mod filters;
+mod frontends;
 mod graphiql;
 mod health;
 mod http_protocol;

@@ -298,7 +298,7 @@ async fn upsert_users_with_an_invalid_entry_writes_none() {
         "inputs[1].firstName: must be at most 100 characters"
     );
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
-    assert_eq!(error["extensions"]["field"], "firstName");
+    assert_eq!(error["extensions"]["field"], "inputs[1].firstName");
     let read = app
         .data(
             "query($u: UUID!) { user(uuid: $u) { uuid } }",

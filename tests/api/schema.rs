@@ -9,8 +9,8 @@ const INTROSPECTION: &str = "{
     __schema {
         queryType { name } mutationType { name } subscriptionType { name }
         types {
-            name kind description
-            fields { name description args { name defaultValue type { ...Ref } } type { ...Ref } }
+            name kind description specifiedByURL
+            fields(includeDeprecated: true) { name description isDeprecated deprecationReason args { name description defaultValue type { ...Ref } } type { ...Ref } }
             inputFields { name description type { ...Ref } }
             enumValues { name description }
         }
@@ -64,6 +64,11 @@ async fn the_served_schema_has_every_name_of_the_contract_and_documents_every_fi
         roots("queryType"),
         roots("mutationType"),
         roots("subscriptionType"),
+    );
+    // The names client caches key their policies by (typePolicies.Query, updates.Mutation).
+    assert_eq!(
+        [query.as_str(), mutation.as_str(), subscription.as_str()],
+        ["Query", "Mutation", "Subscription"]
     );
     // (type, field, "arg: Type = default, …", result type), as issue 2 states them
     let contract: &[(&str, &str, &str, &str)] = &[
@@ -168,6 +173,63 @@ async fn the_served_schema_has_every_name_of_the_contract_and_documents_every_fi
         ("LogUserChangePayload", "activity", "", "Activity"),
         ("PruneResult", "deleted", "", "Int!"),
         ("PruneResult", "cutoff", "", "DateTime!"),
+        // Issue 18: identity, one error shape, one way to page, tones, viewer.
+        (&query, "node", "id: ID!", "Node"),
+        (&query, "nodes", "ids: [ID!]!", "[Node]!"),
+        (&query, "viewer", "", "Viewer!"),
+        (&query, "actionTone", "action: String!", "Tone!"),
+        (&query, "modeTone", "mode: String", "Tone!"),
+        (
+            &query,
+            "groupedActivities",
+            "filter: ActivityFilter, window: Int! = 3600, first: Int = 20, after: String",
+            "ActivityGroupConnection!",
+        ),
+        (
+            &mutation,
+            "logActivities",
+            "inputs: [LogInput!]!, correlationId: String",
+            "LogActivitiesPayload!",
+        ),
+        (
+            &mutation,
+            "saveUsers",
+            "inputs: [UserInput!]!",
+            "SaveUsersPayload!",
+        ),
+        (
+            &mutation,
+            "pruneActivities",
+            "days: Int!",
+            "PruneActivitiesPayload!",
+        ),
+        ("Activity", "id", "", "ID!"),
+        ("Activity", "resource", "", "Resource"),
+        ("Activity", "actionTone", "", "Tone!"),
+        ("Activity", "modeTone", "", "Tone!"),
+        ("User", "id", "", "ID!"),
+        (
+            "User",
+            "activities",
+            "filter: ActivityFilter, first: Int, after: String, last: Int, before: String",
+            "ActivityConnection!",
+        ),
+        ("ActivityGroup", "id", "", "ID!"),
+        ("ActivityConnection", "totalCount", "", "Int!"),
+        ("CountBucket", "actor", "", "User"),
+        ("LogPayload", "replayed", "", "Boolean!"),
+        ("LogPayload", "userErrors", "", "[UserError!]!"),
+        ("LogUserChangePayload", "userErrors", "", "[UserError!]!"),
+        ("LogActivitiesPayload", "activities", "", "[Activity!]!"),
+        ("LogActivitiesPayload", "userErrors", "", "[UserError!]!"),
+        ("SaveUsersPayload", "userErrors", "", "[UserError!]!"),
+        ("PruneActivitiesPayload", "userErrors", "", "[UserError!]!"),
+        ("UserError", "field", "", "[String!]!"),
+        ("UserError", "message", "", "String!"),
+        ("UserError", "code", "", "ErrorCode!"),
+        ("Viewer", "role", "", "Role!"),
+        ("Viewer", "uuid", "", "UUID"),
+        ("Viewer", "user", "", "User"),
     ];
     for (ty, field, args, result) in contract {
         let f = find(ty)["fields"]
@@ -201,7 +263,7 @@ async fn the_served_schema_has_every_name_of_the_contract_and_documents_every_fi
         assert_eq!(sdl_type(&f["type"]), *result, "type of {ty}.{field}");
     }
     let inputs: &[(&str, &str)] = &[
-        ("ActivityFilter", "action: String, module: String, mode: String, actorUuid: UUID, resourceType: String, resourceUuid: UUID, targetUuid: UUID, since: DateTime, until: DateTime"),
+        ("ActivityFilter", "action: String, module: String, mode: String, actorUuid: UUID, resourceType: String, resourceUuid: UUID, targetUuid: UUID, since: DateTime, until: DateTime, actionIn: [String!], actionNot: String, actorUuidIn: [UUID!], resourceTypeIn: [String!], after: String"),
         ("LogInput", "action: String!, module: String, mode: String, actorUuid: UUID, resourceType: String, resourceUuid: UUID, targetUuid: UUID, metadata: JSON"),
         ("LogUserChangeInput", "action: String!, userUuid: UUID!, changes: JSON!, before: JSON, actorUuid: UUID, targetUuid: UUID, mode: String, actorRole: String, extraMetadata: JSON, skipFields: [String!]"),
     ];
@@ -242,26 +304,60 @@ async fn the_served_schema_has_every_name_of_the_contract_and_documents_every_fi
     );
     for scalar in ["UUID", "DateTime", "JSON"] {
         assert_eq!(find(scalar)["kind"], "SCALAR");
+        // Code generators and docs link a scalar's format through @specifiedBy.
+        assert!(
+            find(scalar)["specifiedByURL"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http")),
+            "{scalar} has no @specifiedBy"
+        );
     }
 
-    // Every field, input field and enum value of the schema's own types is documented.
+    // Every type, field, argument, input field and enum value of the
+    // schema's own types is documented, and every deprecation names its
+    // replacement ("Use `…`").
+    let documented = |v: &Value| {
+        v["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty())
+    };
     let mut undocumented = Vec::new();
+    let mut unexplained = Vec::new();
     for t in types {
         let name = t["name"].as_str().unwrap();
         if name.starts_with("__") || ["String", "Int", "Float", "Boolean", "ID"].contains(&name) {
             continue;
         }
+        if !documented(t) {
+            undocumented.push(name.to_owned());
+        }
         for list in ["fields", "inputFields", "enumValues"] {
             for item in t[list].as_array().into_iter().flatten() {
-                let documented = item["description"]
-                    .as_str()
-                    .is_some_and(|d| !d.trim().is_empty());
-                if !documented {
-                    undocumented.push(format!("{name}.{}", item["name"].as_str().unwrap()));
+                let item_name = format!("{name}.{}", item["name"].as_str().unwrap());
+                if !documented(item) {
+                    undocumented.push(item_name.clone());
+                }
+                for arg in item["args"].as_array().into_iter().flatten() {
+                    if !documented(arg) {
+                        undocumented
+                            .push(format!("{item_name}({})", arg["name"].as_str().unwrap()));
+                    }
+                }
+                if item["isDeprecated"] == true
+                    && !item["deprecationReason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("Use `"))
+                {
+                    unexplained.push(item_name);
                 }
             }
         }
     }
-    assert_eq!(undocumented, Vec::<String>::new(), "undocumented fields");
+    assert_eq!(undocumented, Vec::<String>::new(), "undocumented");
+    assert_eq!(
+        unexplained,
+        Vec::<String>::new(),
+        "deprecated without a replacement"
+    );
     app.stop().await;
 }

@@ -489,7 +489,7 @@ async fn deeply_nested_metadata_is_kept_within_limits_and_refused_beyond() {
     let too_deep_literal = app.graphql(&literal, json!({})).await;
     let selections = format!(
         "{{ {}__typename{} }}",
-        "... on QueryRoot { ".repeat(5000),
+        "... on Query { ".repeat(5000),
         " }".repeat(5000)
     );
     let too_deep_selections = app.graphql(&selections, json!({})).await;

@@ -155,7 +155,7 @@ pub async fn log_as(app: &TestApp, token: &str, input: Value) -> Value {
     let data = data_as(
         app,
         token,
-        &format!("mutation($input: LogInput!) {{ log(input: $input) {{ activity {{ {ACTIVITY_FIELDS} cursor }} errors {{ field message code }} }} }}"),
+        &format!("mutation($input: LogInput!) {{ log(input: $input) {{ activity {{ {ACTIVITY_FIELDS} id cursor }} errors {{ field message code }} }} }}"),
         json!({ "input": input }),
     )
     .await;

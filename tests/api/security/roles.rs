@@ -62,13 +62,21 @@ const TABLE: &[Op] = &[
     Op { field: "retentionDays", document: "query { retentionDays }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "actionBadgeColor", document: "query { actionBadgeColor(action: \"post.created\") }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "modeBadgeColor", document: "query { modeBadgeColor(mode: \"manual\") }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "actionTone", document: "query { actionTone(action: \"post.created\") }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "modeTone", document: "query { modeTone(mode: \"manual\") }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "viewer", document: "query { viewer { role } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "node", document: "query($mineId: ID!) { node(id: $mineId) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "nodes", document: "query($mineId: ID!) { nodes(ids: [$mineId]) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "user", document: "query($alice: UUID!) { user(uuid: $alice) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     // Mutations: producers write, only an admin prunes, a user writes nothing.
     Op { field: "log", document: "mutation { log(input: {action: \"rbac.log\"}) { activity { uuid } errors { field } } }", writes: (1, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "logBatch", document: "mutation { logBatch(inputs: [{action: \"rbac.batch\"}, {action: \"rbac.batch\"}]) { activity { uuid } errors { field } } }", writes: (2, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
+    Op { field: "logActivities", document: "mutation { logActivities(inputs: [{action: \"rbac.batch\"}]) { activities { uuid } userErrors { field } } }", writes: (1, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "logUserChange", document: "mutation($fresh: UUID!) { logUserChange(input: {action: \"user.updated\", userUuid: $fresh, changes: {email: \"new@example.com\"}}) { changed activity { uuid } errors { field } } }", writes: (1, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "upsertUsers", document: "mutation($fresh: UUID!) { upsertUsers(inputs: [{uuid: $fresh, email: \"someone@example.com\"}]) { uuid } }", writes: (0, 1), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
-    Op { field: "prune", document: "mutation { prune(days: 7) { deleted } }", writes: (-1, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
+    Op { field: "saveUsers", document: "mutation($fresh: UUID!) { saveUsers(inputs: [{uuid: $fresh}]) { users { uuid } userErrors { field } } }", writes: (0, 1), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
+    Op { field: "prune", document: "mutation { prune(days: 25) { deleted } }", writes: (-1, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
+    Op { field: "pruneActivities", document: "mutation { pruneActivities(days: 7) { deleted userErrors { field } } }", writes: (-1, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
     // The subscription, over graphql-transport-ws.
     Op { field: "activityAdded", document: "subscription($after: String!) { activityAdded(after: $after, filter: {action: \"rbac.seen\"}) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
 ];
@@ -86,6 +94,7 @@ fn variables(who: &Callers, fixture: &Fixture) -> Value {
     json!({
         "alice": who.alice,
         "mine": fixture.second["uuid"],
+        "mineId": fixture.second["id"],
         "fresh": Uuid::now_v7(),
         "after": fixture.first["cursor"],
     })
@@ -159,7 +168,9 @@ async fn every_role_against_every_operation_matches_the_table() {
     )
     .await;
     let fixture = Fixture { first, second };
+    // One old activity for prune(days: 25), one for pruneActivities(days: 7).
     db.plant_old_activity("rbac.old", 30).await;
+    db.plant_old_activity("rbac.older", 20).await;
     let tokens = [
         Some(who.admin.as_str()),
         Some(who.service.as_str()),
@@ -255,7 +266,8 @@ async fn the_table_covers_every_operation_of_the_schema() {
     // Act: introspection needs no token.
     let schema = app
         .graphql(
-            "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }",
+            "{ __schema { queryType { ...Names } mutationType { ...Names } subscriptionType { ...Names } } }
+             fragment Names on __Type { fields(includeDeprecated: true) { name } }",
             json!({}),
         )
         .await;
