@@ -192,6 +192,18 @@ impl Client {
         body["data"].clone()
     }
 
+    /// The server's `/metrics` text, as an unauthenticated scrape gets it.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Logs an activity that must be valid and returns it with every scalar field.
     pub async fn log(&self, input: Value) -> Value {
         let data = self

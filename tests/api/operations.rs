@@ -29,16 +29,7 @@ fn sample(text: &str, prefix: &str) -> f64 {
 #[tokio::test]
 async fn metrics_count_operations_errors_and_live_traffic() {
     let app = spawn_app_with(|_| {}).await;
-    let scrape = || async {
-        app.http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let scrape = || app.metrics();
     let before = scrape().await;
 
     let mut ws = app.websocket().await;

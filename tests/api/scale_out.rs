@@ -420,15 +420,7 @@ async fn the_notifier_retries_after_its_connection_is_killed_and_says_so() {
     let got = receive(&mut ws, 5).await;
     assert_eq!(uuids(&got), uuids(&logged));
     ws.assert_silent(Duration::from_millis(300)).await;
-    let metrics = writer
-        .http
-        .get(writer.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = writer.metrics().await;
     let value = |name: &str| -> f64 {
         metrics
             .lines()

@@ -547,15 +547,7 @@ async fn operation_names_that_are_not_short_graphql_names_are_counted_as_other()
             assert_eq!(res.status(), 200);
         }
     }
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
 
     // Assert: the GraphQL name is a label; the other three are one fixed label.
     assert_eq!(
