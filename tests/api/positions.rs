@@ -333,15 +333,7 @@ async fn a_listener_killed_before_any_notification_loses_nothing_committed_meanw
 /// Waits until `client`'s server counts one active subscription.
 async fn wait_for_subscription(client: &Client) {
     for _ in 0..200 {
-        let metrics = client
-            .http
-            .get(client.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = client.metrics().await;
         if metrics
             .lines()
             .any(|l| l == "activity_feed_subscriptions_active 1")
@@ -525,5 +517,31 @@ async fn a_forged_notification_delivers_nothing_that_was_not_committed() {
     assert_eq!(ws.next_data().await["activityAdded"]["uuid"], real["uuid"]);
     ws.assert_silent(Duration::from_millis(500)).await;
     conn.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_returns_only_once_its_row_is_handed_to_this_instances_subscribers() {
+    // Arrange: a server with no write yet.
+    let app = spawn_app().await;
+    let published = |metrics: String| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("activity_feed_events_published_total "))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .expect("the published counter")
+    };
+
+    // Act and assert: after each log returns, its row has been published,
+    // with no waiting on the test's side.
+    for n in 1..=20 {
+        log(&app, &format!("race.w{n}")).await;
+        assert_eq!(
+            published(app.metrics().await),
+            f64::from(n),
+            "after log {n}"
+        );
+    }
     app.stop().await;
 }
