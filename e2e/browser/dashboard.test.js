@@ -303,7 +303,7 @@ test('the detail shows every field and metadata as readable lines, with "a → b
   await waitLive(page);
   const logged = await server.log({
     action: `${run}.profile.updated`, module: 'users', mode: 'auto', actorUuid: actor, targetUuid: target,
-    resourceType: 'user', resourceUuid: target,
+    resourceType: 'user', resourceUuid: target, correlationId: `${run}-request`,
     metadata: {
       title_from: 'Draft', title_to: 'Final',
       plan: { from: 'free', to: 'team' },
@@ -330,7 +330,7 @@ test('the detail shows every field and metadata as readable lines, with "a → b
   assert.doesNotMatch(text, /[{}"]/, 'no JSON punctuation in the readable metadata');
 
   const fields = await dialog.locator('.fields').innerText();
-  for (const expected of [logged.uuid, actor, target, 'Grace Hopper', 'grace@example.com', 'alan@example.com', 'users', 'auto', `${run}.profile.updated`]) {
+  for (const expected of [logged.uuid, actor, target, 'Grace Hopper', 'grace@example.com', 'alan@example.com', 'users', 'auto', `${run}.profile.updated`, `${run}-request`]) {
     assert.ok(fields.includes(expected), `the detail shows ${expected}`);
   }
   assert.match(await dialog.locator('.fields .badge').first().getAttribute('class'), /badge-warning/);
@@ -516,7 +516,7 @@ test('asks for a token when the server wants one, keeps it, and sends it', { ski
 test('without a token the unauthenticated page says so and offers to enter one', { skip: !HAS_AUTH && 'AUTH_BASE_URL not set' }, async () => {
   const page = await open(new URL('/', AUTH.url).href);
   await page.locator('#auth').waitFor({ state: 'visible', timeout: WAIT });
-  await page.click('#auth button[value="cancel"]');
+  await page.click('#auth [data-cancel]');
   await page.locator('#connection[data-state="unauthorized"]').waitFor({ timeout: WAIT });
   assert.ok(await page.locator('#sign-in').isVisible());
   await page.click('#sign-in');
