@@ -434,6 +434,42 @@ test('14: the table keeps a bounded number of rows, and a click costs the same a
   assert.ok(await live.locator('#load-older').isVisible(), 'the dropped rows can be loaded again');
 });
 
+test('14: "Show newer" pages back to the top, which then follows live rows again', async () => {
+  const run = prefix();
+  await server.logBatch(Array.from({ length: 320 }, (_, n) => ({ action: `${run}.window`, metadata: { n } })));
+  const page = await open(`/?action=${run}.window`);
+  await waitLive(page);
+  await waitRows(page, { exact: `${run}.window`, count: 50 });
+  const numbers = () => page.$$eval('#rows tr', (rows) => rows.map((r) => Number(r.querySelector('.col-details').textContent.replace(/\D/g, ''))));
+  while (await page.locator('#load-older').isVisible()) {
+    const before = await page.locator('#rows tr:last-child').getAttribute('data-uuid');
+    await page.click('#load-older');
+    await page.waitForFunction((uuid) => document.querySelector('#rows tr:last-child')?.dataset.uuid !== uuid, before, { timeout: WAIT });
+  }
+  let shown = await numbers();
+  assert.equal(shown.length, 200);
+  assert.deepEqual(shown, Array.from({ length: 200 }, (_, i) => 199 - i), 'the oldest 200, in order');
+  assert.ok(await page.locator('#load-newer').isVisible());
+
+  // Scrolled back: a live row waits; the bar says so.
+  const arrived = await server.log({ action: `${run}.window`, metadata: { n: 320 } });
+  await page.waitForFunction(() => /1 new/.test(document.querySelector('#newer-note').textContent), null, { timeout: WAIT });
+  assert.equal(await row(page, arrived.uuid).count(), 0);
+
+  while (await page.locator('#load-newer').isVisible()) {
+    const before = await page.locator('#rows tr:first-child').getAttribute('data-uuid');
+    await page.click('#load-newer');
+    await page.waitForFunction((uuid) => document.querySelector('#rows tr:first-child')?.dataset.uuid !== uuid || document.querySelector('#newer-bar').hidden, before, { timeout: WAIT });
+  }
+  await waitRow(page, arrived.uuid);
+  shown = await numbers();
+  assert.deepEqual(shown, Array.from({ length: 200 }, (_, i) => 320 - i), 'the newest 200, no gap, no duplicate');
+  const next = await server.log({ action: `${run}.window`, metadata: { n: 321 } });
+  await waitRow(page, next.uuid);
+  assert.equal(await page.locator('#rows tr').first().getAttribute('data-uuid'), next.uuid);
+  assert.equal(await page.locator('#rows tr').count(), 200);
+});
+
 // ---- 15: filters --------------------------------------------------------------------------------
 
 test('15: correlation id, metadata and metadata text filters', async () => {
@@ -444,7 +480,6 @@ test('15: correlation id, metadata and metadata text filters', async () => {
   ]);
   const page = await open(`/?action=${run}.*`);
   await waitRows(page, { prefix: `${run}.`, count: 2 });
-  await page.click('#filters-toggle').catch(() => {});
 
   await page.fill('#f-correlationId', `${run}-req-2`);
   await page.press('#f-correlationId', 'Enter');
