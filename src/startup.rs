@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, ClaimRules, Jwks, JwksSource, TokenRules};
 use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
@@ -100,7 +100,10 @@ async fn open_bus(
 
 /// The authenticator the configuration asks for. Open development mode is
 /// allowed only on a loopback address, and announced loudly.
-pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authenticator, StartupError> {
+pub async fn authenticator(
+    config: &AuthConfig,
+    bind: SocketAddr,
+) -> Result<Authenticator, StartupError> {
     let public_key = config
         .jwt_public_key_file
         .as_ref()
@@ -113,17 +116,69 @@ pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authentica
             })
         })
         .transpose()?;
-    let auth = Authenticator::new(config.jwt_secret.as_deref(), public_key.as_deref())
+    let mut auth = Authenticator::new(config.jwt_secret.as_deref(), public_key.as_deref())
+        .map_err(|e| StartupError::Auth(e.to_string()))?
+        .with_rules(TokenRules {
+            issuers: config.jwt_issuer.clone(),
+            audiences: config.jwt_audience.clone(),
+            claims: ClaimRules {
+                role: config.jwt_role_claim.clone(),
+                subject: Some(config.jwt_subject_claim.clone()),
+                role_map: config
+                    .jwt_role_map
+                    .iter()
+                    .map(|m| (m.name.clone(), m.role))
+                    .collect(),
+            },
+        });
+    if config.jwt_jwks_url.is_some() || config.jwt_jwks_file.is_some() {
+        if let Some(url) = &config.jwt_jwks_url {
+            let host = url.host_str().unwrap_or_default();
+            let loopback = host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            // Keys fetched in the clear could be swapped on the way.
+            if url.scheme() != "https" && !loopback {
+                return Err(StartupError::Auth(format!(
+                    "JWT_JWKS_URL must be https (it is {url}): keys fetched over plain HTTP \
+                     could be replaced by anyone on the path"
+                )));
+            }
+        }
+        let jwks = Jwks::load(JwksSource {
+            url: config.jwt_jwks_url.clone(),
+            file: config.jwt_jwks_file.clone(),
+            min_refetch_interval: config.jwt_jwks_refetch_interval,
+            max_age: config.jwt_jwks_max_age,
+        })
+        .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
+        if jwks.is_empty() {
+            tracing::warn!(
+                "the JWKS holds no usable signing key yet; tokens are refused until it does"
+            );
+        }
+        if config.jwt_audience.is_empty() {
+            tracing::warn!(
+                "JWT_AUDIENCE is not set: an identity provider's keys sign tokens for all its \
+                 applications, and only tokens without `aud` are accepted"
+            );
+        }
+        auth = auth.with_jwks(jwks);
+    }
     if auth.is_open() {
         if !bind.ip().is_loopback() {
             return Err(StartupError::Auth(format!(
-                "refusing to listen on {bind} without authentication: set JWT_SECRET \
-                 (or JWT_PUBLIC_KEY_FILE), or bind to a loopback address for development"
+                "refusing to listen on {bind} without authentication: set JWT_SECRET, \
+                 JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL or JWT_JWKS_FILE, or bind to a loopback \
+                 address for development"
             )));
         }
         tracing::warn!(
-            "OPEN DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE is set, so every \
+            "OPEN DEVELOPMENT MODE: no JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS is set, so every \
              request acts as an administrator. Reachable from this machine only ({bind})."
         );
     }
@@ -145,7 +200,7 @@ impl Application {
         database: &DatabaseConfig,
         config: ServeConfig,
     ) -> Result<Self, StartupError> {
-        let auth = authenticator(&config.auth, config.bind)?;
+        let auth = authenticator(&config.auth, config.bind).await?;
         let statements = StatementCounter::default();
         let limits = Limits {
             max_page_size: config.limits.max_page_size,

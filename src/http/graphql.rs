@@ -56,7 +56,8 @@ async fn execute(state: AppState, req: Request) -> Response {
     };
     let identity = state
         .auth
-        .authenticate(authorization(req.headers()).as_deref());
+        .authenticate(authorization(req.headers()).as_deref())
+        .await;
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let batch = if req.method() == Method::GET {
         let documents = state.limits.documents();

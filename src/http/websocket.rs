@@ -455,7 +455,10 @@ pub async fn serve(
                 let token = payload.get("token").and_then(Value::as_str)?;
                 Some(format!("Bearer {token}"))
             });
-        match auth.authenticate(from_payload.or(upgrade_authorization).as_deref()) {
+        match auth
+            .authenticate(from_payload.or(upgrade_authorization).as_deref())
+            .await
+        {
             Ok(identity) => {
                 *identity_in.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity);
                 Ok(session_data(identity, context_in))

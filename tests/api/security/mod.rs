@@ -20,6 +20,7 @@ mod documents;
 mod export_and_metrics;
 mod hostile_input;
 mod idempotency;
+mod identity_provider;
 mod limits;
 mod open_mode;
 mod roles;
