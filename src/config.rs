@@ -158,6 +158,36 @@ pub struct ServeConfig {
     /// Which metadata keys are stored redacted.
     #[command(flatten)]
     pub redaction: RedactionConfig,
+    /// How much each caller may ask for over time.
+    #[command(flatten)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Per-caller rate limits: a token bucket per token (role and subject), and
+/// per client address for requests without a valid token, charged by each
+/// operation's cost. Never applied in open development mode.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitConfig {
+    /// Whether callers are rate-limited (never in open development mode).
+    #[arg(long, env = "RATE_LIMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limit: bool,
+    /// Cost units each caller's bucket regains per second (a field costs 1,
+    /// a 50-row page about 500, a count 1000).
+    #[arg(long, env = "RATE_LIMIT_COST_PER_SECOND", default_value_t = 20_000)]
+    pub rate_limit_cost_per_second: u32,
+    /// Cost units a full bucket holds: the most one caller may spend at once.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100_000)]
+    pub rate_limit_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: true,
+            rate_limit_cost_per_second: 20_000,
+            rate_limit_burst: 100_000,
+        }
+    }
 }
 
 /// Request context: the caller's IP address and user agent, stored with each
@@ -481,6 +511,7 @@ impl Default for ServeConfig {
             limits: LimitsConfig::default(),
             context: ContextConfig::default(),
             redaction: RedactionConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }

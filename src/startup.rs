@@ -2,6 +2,7 @@
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use sea_orm::DbErr;
@@ -18,6 +19,7 @@ use crate::graphql::{self, SchemaConfig};
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::retention::{self, RetentionLock};
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
@@ -30,6 +32,9 @@ pub enum StartupError {
     /// The authentication settings are unusable or unsafe.
     #[error("{0}")]
     Auth(String),
+    /// Another setting is unusable.
+    #[error("{0}")]
+    Config(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -185,6 +190,29 @@ pub async fn authenticator(
     Ok(auth)
 }
 
+/// The rate limits the configuration asks for: none in open development
+/// mode, where every caller is the system and shares one bucket.
+fn rate_limits(config: &ServeConfig, auth: &Authenticator) -> Result<RateLimits, StartupError> {
+    let settings = &config.rate_limit;
+    if !settings.rate_limit || auth.is_open() {
+        return Ok(RateLimits::off());
+    }
+    let positive = |name: &str, value: u32| {
+        NonZeroU32::new(value).ok_or_else(|| {
+            StartupError::Config(format!(
+                "{name} must be at least 1; set RATE_LIMIT=false to turn rate limiting off"
+            ))
+        })
+    };
+    Ok(RateLimits::new(
+        positive(
+            "RATE_LIMIT_COST_PER_SECOND",
+            settings.rate_limit_cost_per_second,
+        )?,
+        positive("RATE_LIMIT_BURST", settings.rate_limit_burst)?,
+    ))
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -230,6 +258,19 @@ impl Application {
         )
         .await
         .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
+        let rate_limits = rate_limits(&config, &auth)?;
+        if rate_limits.is_on() {
+            let (limits, stop) = (rate_limits.clone(), shutdown.clone());
+            sockets.spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => limits.forget_idle(),
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            });
+        }
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
@@ -241,6 +282,7 @@ impl Application {
                 persisted_queries_bytes: config.limits.persisted_queries_cache_bytes,
                 documents: config.limits.documents(),
                 metrics: metrics.clone(),
+                rate_limits: rate_limits.clone(),
             },
         );
         let fanout = Fanout::new(
@@ -278,6 +320,7 @@ impl Application {
                 metrics,
                 statements: statements.clone(),
                 socket_slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_websockets)),
+                rate_limits,
             },
             config,
             statements,

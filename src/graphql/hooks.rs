@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest, NextSubscribe,
+    NextRequest, NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use futures_util::stream::{BoxStream, StreamExt};
 use tracing::Instrument;
 
@@ -28,6 +28,7 @@ use super::metrics::OperationMetrics;
 use super::persisted::PersistedQueries;
 use super::types::ReadFloor;
 use crate::metrics::Metrics;
+use crate::ratelimit::{Bucket, RateLimits};
 use crate::service::Live;
 
 /// Creates the [`Hooks`] of each request.
@@ -37,19 +38,22 @@ pub struct HooksFactory {
     introspection: bool,
     persisted: Option<PersistedQueries>,
     documents: DocumentLimits,
+    rate_limits: RateLimits,
 }
 
 impl HooksFactory {
     /// Hooks that count into `metrics`, read the floor of `live` before each
     /// request, refuse introspection unless `introspection`, accept Apollo's
     /// persisted queries into `persisted` when there is one, and refuse
-    /// documents beyond `documents`.
+    /// documents beyond `documents`, and charge each validated operation's
+    /// cost to the [`Bucket`] its request carries.
     pub fn new(
         metrics: Arc<Metrics>,
         live: Live,
         introspection: bool,
         persisted: Option<PersistedQueries>,
         documents: DocumentLimits,
+        rate_limits: RateLimits,
     ) -> Self {
         Self {
             metrics,
@@ -57,6 +61,7 @@ impl HooksFactory {
             introspection,
             persisted,
             documents,
+            rate_limits,
         }
     }
 }
@@ -69,6 +74,8 @@ impl ExtensionFactory for HooksFactory {
             introspection: self.introspection,
             persisted: self.persisted.clone(),
             documents: self.documents,
+            rate_limits: self.rate_limits.clone(),
+            counter: self.metrics.clone(),
         })
     }
 }
@@ -80,6 +87,8 @@ pub struct Hooks {
     introspection: bool,
     persisted: Option<PersistedQueries>,
     documents: DocumentLimits,
+    rate_limits: RateLimits,
+    counter: Arc<Metrics>,
 }
 
 #[async_trait::async_trait]
@@ -143,6 +152,27 @@ impl Extension for Hooks {
         }
         self.metrics.parsed(&doc);
         Ok(doc)
+    }
+
+    /// Charges the operation's cost, known once it is validated, to the
+    /// caller's bucket; a refused operation runs nothing. Requests without a
+    /// bucket (open mode, the shared streams' own runs) are not charged.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(bucket) = ctx.data_opt::<Bucket>() {
+            if let Err(refused) = self.rate_limits.charge(bucket, result.complexity) {
+                self.counter.rate_limited(bucket.kind());
+                return Err(vec![super::error::rate_limited(
+                    result.complexity,
+                    refused.retry_after_secs(),
+                )]);
+            }
+        }
+        Ok(result)
     }
 
     /// One span per operation, named after it, for traces and logs; not one

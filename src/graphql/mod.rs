@@ -86,6 +86,8 @@ pub struct SchemaConfig {
     pub documents: DocumentLimits,
     /// Where operations are counted.
     pub metrics: Arc<Metrics>,
+    /// The callers' buckets, charged each operation's cost.
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
@@ -112,6 +114,7 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
                 .persisted_queries
                 .then(|| PersistedQueries::new(config.persisted_queries_bytes)),
             config.documents,
+            config.rate_limits.clone(),
         ));
     if config.introspection {
         builder.finish()

@@ -23,6 +23,7 @@ mod idempotency;
 mod identity_provider;
 mod limits;
 mod open_mode;
+mod rate_limits;
 mod roles;
 mod scoping;
 mod socket_limits;
