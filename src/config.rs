@@ -161,6 +161,34 @@ pub struct ServeConfig {
     /// How much each caller may ask for over time.
     #[command(flatten)]
     pub rate_limit: RateLimitConfig,
+    /// Which documents may run.
+    #[command(flatten)]
+    pub trusted_documents: TrustedDocumentsConfig,
+}
+
+/// Trusted documents: an allow-list of the operations that may run.
+#[derive(Debug, Clone, Args)]
+pub struct TrustedDocumentsConfig {
+    /// A manifest of `{"<sha256>": "<document>"}` (GraphQL Codegen's client
+    /// preset, Relay); when set, only its documents run.
+    #[arg(long, env = "TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Whether admin tokens may run documents that are not in the manifest.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_ADMIN_ANY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trusted_documents_admin_any: bool,
+    /// Whether the served dashboard's own documents are trusted beside the manifest.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_DASHBOARD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub trusted_documents_dashboard: bool,
+}
+
+impl Default for TrustedDocumentsConfig {
+    fn default() -> Self {
+        Self {
+            trusted_documents: None,
+            trusted_documents_admin_any: false,
+            trusted_documents_dashboard: true,
+        }
+    }
 }
 
 /// Per-caller rate limits: a token bucket per token (role and subject), and
@@ -512,6 +540,7 @@ impl Default for ServeConfig {
             context: ContextConfig::default(),
             redaction: RedactionConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            trusted_documents: TrustedDocumentsConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
+use crate::graphql::trusted::{self, ManifestError, Manifests, TrustedDocuments};
 use crate::graphql::{self, SchemaConfig};
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
@@ -213,6 +214,36 @@ fn rate_limits(config: &ServeConfig, auth: &Authenticator) -> Result<RateLimits,
     ))
 }
 
+/// The trusted documents of `TRUSTED_DOCUMENTS`, parsed and validated
+/// once; the server does not start with a manifest it cannot use.
+fn trusted_documents(config: &ServeConfig) -> Result<Option<TrustedDocuments>, StartupError> {
+    let settings = &config.trusted_documents;
+    let Some(path) = &settings.trusted_documents else {
+        return Ok(None);
+    };
+    let refused = |e: ManifestError| StartupError::Config(e.to_string());
+    let mut manifests = Manifests::new();
+    manifests.add_file(path).map_err(refused)?;
+    if settings.trusted_documents_dashboard {
+        manifests
+            .add("the dashboard's manifest", trusted::DASHBOARD_MANIFEST)
+            .map_err(refused)?;
+    }
+    let trusted = TrustedDocuments::load(
+        manifests,
+        &graphql::sdl(),
+        settings.trusted_documents_admin_any,
+    )
+    .map_err(refused)?;
+    tracing::info!(
+        documents = trusted.len(),
+        manifest = %path.display(),
+        admin_any = settings.trusted_documents_admin_any,
+        "trusted documents only"
+    );
+    Ok(Some(trusted))
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -229,6 +260,9 @@ impl Application {
         config: ServeConfig,
     ) -> Result<Self, StartupError> {
         let auth = authenticator(&config.auth, config.bind).await?;
+        // Settings are checked before the database is opened.
+        let rate_limits = rate_limits(&config, &auth)?;
+        let trusted = trusted_documents(&config)?;
         let statements = StatementCounter::default();
         let limits = Limits {
             max_page_size: config.limits.max_page_size,
@@ -258,7 +292,6 @@ impl Application {
         )
         .await
         .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
-        let rate_limits = rate_limits(&config, &auth)?;
         if rate_limits.is_on() {
             let (limits, stop) = (rate_limits.clone(), shutdown.clone());
             sockets.spawn(async move {
@@ -283,6 +316,7 @@ impl Application {
                 documents: config.limits.documents(),
                 metrics: metrics.clone(),
                 rate_limits: rate_limits.clone(),
+                trusted: trusted.clone(),
             },
         );
         let fanout = Fanout::new(
@@ -321,6 +355,7 @@ impl Application {
                 statements: statements.clone(),
                 socket_slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_websockets)),
                 rate_limits,
+                trusted,
             },
             config,
             statements,

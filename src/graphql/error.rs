@@ -22,6 +22,8 @@ pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
 pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 /// The caller spent its rate limit; `extensions.retryAfter` says when to try again.
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
+/// The server runs trusted documents only, and this is not one of them.
+pub const DOCUMENT_NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
 
 /// A request that is not GraphQL over HTTP at all (wrong method, body or media type).
 pub const BAD_REQUEST: &str = "BAD_REQUEST";
@@ -71,11 +73,13 @@ pub enum ErrorCode {
     TooManySubscriptions,
     /// The caller spent its rate limit; nothing ran. Retry after `extensions.retryAfter` seconds.
     RateLimited,
+    /// The server runs trusted documents only (its manifest), and this is not one; nothing ran.
+    DocumentNotTrusted,
 }
 
 impl ErrorCode {
     /// Every code, for the test that keeps this list and the constants together.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadUserInput,
         ErrorCode::IdempotencyConflict,
         ErrorCode::BatchRejected,
@@ -88,6 +92,7 @@ impl ErrorCode {
         ErrorCode::QueryTooLarge,
         ErrorCode::TooManySubscriptions,
         ErrorCode::RateLimited,
+        ErrorCode::DocumentNotTrusted,
     ];
 
     /// The code as `extensions.code` carries it.
@@ -105,6 +110,7 @@ impl ErrorCode {
             ErrorCode::QueryTooLarge => QUERY_TOO_LARGE,
             ErrorCode::TooManySubscriptions => TOO_MANY_SUBSCRIPTIONS,
             ErrorCode::RateLimited => RATE_LIMITED,
+            ErrorCode::DocumentNotTrusted => DOCUMENT_NOT_TRUSTED,
         }
     }
 

@@ -20,16 +20,18 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use futures_util::stream::{BoxStream, StreamExt};
 use tracing::Instrument;
 
+use super::context::Authentication;
 use super::error::with_default_code;
 use super::introspection;
 use super::limits::{self, DocumentLimits};
 use super::loaders::Prefetched;
 use super::metrics::OperationMetrics;
 use super::persisted::PersistedQueries;
+use super::trusted::{TrustedDocuments, DOCUMENT_ID};
 use super::types::ReadFloor;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Bucket, RateLimits};
-use crate::service::Live;
+use crate::service::{Live, Role};
 
 /// Creates the [`Hooks`] of each request.
 pub struct HooksFactory {
@@ -39,6 +41,7 @@ pub struct HooksFactory {
     persisted: Option<PersistedQueries>,
     documents: DocumentLimits,
     rate_limits: RateLimits,
+    trusted: Option<TrustedDocuments>,
 }
 
 impl HooksFactory {
@@ -46,7 +49,8 @@ impl HooksFactory {
     /// request, refuse introspection unless `introspection`, accept Apollo's
     /// persisted queries into `persisted` when there is one, and refuse
     /// documents beyond `documents`, and charge each validated operation's
-    /// cost to the [`Bucket`] its request carries.
+    /// cost to the [`Bucket`] its request carries; with `trusted`, run
+    /// only its documents.
     pub fn new(
         metrics: Arc<Metrics>,
         live: Live,
@@ -54,6 +58,7 @@ impl HooksFactory {
         persisted: Option<PersistedQueries>,
         documents: DocumentLimits,
         rate_limits: RateLimits,
+        trusted: Option<TrustedDocuments>,
     ) -> Self {
         Self {
             metrics,
@@ -62,6 +67,7 @@ impl HooksFactory {
             persisted,
             documents,
             rate_limits,
+            trusted,
         }
     }
 }
@@ -76,6 +82,7 @@ impl ExtensionFactory for HooksFactory {
             documents: self.documents,
             rate_limits: self.rate_limits.clone(),
             counter: self.metrics.clone(),
+            trusted: self.trusted.clone(),
         })
     }
 }
@@ -89,6 +96,7 @@ pub struct Hooks {
     documents: DocumentLimits,
     rate_limits: RateLimits,
     counter: Arc<Metrics>,
+    trusted: Option<TrustedDocuments>,
 }
 
 #[async_trait::async_trait]
@@ -131,6 +139,29 @@ impl Extension for Hooks {
         // Before anything is parsed or stored; a stored document passed it
         // when it was stored.
         limits::check_text(&request.query, &self.documents)?;
+        let request = match &self.trusted {
+            Some(trusted) => {
+                // HTTP puts the caller in the request's data, which the
+                // context does not show before the request is prepared; a
+                // websocket puts it in the session's.
+                let authentication = request
+                    .data
+                    .get(&std::any::TypeId::of::<Authentication>())
+                    .and_then(|d| d.downcast_ref::<Authentication>())
+                    .or_else(|| ctx.data_opt::<Authentication>());
+                let admin = matches!(
+                    authentication,
+                    Some(Authentication(Ok(identity))) if identity.caller.role == Role::Admin
+                );
+                trusted.apply(request, admin)?
+            }
+            None if request.extensions.contains_key(DOCUMENT_ID) => {
+                return Err(super::trusted::not_found(
+                    "this server has no trusted documents to look a `documentId` up in; send the query".into(),
+                ))
+            }
+            None => request,
+        };
         let request = match &self.persisted {
             Some(persisted) => persisted.apply(request)?,
             None => request,

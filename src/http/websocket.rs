@@ -687,7 +687,14 @@ fn own(
         ("subscribe", Some(id), Some(identity)) => {
             let payload = msg.payload.unwrap_or_default();
             let unexpired = identity.expires_at.is_none_or(|at| at > Utc::now());
-            let plan = unexpired
+            // Untrusted documents go to the engine, which refuses them.
+            let trusted = state.trusted.as_ref().is_none_or(|trusted| {
+                payload
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .is_some_and(|query| trusted.trusts_text(query))
+            });
+            let plan = (unexpired && trusted)
                 .then(|| fanout::plan(&payload, identity.caller, &state.limits.documents()))
                 .flatten();
             if let Some(plan) = plan {

@@ -28,6 +28,7 @@ mod roles;
 mod scoping;
 mod socket_limits;
 mod tokens;
+mod trusted_documents;
 mod websocket;
 
 /// The HS256 secret of the secured test servers.
