@@ -160,7 +160,13 @@ impl TrustedDocuments {
                     reason,
                 };
                 let actual = sha256(text);
-                if is_sha256(&id) && !id.eq_ignore_ascii_case(&actual) {
+                // Codegen's client preset writes "sha256:<hex>" keys; ids are
+                // held without the prefix, as requests are looked up.
+                let key = id
+                    .strip_prefix("sha256:")
+                    .unwrap_or(&id)
+                    .to_ascii_lowercase();
+                if is_sha256(&key) && key != actual {
                     return Err(ManifestError::WrongHash {
                         origin: origin.clone(),
                         id,
@@ -176,7 +182,7 @@ impl TrustedDocuments {
                     parsed,
                 });
                 by_text_hash.insert(actual, trusted.clone());
-                by_id.insert(id.to_ascii_lowercase(), trusted);
+                by_id.insert(key, trusted);
             }
         }
         Ok(Self {
