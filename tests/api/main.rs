@@ -33,3 +33,4 @@ mod schema;
 mod security;
 mod subscription;
 mod user_change;
+mod user_search;
