@@ -9,16 +9,11 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { COUNT, OPTIONS, PROBES, SUMMARY, activityDocuments } from '../dashboard/js/queries.js';
+import { DOCUMENTS } from '../dashboard/js/queries.js';
 
-/** Every document the dashboard can send, whatever the server's features. */
+/** Every document the dashboard can send, whatever the server's features (queries.js's DOCUMENTS). */
 export function dashboardDocuments() {
-  const variants = [{}, ...PROBES.map((p) => p.features)];
-  const documents = [OPTIONS, COUNT, SUMMARY, ...PROBES.map((p) => p.query)];
-  for (const features of variants) {
-    documents.push(...Object.values(activityDocuments(features)));
-  }
-  return [...new Set(documents)];
+  return [...new Set(DOCUMENTS)];
 }
 
 /** The manifest text: keys sorted, so the file only changes with the documents. */

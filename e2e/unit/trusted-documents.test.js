@@ -18,7 +18,7 @@ test('the manifest covers every feature variant of the activity documents', () =
     // Without optional fields, with a cursor, with a cursor and request context.
     assert.equal(documents.filter((d) => d.includes(` ${name}(`)).length, 3, name);
   }
-  for (const name of ['DashboardOptions', 'DashboardCount', 'DashboardSummary']) {
+  for (const name of ['DashboardOptions', 'DashboardCount', 'DashboardSummary', 'DashboardUsers']) {
     assert.equal(documents.filter((d) => d.includes(` ${name}`)).length, 1, name);
   }
 });

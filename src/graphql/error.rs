@@ -71,9 +71,9 @@ pub enum ErrorCode {
     QueryTooLarge,
     /// A websocket already runs as many subscriptions as one socket may.
     TooManySubscriptions,
-    /// The caller spent its rate limit; nothing ran. Retry after `extensions.retryAfter` seconds.
+    /// The caller spent its rate limit and nothing ran: retry after `extensions.retryAfter` seconds.
     RateLimited,
-    /// The server runs trusted documents only (its manifest), and this is not one; nothing ran.
+    /// The server runs trusted documents only (its manifest) and this is not one: nothing ran.
     DocumentNotTrusted,
 }
 

@@ -308,7 +308,8 @@ async fn the_dashboards_documents_run_beside_any_manifest_unless_turned_off() {
     })
     .await;
     let token = hs256("user", &Uuid::now_v7().to_string(), 3600);
-    let variables = json!({ "filter": {}, "window": {}, "groupBy": "DAY", "first": 5 });
+    let variables =
+        json!({ "filter": {}, "window": {}, "groupBy": "DAY", "first": 5, "search": "a" });
     let documents = dashboard_documents();
     assert!(documents.len() >= 10, "{}", documents.len());
 
