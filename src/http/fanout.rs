@@ -256,6 +256,7 @@ impl Fanout {
         data.insert(Authentication(Ok(Identity {
             caller: key.caller,
             expires_at: None,
+            subject_hash: 0,
         })));
         data.insert(LiveSource::new(
             SourceStream(source.clone()).boxed(),
