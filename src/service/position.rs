@@ -88,31 +88,57 @@ impl ResumeCursor {
     }
 }
 
-/// The lowest transaction id of this database that may still be running,
-/// as of the statement's snapshot: rows of lower ids can no longer appear.
+/// The lowest transaction id that may still add activities to this
+/// database, as of the statement's snapshot: rows of lower ids can no
+/// longer appear.
 ///
-/// It is the snapshot's xmin, less the transactions that
-/// `pg_stat_activity` shows running in *other* databases: transaction ids
-/// and snapshots span the whole cluster, and a transaction can only write
-/// to the database it is connected to, so without this a 2 s transaction
-/// anywhere in the cluster held back every row for 2 s (BENCHMARKS.md,
-/// "Delivery waits for other databases' transactions"). A transaction it
-/// cannot place stays in: one that has ended by the time its backend is
-/// read (its rows, if any, are in the snapshot already), one whose session
-/// the database role may not see (without `pg_read_all_stats` another
-/// role's sessions show no transaction id), a prepared one. Those hold rows
-/// back as before; none is skipped. Transaction ids not yet in the
+/// It is the snapshot's xmin, less two kinds of running transactions that
+/// cannot add an activity here:
+/// - those `pg_stat_activity` shows in *other* databases: transaction ids
+///   and snapshots span the whole cluster, and a transaction can only write
+///   to the database it is connected to, so without this a 2 s transaction
+///   anywhere in the cluster held back every row for 2 s (BENCHMARKS.md,
+///   "Delivery waits for other databases' transactions");
+/// - this database's *bookkeeping* transactions, which declared with
+///   [`BOOKKEEPING_SQL`] that they insert no activity (background work that
+///   writes tables of its own after reading released rows). A transaction
+///   is matched to its declaration through `pg_locks` alone: the advisory
+///   lock and the lock every transaction holds on its own id share one
+///   virtual transaction id, which is never reused.
+///
+/// A transaction it cannot place stays in: one that has ended by the time
+/// its session is read (its rows, if any, are in the snapshot already), one
+/// whose session the database role may not see (without `pg_read_all_stats`
+/// another role's sessions show no transaction id), a prepared one. Those
+/// hold rows back as before; none is skipped. Transaction ids not yet in the
 /// snapshot's list are at or above its xmax, where the horizon stops anyway.
-/// `backend_xid` is 32 bits, the snapshot's ids 64: the in-progress list
-/// spans far less than 2^32 ids, so comparing the low halves is exact.
-/// A scalar subquery, so PostgreSQL evaluates it once per statement.
+/// `backend_xid` and `pg_locks` ids are 32 bits, the snapshot's 64: the
+/// in-progress list spans far less than 2^32 ids, so comparing the low
+/// halves is exact. A scalar subquery, so PostgreSQL evaluates it once per
+/// statement.
 pub const HORIZON_SQL: &str = "(SELECT coalesce(\
     (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x \
       WHERE x::text::bigint % 4294967296 NOT IN (\
         SELECT a.backend_xid::text::bigint FROM pg_stat_activity AS a \
         WHERE a.backend_xid IS NOT NULL \
-          AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))), \
+          AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())) \
+      AND x::text::bigint % 4294967296 NOT IN (\
+        SELECT own.transactionid::text::bigint \
+        FROM pg_locks AS own JOIN pg_locks AS declared \
+          ON declared.virtualtransaction = own.virtualtransaction \
+        WHERE own.locktype = 'transactionid' AND own.mode = 'ExclusiveLock' AND own.granted \
+          AND declared.locktype = 'advisory' AND declared.granted \
+          AND declared.classid = 1634100578 AND declared.objid = 1 AND declared.objsubid = 2 \
+          AND declared.database = (SELECT oid FROM pg_database WHERE datname = current_database()))), \
     pg_snapshot_xmax(pg_current_snapshot())::text::bigint))";
+
+/// Declares the current PostgreSQL transaction *bookkeeping*: it will
+/// insert no activity, so live delivery need not wait for it (see
+/// [`HORIZON_SQL`]). Run it as the transaction's first statement, before it
+/// writes anything; a transaction that inserts an activity after it could
+/// have that row skipped by live delivery. The lock is shared, so
+/// bookkeeping transactions never wait for one another.
+pub const BOOKKEEPING_SQL: &str = "SELECT pg_advisory_xact_lock_shared(1634100578, 1)";
 
 #[cfg(test)]
 mod tests {

@@ -279,6 +279,53 @@ async fn a_transaction_open_in_another_database_of_the_cluster_holds_no_row_back
 }
 
 #[tokio::test]
+async fn a_bookkeeping_transaction_held_open_holds_no_row_back_and_an_undeclared_one_does() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        eprintln!("SKIPPED positions::bookkeeping: needs PostgreSQL");
+        return;
+    }
+    let app = spawn_app_on(db, |_| {}).await;
+    let mut ws = racer(&app).await;
+    let conn = app.db.connect().await;
+
+    // Arrange: a transaction of this database with an id older than the
+    // next write's, declared bookkeeping (it will insert no activity).
+    let bookkeeping = conn.begin().await.expect("begin");
+    bookkeeping
+        .execute_unprepared(activity_feed::service::position::BOOKKEEPING_SQL)
+        .await
+        .expect("declare it");
+    bookkeeping
+        .execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .expect("take a transaction id");
+
+    // Act
+    let logged = log(&app, "race.bookkept").await;
+
+    // Assert: delivered while it is open.
+    let got = ws.next_json_within(Duration::from_secs(10)).await;
+    bookkeeping.rollback().await.expect("rollback");
+    let got = got.expect("the row waited for a bookkeeping transaction");
+    assert_eq!(got["payload"]["data"]["activityAdded"]["uuid"], logged["uuid"]);
+
+    // The same without the declaration holds the next row back until it ends.
+    let undeclared = conn.begin().await.expect("begin");
+    undeclared
+        .execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .expect("take a transaction id");
+    let held = log(&app, "race.held").await;
+    ws.assert_silent(Duration::from_millis(500)).await;
+    undeclared.rollback().await.expect("rollback");
+    let got = ws.next_json().await.expect("delivered once it ended");
+    assert_eq!(got["payload"]["data"]["activityAdded"]["uuid"], held["uuid"]);
+    conn.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_transaction_that_commits_30_s_after_its_row_was_stamped_is_delivered_live_and_on_resume()
 {
     // On a cluster of its own: the open transaction holds back live
