@@ -1000,7 +1000,8 @@ def report_s(data: dict) -> str:
               "not as lost. Server CPU is the sum of its threads' CPU over the listening phase (from "
               "/proc); load average is /proc/loadavg before and after the row. The last column samples "
               "pg_stat_activity every 250 ms for write transactions open in other databases of the "
-              "cluster: rows are released below the cluster-wide snapshot xmin, so those hold delivery back.",
+              "cluster: since the horizon leaves out transactions of other databases, they no longer hold delivery back; "
+              "the column shows they were there.",
               "",
               "| row | subscribers | instances | rate | deliveries | p50 ms | p99 | max | from ack p50 | p99 "
               "| lost + late | repeated | out of order | dropped (lagged) | writer p50 alone → listening | "
