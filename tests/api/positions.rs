@@ -308,7 +308,10 @@ async fn a_bookkeeping_transaction_held_open_holds_no_row_back_and_an_undeclared
     let got = ws.next_json_within(Duration::from_secs(10)).await;
     bookkeeping.rollback().await.expect("rollback");
     let got = got.expect("the row waited for a bookkeeping transaction");
-    assert_eq!(got["payload"]["data"]["activityAdded"]["uuid"], logged["uuid"]);
+    assert_eq!(
+        got["payload"]["data"]["activityAdded"]["uuid"],
+        logged["uuid"]
+    );
 
     // The same without the declaration holds the next row back until it ends.
     let undeclared = conn.begin().await.expect("begin");
@@ -320,7 +323,10 @@ async fn a_bookkeeping_transaction_held_open_holds_no_row_back_and_an_undeclared
     ws.assert_silent(Duration::from_millis(500)).await;
     undeclared.rollback().await.expect("rollback");
     let got = ws.next_json().await.expect("delivered once it ended");
-    assert_eq!(got["payload"]["data"]["activityAdded"]["uuid"], held["uuid"]);
+    assert_eq!(
+        got["payload"]["data"]["activityAdded"]["uuid"],
+        held["uuid"]
+    );
     conn.close().await.ok();
     app.stop().await;
 }
