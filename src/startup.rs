@@ -12,13 +12,14 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Authenticator;
 use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
-use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
+use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig, SigningConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::{self, SchemaConfig};
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::retention::{self, RetentionLock};
+use crate::service::seal::HeadSigner;
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
 /// Why the server could not start.
@@ -30,6 +31,9 @@ pub enum StartupError {
     /// The authentication settings are unusable or unsafe.
     #[error("{0}")]
     Auth(String),
+    /// The signing key cannot be read.
+    #[error("{0}")]
+    Signing(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -130,6 +134,16 @@ pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authentica
     Ok(auth)
 }
 
+/// The key `config` names, read; `None` when it names none.
+pub fn signer(config: &SigningConfig) -> Result<Option<HeadSigner>, StartupError> {
+    config
+        .signing_key_file
+        .as_deref()
+        .map(HeadSigner::from_file)
+        .transpose()
+        .map_err(StartupError::Signing)
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -160,8 +174,11 @@ impl Application {
         db::migrate(&db, database).await?;
         let live = Live::new(subscriber_capacity(&config));
         let bus = open_bus(database, &config, &live, &shutdown, &sockets).await?;
-        let feed = ActivityFeed::new(db, bus, live.clone(), limits)
+        let mut feed = ActivityFeed::new(db, bus, live.clone(), limits)
             .with_redactor(Redactor::new(&config.redaction.redact_keys));
+        if let Some(signer) = signer(&config.signing)? {
+            feed = feed.with_signer(signer);
+        }
         let publisher_pool = DatabaseConfig {
             pool_size: 1,
             ..database.clone()
@@ -175,6 +192,13 @@ impl Application {
         )
         .await
         .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
+        let sealer_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+        feed.start_sealer(
+            sealer_db,
+            config.checkpoint_interval,
+            shutdown.clone(),
+            &sockets,
+        );
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
