@@ -163,6 +163,7 @@ fn report_json(v: &Verification) -> serde_json::Value {
         "start": v.start.encode(),
         "lastVerified": v.last_verified.encode(),
         "unsealed": v.unsealed,
+        "pruned": v.pruned,
         "erasedCount": v.erased_total,
         "erased": v.erased.iter().map(|e| serde_json::json!({
             "position": e.position.encode(),

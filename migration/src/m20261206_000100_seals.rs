@@ -12,6 +12,7 @@ enum Seals {
     PrevTxid,
     PrevSeq,
     Hash,
+    Pruned,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -57,13 +58,13 @@ const RESOURCE_INDEX: &str = "activities_resource_uuid_idx";
 /// The hash chain over activities in position order:
 /// - `seals`: one row per sealed activity, its chain hash and the position
 ///   of the row sealed before it (so that a row deleted with its seal is
-///   still named);
+///   still named), and whether retention deleted the row (`pruned`);
 /// - `seal_salts`: the salts of each activity's commitments to its personal
 ///   fields, and the commitments of the fields erasure rewrote; erasure
 ///   deletes a field's salt, so that its old value cannot be tested against
 ///   the commitment;
-/// - `seal_anchor`: the hash of the newest pruned row, where verification
-///   of the remaining chain starts;
+/// - `seal_anchor`: the hash of the newest row of the pruned prefix, where
+///   verification of the remaining chain starts;
 /// - `erasures`: each erasure of a person, with the person's uuid and known
 ///   values only while it runs, so that an interrupted one resumes.
 #[async_trait::async_trait]
@@ -80,6 +81,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Seals::PrevTxid).big_integer().not_null())
                     .col(ColumnDef::new(Seals::PrevSeq).big_integer().not_null())
                     .col(ColumnDef::new(Seals::Hash).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(Seals::Pruned)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .primary_key(Index::create().col(Seals::Txid).col(Seals::Seq))
                     .to_owned(),
             )

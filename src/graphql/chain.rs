@@ -146,6 +146,9 @@ pub struct LogVerification {
     pub last_verified: String,
     /// Rows logged after the newest seal: not sealed yet, so not checked.
     pub unsealed: u64,
+    /// Sealed rows retention deleted while older rows remain: their seals
+    /// carry the chain across them.
+    pub pruned: u64,
     /// How many erased fields were met.
     pub erased_count: u64,
     /// The erased fields met, the first 1000.
@@ -164,6 +167,7 @@ impl From<seal::Verification> for LogVerification {
             start: v.start.encode(),
             last_verified: v.last_verified.encode(),
             unsealed: v.unsealed,
+            pruned: v.pruned,
             erased_count: v.erased_total,
             erased: v
                 .erased

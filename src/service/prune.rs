@@ -1,10 +1,12 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
 
-use super::seal::form;
-use super::seal::sealer::{anchor, lock_chain, statement};
+use super::seal::sealer::{chain_end, lock_chain, statement};
 use super::{log::now, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
@@ -27,11 +29,11 @@ impl ActivityFeed {
 
     /// [`Self::prune`], calling `progress` with the number deleted so far after each batch.
     ///
-    /// The hash chain must stay verifiable from the oldest kept row, so a
-    /// prune deletes a prefix of the log in position order: the sealed rows
-    /// older than the cutoff up to the first row that is not. The hash of
-    /// the last row deleted becomes the chain's anchor. Rows are sealed
-    /// first, so that everything released and old enough can go.
+    /// The hash chain stays verifiable: rows are sealed first, and only
+    /// sealed rows are deleted. A deleted row's seal stays, marked pruned,
+    /// while rows older in position order remain; once nothing older remains,
+    /// the seals of the deleted prefix go and the hash of its newest row
+    /// becomes the chain's anchor.
     #[tracing::instrument(skip(self, progress))]
     pub async fn prune_reporting(
         &self,
@@ -65,85 +67,126 @@ impl ActivityFeed {
     }
 
     /// Deletes the next sealed rows older than `cutoff`, at most
-    /// [`PRUNE_BATCH`], with their seals, and moves the anchor to the last.
+    /// [`PRUNE_BATCH`], marks their seals pruned and moves the anchor past
+    /// the pruned prefix, in one transaction under the chain's lock.
     async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();
-        let from = anchor(&txn).await?.position;
-        let oldest: Vec<(i64, i64, DateTime<Utc>)> = Entity::find()
-            .select_only()
-            .columns([Column::Txid, Column::Seq, Column::InsertedAt])
-            .filter(from.later())
-            .order_by(Column::Txid, Order::Asc)
-            .order_by(Column::Seq, Order::Asc)
-            .limit(PRUNE_BATCH)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        let prefix = oldest.iter().take_while(|(_, _, at)| *at < cutoff).count();
-        let Some(&(txid, seq, _)) = oldest[..prefix].last() else {
-            txn.commit().await?;
-            return Ok(0);
-        };
-        let last = Position { txid, seq };
-        // The newest seal at or below the last row: the row's own, unless it
-        // is not sealed (a prune never runs ahead of the sealer).
-        let sealed = txn
-            .query_one_raw(statement(
-                backend,
-                "SELECT txid, seq, hash FROM seals WHERE (txid, seq) <= ($1, $2) \
-                 ORDER BY txid DESC, seq DESC LIMIT 1",
-                vec![txid.into(), seq.into()],
-            ))
-            .await?;
-        let Some(sealed) = sealed else {
-            txn.commit().await?;
-            return Ok(0);
-        };
-        let upto = Position {
-            txid: sealed.try_get_by_index(0)?,
-            seq: sealed.try_get_by_index(1)?,
-        };
-        let hash: String = sealed.try_get_by_index(2)?;
-        let upto = upto.min(last);
-        if upto <= from {
-            txn.commit().await?;
-            return Ok(0);
-        }
+        let end = chain_end(&txn).await?.position;
         let at_most = |p: Position| {
             Expr::tuple([Expr::col(Column::Txid), Expr::col(Column::Seq)])
                 .lte(Expr::tuple([Expr::val(p.txid), Expr::val(p.seq)]))
         };
+        let old: Vec<(Uuid, i64, i64)> = Entity::find()
+            .select_only()
+            .columns([Column::Uuid, Column::Txid, Column::Seq])
+            .filter(Column::InsertedAt.lt(cutoff))
+            // Rows not sealed yet wait for the next prune.
+            .filter(at_most(end))
+            .limit(PRUNE_BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if old.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
         let res = Entity::delete_many()
-            .filter(from.later())
-            .filter(at_most(upto))
+            .filter(Column::Uuid.is_in(old.iter().map(|(u, _, _)| *u)))
             .exec(&txn)
             .await?;
-        for table in ["seals", "seal_salts"] {
-            txn.execute_raw(statement(
-                backend,
-                &format!("DELETE FROM {table} WHERE (txid, seq) <= ($1, $2)"),
-                vec![upto.txid.into(), upto.seq.into()],
-            ))
-            .await?;
-        }
-        let anchor_hash = form::from_hex(&hash)
-            .map(|h| form::to_hex(&h))
-            .ok_or_else(|| sea_orm::DbErr::Custom(format!("a stored hash is not hex: {hash}")))?;
+        let positions: Vec<String> = old
+            .iter()
+            .map(|(_, txid, seq)| format!("({txid}, {seq})"))
+            .collect();
+        let positions = positions.join(", ");
         txn.execute_raw(statement(
             backend,
-            "DELETE FROM seal_anchor WHERE id = 1",
+            &format!("DELETE FROM seal_salts WHERE (txid, seq) IN (VALUES {positions})"),
             vec![],
         ))
         .await?;
         txn.execute_raw(statement(
             backend,
-            "INSERT INTO seal_anchor (id, txid, seq, hash) VALUES (1, $1, $2, $3)",
-            vec![upto.txid.into(), upto.seq.into(), anchor_hash.into()],
+            &format!("UPDATE seals SET pruned = $1 WHERE (txid, seq) IN (VALUES {positions})"),
+            vec![true.into()],
         ))
         .await?;
+        compact(&txn).await?;
         txn.commit().await?;
         Ok(res.rows_affected)
     }
+}
+
+/// Drops the seals of the pruned prefix: those below the oldest remaining
+/// row and below the first seal whose row was not pruned; the newest of
+/// them becomes the anchor.
+async fn compact(txn: &DatabaseTransaction) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let first_of = |sql: &'static str| async move {
+        let row = txn.query_one_raw(statement(backend, sql, vec![])).await?;
+        Ok::<_, ServiceError>(match row {
+            Some(r) => Some(Position {
+                txid: r.try_get_by_index(0)?,
+                seq: r.try_get_by_index(1)?,
+            }),
+            None => None,
+        })
+    };
+    let oldest_row =
+        first_of("SELECT txid, seq FROM activities ORDER BY txid, seq LIMIT 1").await?;
+    let first_kept =
+        first_of("SELECT txid, seq FROM seals WHERE pruned = false ORDER BY txid, seq LIMIT 1")
+            .await?;
+    let limit = match (oldest_row, first_kept) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let newest = match limit {
+        Some(limit) => {
+            txn.query_one_raw(statement(
+                backend,
+                "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
+                 ORDER BY txid DESC, seq DESC LIMIT 1",
+                vec![limit.txid.into(), limit.seq.into()],
+            ))
+            .await?
+        }
+        None => {
+            txn.query_one_raw(statement(
+                backend,
+                "SELECT txid, seq, hash FROM seals ORDER BY txid DESC, seq DESC LIMIT 1",
+                vec![],
+            ))
+            .await?
+        }
+    };
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    let (txid, seq, hash): (i64, i64, String) = (
+        newest.try_get_by_index(0)?,
+        newest.try_get_by_index(1)?,
+        newest.try_get_by_index(2)?,
+    );
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seals WHERE (txid, seq) <= ($1, $2)",
+        vec![txid.into(), seq.into()],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seal_anchor WHERE id = 1",
+        vec![],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "INSERT INTO seal_anchor (id, txid, seq, hash) VALUES (1, $1, $2, $3)",
+        vec![txid.into(), seq.into(), hash.into()],
+    ))
+    .await?;
+    Ok(())
 }
