@@ -173,7 +173,7 @@ fn report_json(v: &Verification) -> serde_json::Value {
         "headChecked": v.head_checked,
         "failure": v.failure.as_ref().map(|f| serde_json::json!({
             "position": f.position.encode(),
-            "reason": format!("{:?}", f.reason),
+            "reason": f.reason.as_str(),
             "field": f.field,
             "message": f.message,
         })),

@@ -409,26 +409,31 @@ impl ActivityFeed {
                 .unwrap_or_default();
             sealed.insert(key, (salts, erased));
         }
+        // Every statement is built before the first write runs: from then
+        // until the commit the transaction holds an id, and on PostgreSQL
+        // rows written meanwhile are not released (delivered live) before it ends.
+        let mut writes = Vec::with_capacity(changes.len() * 2);
         for (old, new, fields) in &changes {
-            txn.execute(
-                &Query::update()
-                    .table(Entity)
-                    .values([
-                        (Column::ActorUuid, new.actor_uuid.into()),
-                        (Column::TargetUuid, new.target_uuid.into()),
-                        (Column::ResourceUuid, new.resource_uuid.into()),
-                        (Column::ClientIp, new.client_ip.clone().into()),
-                        (Column::UserAgent, new.user_agent.clone().into()),
-                        (Column::Metadata, new.metadata.clone().into()),
-                    ])
-                    .value(
-                        Alias::new("search_text"),
-                        search::search_text(&new.metadata),
-                    )
-                    .and_where(Expr::col(Column::Uuid).eq(old.uuid))
-                    .to_owned(),
-            )
-            .await?;
+            writes.push(
+                backend.build(
+                    &Query::update()
+                        .table(Entity)
+                        .values([
+                            (Column::ActorUuid, new.actor_uuid.into()),
+                            (Column::TargetUuid, new.target_uuid.into()),
+                            (Column::ResourceUuid, new.resource_uuid.into()),
+                            (Column::ClientIp, new.client_ip.clone().into()),
+                            (Column::UserAgent, new.user_agent.clone().into()),
+                            (Column::Metadata, new.metadata.clone().into()),
+                        ])
+                        .value(
+                            Alias::new("search_text"),
+                            search::search_text(&new.metadata),
+                        )
+                        .and_where(Expr::col(Column::Uuid).eq(old.uuid))
+                        .to_owned(),
+                ),
+            );
             let Some((salts, erased)) = sealed.get_mut(&(old.txid, old.seq)) else {
                 // Not sealed yet: the sealer seals the erased form.
                 continue;
@@ -446,7 +451,7 @@ impl ActivityFeed {
                     erased.insert(field, committed);
                 }
             }
-            txn.execute_raw(statement(
+            writes.push(statement(
                 backend,
                 "UPDATE seal_salts SET salts = $1, erased = $2 WHERE txid = $3 AND seq = $4",
                 vec![
@@ -455,8 +460,10 @@ impl ActivityFeed {
                     old.txid.into(),
                     old.seq.into(),
                 ],
-            ))
-            .await?;
+            ));
+        }
+        for write in writes {
+            txn.execute_raw(write).await?;
         }
         let n = changes.len() as u64;
         txn.execute_raw(statement(

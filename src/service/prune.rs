@@ -1,12 +1,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::seal::sealer::{chain_end, lock_chain, statement};
+use super::seal::sealer::{lock_chain, statement};
 use super::{log::now, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
@@ -29,11 +28,11 @@ impl ActivityFeed {
 
     /// [`Self::prune`], calling `progress` with the number deleted so far after each batch.
     ///
-    /// The hash chain stays verifiable: rows are sealed first, and only
-    /// sealed rows are deleted. A deleted row's seal stays, marked pruned,
-    /// while rows older in position order remain; once nothing older remains,
-    /// the seals of the deleted prefix go and the hash of its newest row
-    /// becomes the chain's anchor.
+    /// The hash chain stays verifiable: a deleted row's seal stays, marked
+    /// pruned, while rows older in position order remain; once nothing older
+    /// remains, the seals of the deleted prefix go and the hash of its
+    /// newest row becomes the chain's anchor. A row deleted before it was
+    /// sealed never enters the chain.
     #[tracing::instrument(skip(self, progress))]
     pub async fn prune_reporting(
         &self,
@@ -48,7 +47,6 @@ impl ActivityFeed {
         let cutoff = TimeDelta::try_days(days)
             .and_then(|age| now().checked_sub_signed(age))
             .ok_or_else(|| ServiceError::invalid("days", "is too large"))?;
-        self.seal_pending().await?;
         let mut deleted = 0;
         loop {
             let n = self.prune_batch(cutoff).await?;
@@ -66,24 +64,18 @@ impl ActivityFeed {
         Ok(PruneResult { deleted, cutoff })
     }
 
-    /// Deletes the next sealed rows older than `cutoff`, at most
-    /// [`PRUNE_BATCH`], marks their seals pruned and moves the anchor past
-    /// the pruned prefix, in one transaction under the chain's lock.
+    /// Deletes the next rows older than `cutoff`, at most [`PRUNE_BATCH`],
+    /// marks the seals of those sealed pruned and moves the anchor past the
+    /// pruned prefix, in one transaction under the chain's lock (so that
+    /// the sealer never seals a row half-deleted).
     async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();
-        let end = chain_end(&txn).await?.position;
-        let at_most = |p: Position| {
-            Expr::tuple([Expr::col(Column::Txid), Expr::col(Column::Seq)])
-                .lte(Expr::tuple([Expr::val(p.txid), Expr::val(p.seq)]))
-        };
         let old: Vec<(Uuid, i64, i64)> = Entity::find()
             .select_only()
             .columns([Column::Uuid, Column::Txid, Column::Seq])
             .filter(Column::InsertedAt.lt(cutoff))
-            // Rows not sealed yet wait for the next prune.
-            .filter(at_most(end))
             .limit(PRUNE_BATCH)
             .into_tuple()
             .all(&txn)

@@ -153,9 +153,36 @@ impl ActivityFeed {
             txn.commit().await?;
             return Ok(0);
         }
+        // Everything is computed before the first write: from it until the
+        // commit the transaction holds an id, and on PostgreSQL no row
+        // written after it is released (delivered live) before it ends.
         let mut previous = end;
-        let new_seals = || {
-            Query::insert()
+        let mut seals = Vec::with_capacity(tail.released.len());
+        let mut salts = Vec::with_capacity(tail.released.len());
+        for row in &tail.released {
+            let row_salts = form::new_salts(row);
+            let committed = form::commitments(row, &row_salts, &FieldMap::default());
+            let hash = form::chain(
+                &previous.hash,
+                &form::canonical_form(row, &committed.object),
+            );
+            seals.push([
+                row.txid.into(),
+                row.seq.into(),
+                row.uuid.into(),
+                previous.position.txid.into(),
+                previous.position.seq.into(),
+                form::to_hex(&hash).into(),
+            ]);
+            salts.push([row.txid.into(), row.seq.into(), row_salts.to_json().into()]);
+            previous = ChainPoint {
+                position: Position::of(row),
+                hash,
+            };
+        }
+        // SQLite binds at most 32,766 values per statement.
+        for (seals, salts) in seals.chunks(1000).zip(salts.chunks(1000)) {
+            let mut insert = Query::insert()
                 .into_table(Alias::new("seals"))
                 .columns(
                     [
@@ -168,41 +195,19 @@ impl ActivityFeed {
                     ]
                     .map(Alias::new),
                 )
-                .to_owned()
-        };
-        let new_salts = || {
-            Query::insert()
+                .to_owned();
+            for values in seals {
+                insert.values_panic(values.clone());
+            }
+            txn.execute(&insert).await?;
+            let mut insert = Query::insert()
                 .into_table(Alias::new("seal_salts"))
                 .columns(["txid", "seq", "salts"].map(Alias::new))
-                .to_owned()
-        };
-        let (mut seals, mut salts) = (new_seals(), new_salts());
-        for (i, row) in tail.released.iter().enumerate() {
-            let row_salts = form::new_salts(row);
-            let committed = form::commitments(row, &row_salts, &FieldMap::default());
-            let hash = form::chain(
-                &previous.hash,
-                &form::canonical_form(row, &committed.object),
-            );
-            seals.values_panic([
-                row.txid.into(),
-                row.seq.into(),
-                row.uuid.into(),
-                previous.position.txid.into(),
-                previous.position.seq.into(),
-                form::to_hex(&hash).into(),
-            ]);
-            salts.values_panic([row.txid.into(), row.seq.into(), row_salts.to_json().into()]);
-            previous = ChainPoint {
-                position: Position::of(row),
-                hash,
-            };
-            // SQLite binds at most 32,766 values per statement.
-            if (i + 1) % 1000 == 0 || i + 1 == tail.released.len() {
-                txn.execute(&seals).await?;
-                txn.execute(&salts).await?;
-                (seals, salts) = (new_seals(), new_salts());
+                .to_owned();
+            for values in salts {
+                insert.values_panic(values.clone());
             }
+            txn.execute(&insert).await?;
         }
         txn.commit().await?;
         let n = tail.released.len() as u64;

@@ -40,6 +40,19 @@ pub enum FailureReason {
     BadSignature,
 }
 
+impl FailureReason {
+    /// The reason as the API and the CLI name it: `CHANGED_FIELD`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChangedField => "CHANGED_FIELD",
+            Self::MissingRow => "MISSING_ROW",
+            Self::InsertedRow => "INSERTED_ROW",
+            Self::ReorderedRow => "REORDERED_ROW",
+            Self::BadSignature => "BAD_SIGNATURE",
+        }
+    }
+}
+
 /// The first position that fails, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

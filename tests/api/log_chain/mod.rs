@@ -2,7 +2,9 @@
 //! signed, and verification that names the first position that fails and why.
 //! Tampering happens through SQL behind the server's back.
 
+mod cli;
 mod erasure;
+mod python;
 mod tamper;
 
 use std::path::PathBuf;

@@ -413,3 +413,42 @@ async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
     assert_eq!(report["checked"], 800, "{report}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_signed_head_is_logged_as_a_checkpoint_that_verifies() {
+    // Arrange
+    let app = super::signing_app_with(|config| {
+        config.checkpoint_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let rows = log_many(&app, 2).await;
+
+    // Act: the sealer logs the first checkpoint once it sealed something.
+    let mut checkpoint = Value::Null;
+    for _ in 0..200 {
+        let found = app
+            .data(
+                "{ activities(filter: {action: \"log.checkpoint\"}) { entries { metadata module } } }",
+                json!({}),
+            )
+            .await["activities"]["entries"]
+            .clone();
+        if let Some(first) = found.as_array().and_then(|a| a.first()) {
+            checkpoint = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let head = checkpoint["metadata"].clone();
+    let report = verify(&app, json!({ "head": head })).await;
+    let count = app.count(json!({ "action": "log.checkpoint" })).await;
+
+    // Assert: one checkpoint within the interval, its head reached by the chain.
+    assert_eq!(checkpoint["module"], "log", "{checkpoint}");
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["headChecked"], true, "{report}");
+    let (ht, hs) = position(&head["position"]);
+    assert!((ht, hs) >= position(&rows[0]["cursor"]), "{head}");
+    assert_eq!(count, 1);
+    app.stop().await;
+}
