@@ -204,6 +204,11 @@ pub struct ServeConfig {
     /// The key log heads are signed with.
     #[command(flatten)]
     pub signing: SigningConfig,
+    /// Whether this instance seals new activities into the hash chain. One
+    /// sealer works at a time per database whatever this says; turn it off
+    /// on instances that should leave the work to others.
+    #[arg(long, env = "SEALER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sealer: bool,
     /// How often the signed head is logged as a `log.checkpoint` activity,
     /// e.g. "1h"; "0s" turns checkpoints off. Needs SIGNING_KEY_FILE.
     #[arg(long, env = "CHECKPOINT_INTERVAL", value_parser = humantime::parse_duration, default_value = "1h")]
@@ -484,6 +489,7 @@ impl Default for ServeConfig {
             context: ContextConfig::default(),
             redaction: RedactionConfig::default(),
             signing: SigningConfig::default(),
+            sealer: true,
             checkpoint_interval: Duration::from_secs(60 * 60),
         }
     }

@@ -192,13 +192,15 @@ impl Application {
         )
         .await
         .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
-        let sealer_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
-        feed.start_sealer(
-            sealer_db,
-            config.checkpoint_interval,
-            shutdown.clone(),
-            &sockets,
-        );
+        if config.sealer {
+            let sealer_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+            feed.start_sealer(
+                sealer_db,
+                config.checkpoint_interval,
+                shutdown.clone(),
+                &sockets,
+            );
+        }
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
