@@ -68,6 +68,7 @@ const TABLE: &[Op] = &[
     Op { field: "node", document: "query($mineId: ID!) { node(id: $mineId) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "nodes", document: "query($mineId: ID!) { nodes(ids: [$mineId]) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "user", document: "query($alice: UUID!) { user(uuid: $alice) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "users", document: "query { users(search: \"example\") { nodes { uuid } } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "logHead", document: "query { logHead { position hash } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     // Only an admin verifies the log or erases a person.
     Op { field: "verifyLog", document: "query { verifyLog { valid } }", writes: (0, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
