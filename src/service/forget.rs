@@ -217,6 +217,7 @@ impl ActivityFeed {
     /// person's known emails and names and deletes their `users` row, in one
     /// transaction. `None` when nothing is held about them.
     async fn begin_erasure(&self, person: Uuid, reason: &str) -> Result<Option<Erasure>> {
+        let _chain = self.chain.lock().await;
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();
@@ -362,6 +363,7 @@ impl ActivityFeed {
     /// transaction under the chain's lock (so no row is sealed half-way);
     /// returns how many it rewrote.
     async fn erase_batch(&self, person: Uuid, erasure: &Erasure, uuids: &[Uuid]) -> Result<u64> {
+        let _chain = self.chain.lock().await;
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();

@@ -137,6 +137,10 @@ pub struct ActivityFeed {
     sealed: Arc<AtomicU64>,
     /// The key heads are signed with, when the deployment has one.
     signer: Option<Arc<seal::HeadSigner>>,
+    /// Taken by whatever seals, prunes or erases in this process, beside
+    /// the database's lock of the chain: on SQLite the sealer hashes
+    /// outside the write lock, and this keeps the others out meanwhile.
+    chain: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ActivityFeed {
@@ -154,6 +158,7 @@ impl ActivityFeed {
             pruned: Arc::default(),
             sealed: Arc::default(),
             signer: None,
+            chain: Arc::default(),
         }
     }
 

@@ -69,6 +69,7 @@ impl ActivityFeed {
     /// pruned prefix, in one transaction under the chain's lock (so that
     /// the sealer never seals a row half-deleted).
     async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let _chain = self.chain.lock().await;
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();

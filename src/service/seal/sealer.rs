@@ -145,12 +145,29 @@ impl ActivityFeed {
     /// Seals the next batch of released rows, at most [`SEAL_BATCH`], in one
     /// transaction under the chain's lock; returns how many it sealed.
     pub async fn seal_batch(&self) -> Result<u64> {
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
-        let end = chain_end(&txn).await?;
-        let tail = read_after_on(&txn, Entity::find(), end.position, SEAL_BATCH).await?;
+        let _chain = self.chain.lock().await;
+        // On PostgreSQL the advisory lock is taken first and the rows read in
+        // the transaction that seals them (no write lock is held: writers
+        // never wait). SQLite's write lock would stop every writer while the
+        // batch is hashed, so there the rows are read and hashed first, this
+        // process's guard keeping its own prunes and erasures out, and the
+        // write lock taken for the inserts alone.
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        let (txn, end, tail) = if postgres {
+            let txn = self.begin_write().await?;
+            lock_chain(&txn).await?;
+            let end = chain_end(&txn).await?;
+            let tail = read_after_on(&txn, Entity::find(), end.position, SEAL_BATCH).await?;
+            (Some(txn), end, tail)
+        } else {
+            let end = chain_end(&self.db).await?;
+            let tail = read_after_on(&self.db, Entity::find(), end.position, SEAL_BATCH).await?;
+            (None, end, tail)
+        };
         if tail.released.is_empty() {
-            txn.commit().await?;
+            if let Some(txn) = txn {
+                txn.commit().await?;
+            }
             return Ok(0);
         }
         // Everything is computed before the first write: from it until the
@@ -180,6 +197,19 @@ impl ActivityFeed {
                 hash,
             };
         }
+        let txn = match txn {
+            Some(txn) => txn,
+            None => {
+                let txn = self.begin_write().await?;
+                // Another process on the same file (a CLI) sealed meanwhile:
+                // leave it to the next round.
+                if chain_end(&txn).await? != end {
+                    txn.commit().await?;
+                    return Ok(0);
+                }
+                txn
+            }
+        };
         // SQLite binds at most 32,766 values per statement.
         for (seals, salts) in seals.chunks(1000).zip(salts.chunks(1000)) {
             let mut insert = Query::insert()
@@ -261,6 +291,7 @@ impl ActivityFeed {
         if self.signer.is_none() || interval.is_zero() {
             return Ok(false);
         }
+        let _chain = self.chain.lock().await;
         let txn = self.begin_write().await?;
         lock_chain(&txn).await?;
         let backend = txn.get_database_backend();
