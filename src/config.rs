@@ -42,6 +42,49 @@ pub enum Command {
     Seed(SeedConfig),
     /// Mint a bearer token for development and scripts, and print it.
     Token(TokenConfig),
+    /// Recompute the log's hash chain and report the first position that
+    /// fails and why, as JSON; exits with status 1 when the log fails.
+    Verify(VerifyConfig),
+    /// Erase a person: pseudonymise their uuid, clear their request
+    /// context, replace their emails and names in metadata.
+    Forget {
+        /// The person's uuid.
+        uuid: uuid::Uuid,
+        /// Why, stored in the `person.forgotten` entry (no personal data).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print the public key that checks signed heads (PEM), from SIGNING_KEY_FILE.
+    PublicKey(SigningConfig),
+}
+
+/// What `verify` checks.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyConfig {
+    /// A signed head kept earlier, as the JSON `logHead` gave
+    /// (`{"position": …, "hash": …, "signedAt": …, "signature": …}`); the
+    /// chain must reach it with its hash.
+    #[arg(long)]
+    pub head: Option<String>,
+    /// The first position to check (a cursor); the oldest kept row when omitted.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last position to check (a cursor); the newest seal when omitted.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The key whose public half checks the head.
+    #[command(flatten)]
+    pub signing: SigningConfig,
+}
+
+/// The key log heads are signed with.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SigningConfig {
+    /// PKCS#8 PEM file holding the Ed25519 private key that signs log heads
+    /// (`openssl genpkey -algorithm ed25519 -out signing-key.pem`); heads are
+    /// unsigned without it.
+    #[arg(long, env = "SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 /// What `token` signs.
@@ -164,6 +207,18 @@ pub struct ServeConfig {
     /// Which documents may run.
     #[command(flatten)]
     pub trusted_documents: TrustedDocumentsConfig,
+    /// The key log heads are signed with.
+    #[command(flatten)]
+    pub signing: SigningConfig,
+    /// Whether this instance seals new activities into the hash chain. One
+    /// sealer works at a time per database whatever this says; turn it off
+    /// on instances that should leave the work to others.
+    #[arg(long, env = "SEALER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sealer: bool,
+    /// How often the signed head is logged as a `log.checkpoint` activity,
+    /// e.g. "1h"; "0s" turns checkpoints off. Needs SIGNING_KEY_FILE.
+    #[arg(long, env = "CHECKPOINT_INTERVAL", value_parser = humantime::parse_duration, default_value = "1h")]
+    pub checkpoint_interval: Duration,
 }
 
 /// Trusted documents: an allow-list of the operations that may run.
@@ -541,6 +596,9 @@ impl Default for ServeConfig {
             redaction: RedactionConfig::default(),
             rate_limit: RateLimitConfig::default(),
             trusted_documents: TrustedDocumentsConfig::default(),
+            signing: SigningConfig::default(),
+            sealer: true,
+            checkpoint_interval: Duration::from_secs(60 * 60),
         }
     }
 }

@@ -3,8 +3,9 @@ use std::process::ExitCode;
 use activity_feed::auth::{self, Claims, SigningKey};
 use activity_feed::config::{Cli, Command, ServeConfig, TokenConfig};
 use activity_feed::db::StatementCounter;
-use activity_feed::service::{Caller, Limits, Role, SeedPlan};
-use activity_feed::startup::{open_feed, Application};
+use activity_feed::service::seal::{SignedHead, Verification};
+use activity_feed::service::{Caller, Limits, Position, ResumeCursor, Role, SeedPlan};
+use activity_feed::startup::{self, open_feed, Application};
 use activity_feed::{graphql, telemetry};
 use std::io::IsTerminal;
 
@@ -64,6 +65,56 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(deleted = result.deleted, cutoff = %result.cutoff, "pruned");
         }
         Command::Token(token) => println!("{}", mint_token(&token)?),
+        Command::PublicKey(signing) => match startup::signer(&signing)? {
+            Some(signer) => print!("{}", signer.public_key().to_pem()),
+            None => return Err("set SIGNING_KEY_FILE (or --signing-key-file)".into()),
+        },
+        Command::Verify(verify) => {
+            let mut feed = open_feed(&cli.database, Limits::default(), &counter).await?;
+            if let Some(signer) = startup::signer(&verify.signing)? {
+                feed = feed.with_signer(signer);
+            }
+            let head = verify.head.as_deref().map(parse_head).transpose()?;
+            let from = verify
+                .from
+                .as_deref()
+                .map(|f| parse_position("--from", f))
+                .transpose()?;
+            let to = verify
+                .to
+                .as_deref()
+                .map(|t| parse_position("--to", t))
+                .transpose()?;
+            let progress = Progress::new(None, "verified");
+            let report = feed
+                .verify_reporting(&Caller::SYSTEM, from, to, head.as_ref(), |n| progress.at(n))
+                .await?;
+            progress.finish();
+            println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+            if !report.valid {
+                return Err(report
+                    .failure
+                    .map_or("the log does not verify".into(), |f| f.message)
+                    .into());
+            }
+        }
+        Command::Forget { uuid, reason } => {
+            let feed = open_feed(&cli.database, Limits::default(), &counter).await?;
+            let progress = Progress::new(None, "activities looked at");
+            let forgotten = feed
+                .forget_reporting(&Caller::SYSTEM, uuid, &reason, |done, total| {
+                    progress.of(done, total)
+                })
+                .await?;
+            progress.finish();
+            match forgotten.pseudonym {
+                Some(pseudonym) => println!(
+                    "forgotten: {} activities rewritten; the person is now {pseudonym}",
+                    forgotten.rewritten
+                ),
+                None => println!("nothing is held about {uuid}; nothing was written"),
+            }
+        }
         Command::Seed(seed) => {
             let feed = open_feed(&cli.database, Limits::default(), &counter).await?;
             let plan = SeedPlan {
@@ -78,6 +129,57 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// A signed head from the JSON `logHead` gave.
+fn parse_head(text: &str) -> Result<SignedHead, Box<dyn std::error::Error>> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("--head is not JSON: {e}"))?;
+    let field = |name: &str| {
+        value[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("--head has no string \"{name}\""))
+    };
+    Ok(SignedHead {
+        position: parse_position("--head position", &field("position")?)?,
+        hash: field("hash")?,
+        signed_at: field("signedAt")?,
+        signature: field("signature")?,
+    })
+}
+
+/// A position from its cursor.
+fn parse_position(what: &str, cursor: &str) -> Result<Position, Box<dyn std::error::Error>> {
+    match ResumeCursor::decode(cursor) {
+        Some(ResumeCursor::Position(p)) => Ok(p),
+        _ => Err(format!("{what}: {cursor:?} is not a position cursor").into()),
+    }
+}
+
+/// A verification report as `verify` prints it: the fields `verifyLog` has.
+fn report_json(v: &Verification) -> serde_json::Value {
+    serde_json::json!({
+        "valid": v.valid,
+        "checked": v.checked,
+        "start": v.start.encode(),
+        "lastVerified": v.last_verified.encode(),
+        "unsealed": v.unsealed,
+        "pruned": v.pruned,
+        "erasedCount": v.erased_total,
+        "erased": v.erased.iter().map(|e| serde_json::json!({
+            "position": e.position.encode(),
+            "activityUuid": e.activity,
+            "field": e.field,
+        })).collect::<Vec<_>>(),
+        "headChecked": v.head_checked,
+        "failure": v.failure.as_ref().map(|f| serde_json::json!({
+            "position": f.position.encode(),
+            "reason": f.reason.as_str(),
+            "field": f.field,
+            "message": f.message,
+        })),
+    })
 }
 
 /// Signs the token `token` describes with the secret or private key it names.
@@ -140,6 +242,25 @@ impl Progress {
                 }
             }
             None => tracing::info!(done, "{}", self.what),
+        }
+    }
+
+    /// Progress of `done` out of `total`, which may grow as it is learnt.
+    fn of(&self, done: u64, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                if bar.length() != Some(total) {
+                    bar.set_length(total);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                }
+                bar.set_position(done);
+            }
+            None => tracing::info!(done, total, "{}", self.what),
         }
     }
 

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Authenticator, ClaimRules, Jwks, JwksSource, TokenRules};
 use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
-use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
+use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig, SigningConfig};
 use crate::db::{self, StatementCounter};
 use crate::graphql::trusted::{self, ManifestError, Manifests, TrustedDocuments};
 use crate::graphql::{self, SchemaConfig};
@@ -22,6 +22,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::retention::{self, RetentionLock};
+use crate::service::seal::HeadSigner;
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
 /// Why the server could not start.
@@ -36,6 +37,9 @@ pub enum StartupError {
     /// Another setting is unusable.
     #[error("{0}")]
     Config(String),
+    /// The signing key cannot be read.
+    #[error("{0}")]
+    Signing(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -244,6 +248,16 @@ fn trusted_documents(config: &ServeConfig) -> Result<Option<TrustedDocuments>, S
     Ok(Some(trusted))
 }
 
+/// The key `config` names, read; `None` when it names none.
+pub fn signer(config: &SigningConfig) -> Result<Option<HeadSigner>, StartupError> {
+    config
+        .signing_key_file
+        .as_deref()
+        .map(HeadSigner::from_file)
+        .transpose()
+        .map_err(StartupError::Signing)
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -277,8 +291,11 @@ impl Application {
         db::migrate(&db, database).await?;
         let live = Live::new(subscriber_capacity(&config));
         let bus = open_bus(database, &config, &live, &shutdown, &sockets).await?;
-        let feed = ActivityFeed::new(db, bus, live.clone(), limits)
+        let mut feed = ActivityFeed::new(db, bus, live.clone(), limits)
             .with_redactor(Redactor::new(&config.redaction.redact_keys));
+        if let Some(signer) = signer(&config.signing)? {
+            feed = feed.with_signer(signer);
+        }
         let publisher_pool = DatabaseConfig {
             pool_size: 1,
             ..database.clone()
@@ -303,6 +320,15 @@ impl Application {
                     }
                 }
             });
+        }
+        if config.sealer {
+            let sealer_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+            feed.start_sealer(
+                sealer_db,
+                config.checkpoint_interval,
+                shutdown.clone(),
+                &sockets,
+            );
         }
         let schema = graphql::build_schema(
             feed.clone(),

@@ -13,6 +13,8 @@ use crate::service::ActivityFeed;
 use limits::DocumentLimits;
 use persisted::PersistedQueries;
 
+/// The tamper-evident log and erasure: heads, verification, forgetting a person.
+pub mod chain;
 /// Relay connections: described types, slice arguments, totals when selected.
 pub mod connection;
 /// The service and caller of a request.

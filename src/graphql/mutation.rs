@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 
+use super::chain::ForgetPersonPayload;
 use super::context::service;
 use super::error::{service_error, user_errors, IntoGraphql};
 use super::scalars::DateTime;
@@ -184,6 +185,34 @@ impl MutationRoot {
             Err(e) => PruneActivitiesPayload {
                 deleted: None,
                 cutoff: None,
+                user_errors: user_errors(&[], e)?,
+            },
+        })
+    }
+
+    /// Erases a person (admin only): deletes their stored person, replaces
+    /// their uuid with a new random pseudonym wherever it stands, clears the
+    /// IP address and user agent of what they did, and replaces their known
+    /// emails and names in metadata with "[ERASED]"; logs one
+    /// `person.forgotten` entry. The log still verifies, with those fields
+    /// reported as erased. Calling it again finds nothing and writes nothing.
+    async fn forget_person(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person's uuid.")] uuid: uuid::Uuid,
+        #[graphql(
+            desc = "Why, stored in the `person.forgotten` entry: 1 to 1000 characters, and no personal data."
+        )]
+        reason: String,
+    ) -> Result<ForgetPersonPayload> {
+        let (feed, caller) = service(ctx)?;
+        Ok(match feed.forget_person(&caller, uuid, &reason).await {
+            Ok(forgotten) => forgotten.into(),
+            Err(e) => ForgetPersonPayload {
+                found: false,
+                pseudonym: None,
+                rewritten: 0,
+                activity: None,
                 user_errors: user_errors(&[], e)?,
             },
         })

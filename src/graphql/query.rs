@@ -4,6 +4,7 @@ use async_graphql::{Context, Object, Result, ID};
 use entity::activity::Column;
 use uuid::Uuid;
 
+use super::chain::{self, LogHead, LogHeadInput, LogVerification};
 use super::connection::{
     self, edge_cursor, slice_size, ActivityConnection, ActivityGroupConnection, ActivityGroupEdge,
     FeedArgsInput, PageInfo, UserConnection, DEFAULT_GROUPS, DEFAULT_USERS,
@@ -66,6 +67,41 @@ impl QueryRoot {
         #[graphql(desc = "Global ids, as `id` fields gave them; at most 100.")] ids: Vec<ID>,
     ) -> Result<Vec<Option<Node>>> {
         read_nodes(ctx, "ids", ids).await
+    }
+
+    /// The newest sealed position of the log and its chain hash, signed with
+    /// the server's key. Keep heads elsewhere, and check the log against
+    /// them with `verifyLog(head:)`.
+    async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
+        let (feed, caller) = service(ctx)?;
+        Ok(feed.log_head(&caller).await.graphql()?.into())
+    }
+
+    /// Recomputes the hash chain (admin only) over the sealed rows from
+    /// `from` to `to` (both inclusive; the whole log when omitted), and
+    /// checks `head` against it; names the first position that fails and why.
+    #[graphql(complexity = "SCAN")]
+    async fn verify_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The first position to check, as a cursor; the oldest kept row when omitted."
+        )]
+        from: Option<String>,
+        #[graphql(desc = "The last position to check, as a cursor; the newest seal when omitted.")]
+        to: Option<String>,
+        #[graphql(desc = "A head kept earlier: the chain must reach it with its hash.")]
+        head: Option<LogHeadInput>,
+    ) -> Result<LogVerification> {
+        let (feed, caller) = service(ctx)?;
+        let from = from.map(|f| chain::position("from", &f)).transpose()?;
+        let to = to.map(|t| chain::position("to", &t)).transpose()?;
+        let head = head.map(LogHeadInput::into_head).transpose()?;
+        Ok(feed
+            .verify_log(&caller, from, to, head.as_ref())
+            .await
+            .graphql()?
+            .into())
     }
 
     /// Matching activities by numbered page, newest first; for page/perPage

@@ -11,7 +11,7 @@ use super::{Result, ServiceError};
 /// The roles a caller can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Everything, including pruning.
+    /// Everything, including pruning, verifying the log and erasing people.
     Admin,
     /// A trusted producer: writes activities and people, reads the whole log.
     Service,
@@ -51,6 +51,10 @@ pub enum Operation {
     UpsertUsers,
     /// `prune`.
     Prune,
+    /// `verifyLog`: recomputing the hash chain.
+    Verify,
+    /// `forgetPerson`: erasing a person.
+    Forget,
 }
 
 /// Who is calling the service.
@@ -81,7 +85,7 @@ impl Caller {
     pub fn allows(&self, op: Operation) -> bool {
         match (self.role, op) {
             (Role::Admin, _) => true,
-            (Role::Service, Operation::Prune) => false,
+            (Role::Service, Operation::Prune | Operation::Verify | Operation::Forget) => false,
             (Role::Service, _) => true,
             (Role::User, Operation::Read) => true,
             (Role::User, _) => false,
@@ -101,6 +105,8 @@ impl Caller {
                     Operation::Log => "log activities",
                     Operation::UpsertUsers => "change users",
                     Operation::Prune => "prune",
+                    Operation::Verify => "verify the log",
+                    Operation::Forget => "erase a person",
                 }
             )))
         }
@@ -151,12 +157,14 @@ mod tests {
             subject: None,
         };
         let user = Caller::user(Uuid::now_v7());
-        for op in [Read, Log, UpsertUsers, Prune] {
+        for op in [Read, Log, UpsertUsers, Prune, Verify, Forget] {
             assert!(admin.allows(op));
         }
         assert!(service.allows(Read) && service.allows(Log) && service.allows(UpsertUsers));
-        assert!(!service.allows(Prune));
+        for op in [Prune, Verify, Forget] {
+            assert!(!service.allows(op) && !user.allows(op), "{op:?}");
+        }
         assert!(user.allows(Read));
-        assert!(!user.allows(Log) && !user.allows(UpsertUsers) && !user.allows(Prune));
+        assert!(!user.allows(Log) && !user.allows(UpsertUsers));
     }
 }

@@ -411,7 +411,7 @@ impl ActivityFeed {
     /// too) got "database is locked" at once, without waiting, when another
     /// writer held the lock: concurrent logs failed as INTERNAL. PostgreSQL
     /// ignores the mode.
-    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+    pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
@@ -501,7 +501,7 @@ const ROWS_PER_INSERT: usize = 1000;
 
 /// Inserts rows with multi-row INSERTs; a row whose idempotency key is taken
 /// is skipped. Returns the rows written, with the positions the database gave them.
-async fn write_rows(
+pub(super) async fn write_rows(
     conn: &impl ConnectionTrait,
     rows: &[activity::Model],
 ) -> Result<HashMap<Uuid, Position>> {

@@ -20,6 +20,8 @@ pub mod error;
 mod export;
 /// Which activities a call is about.
 pub mod filter;
+/// Erasing a person from the log.
+pub mod forget;
 /// Collapsing runs of the same action on the same resource.
 mod group;
 /// Metadata as text for people.
@@ -38,6 +40,8 @@ mod query;
 pub mod redact;
 /// Decoding list rows by column position.
 pub(crate) mod rows;
+/// The hash chain over the log: sealing, signed heads, verification.
+pub mod seal;
 /// The metadata filters: containment and text search.
 pub mod search;
 /// Realistic demo data.
@@ -81,6 +85,7 @@ pub use access::{Caller, Operation, Role};
 pub use cursor::Cursor;
 pub use error::{FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
+pub use forget::Forgotten;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
 pub use live::{Bus, Health, Live, LiveError, LiveItem, LiveStats, Wake};
 pub use log::{Logged, NewActivity, RequestContext};
@@ -128,6 +133,14 @@ pub struct ActivityFeed {
     limits: Limits,
     redactor: Redactor,
     pruned: Arc<AtomicU64>,
+    /// Rows this service's sealer has sealed.
+    sealed: Arc<AtomicU64>,
+    /// The key heads are signed with, when the deployment has one.
+    signer: Option<Arc<seal::HeadSigner>>,
+    /// Taken by whatever seals, prunes or erases in this process, beside
+    /// the database's lock of the chain: on SQLite the sealer hashes
+    /// outside the write lock, and this keeps the others out meanwhile.
+    chain: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ActivityFeed {
@@ -143,7 +156,21 @@ impl ActivityFeed {
             limits,
             redactor: Redactor::default(),
             pruned: Arc::default(),
+            sealed: Arc::default(),
+            signer: None,
+            chain: Arc::default(),
         }
+    }
+
+    /// The same service, signing heads with `signer`.
+    pub fn with_signer(mut self, signer: seal::HeadSigner) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// The public key of the key heads are signed with, when there is one.
+    pub fn public_key(&self) -> Option<seal::PublicKey> {
+        self.signer.as_ref().map(|s| s.public_key())
     }
 
     /// How many activities this service has pruned since it was created.

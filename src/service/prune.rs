@@ -1,9 +1,12 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
 
-use super::{log::now, ActivityFeed, Caller, Operation, Result, ServiceError};
+use super::seal::sealer::{lock_chain, statement};
+use super::{log::now, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,12 @@ impl ActivityFeed {
     }
 
     /// [`Self::prune`], calling `progress` with the number deleted so far after each batch.
+    ///
+    /// The hash chain stays verifiable: a deleted row's seal stays, marked
+    /// pruned, while rows older in position order remain; once nothing older
+    /// remains, the seals of the deleted prefix go and the hash of its
+    /// newest row becomes the chain's anchor. A row deleted before it was
+    /// sealed never enters the chain.
     #[tracing::instrument(skip(self, progress))]
     pub async fn prune_reporting(
         &self,
@@ -40,19 +49,10 @@ impl ActivityFeed {
             .ok_or_else(|| ServiceError::invalid("days", "is too large"))?;
         let mut deleted = 0;
         loop {
-            let batch = Query::select()
-                .column(Column::Uuid)
-                .from(Entity)
-                .and_where(Column::InsertedAt.lt(cutoff))
-                .limit(PRUNE_BATCH)
-                .to_owned();
-            let res = Entity::delete_many()
-                .filter(Column::Uuid.in_subquery(batch))
-                .exec(&self.db)
-                .await?;
-            deleted += res.rows_affected;
+            let n = self.prune_batch(cutoff).await?;
+            deleted += n;
             progress(deleted);
-            if res.rows_affected < PRUNE_BATCH {
+            if n < PRUNE_BATCH {
                 break;
             }
         }
@@ -63,4 +63,123 @@ impl ActivityFeed {
         }
         Ok(PruneResult { deleted, cutoff })
     }
+
+    /// Deletes the next rows older than `cutoff`, at most [`PRUNE_BATCH`],
+    /// marks the seals of those sealed pruned and moves the anchor past the
+    /// pruned prefix, in one transaction under the chain's lock (so that
+    /// the sealer never seals a row half-deleted).
+    async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let _chain = self.chain.lock().await;
+        let txn = self.begin_write().await?;
+        lock_chain(&txn).await?;
+        let backend = txn.get_database_backend();
+        let old: Vec<(Uuid, i64, i64)> = Entity::find()
+            .select_only()
+            .columns([Column::Uuid, Column::Txid, Column::Seq])
+            .filter(Column::InsertedAt.lt(cutoff))
+            .limit(PRUNE_BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if old.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        let res = Entity::delete_many()
+            .filter(Column::Uuid.is_in(old.iter().map(|(u, _, _)| *u)))
+            .exec(&txn)
+            .await?;
+        let positions: Vec<String> = old
+            .iter()
+            .map(|(_, txid, seq)| format!("({txid}, {seq})"))
+            .collect();
+        let positions = positions.join(", ");
+        txn.execute_raw(statement(
+            backend,
+            &format!("DELETE FROM seal_salts WHERE (txid, seq) IN (VALUES {positions})"),
+            vec![],
+        ))
+        .await?;
+        txn.execute_raw(statement(
+            backend,
+            &format!("UPDATE seals SET pruned = $1 WHERE (txid, seq) IN (VALUES {positions})"),
+            vec![true.into()],
+        ))
+        .await?;
+        compact(&txn).await?;
+        txn.commit().await?;
+        Ok(res.rows_affected)
+    }
+}
+
+/// Drops the seals of the pruned prefix: those below the oldest remaining
+/// row and below the first seal whose row was not pruned; the newest of
+/// them becomes the anchor.
+async fn compact(txn: &DatabaseTransaction) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let first_of = |sql: &'static str| async move {
+        let row = txn.query_one_raw(statement(backend, sql, vec![])).await?;
+        Ok::<_, ServiceError>(match row {
+            Some(r) => Some(Position {
+                txid: r.try_get_by_index(0)?,
+                seq: r.try_get_by_index(1)?,
+            }),
+            None => None,
+        })
+    };
+    let oldest_row =
+        first_of("SELECT txid, seq FROM activities ORDER BY txid, seq LIMIT 1").await?;
+    let first_kept =
+        first_of("SELECT txid, seq FROM seals WHERE pruned = false ORDER BY txid, seq LIMIT 1")
+            .await?;
+    let limit = match (oldest_row, first_kept) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let newest = match limit {
+        Some(limit) => {
+            txn.query_one_raw(statement(
+                backend,
+                "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
+                 ORDER BY txid DESC, seq DESC LIMIT 1",
+                vec![limit.txid.into(), limit.seq.into()],
+            ))
+            .await?
+        }
+        None => {
+            txn.query_one_raw(statement(
+                backend,
+                "SELECT txid, seq, hash FROM seals ORDER BY txid DESC, seq DESC LIMIT 1",
+                vec![],
+            ))
+            .await?
+        }
+    };
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    let (txid, seq, hash): (i64, i64, String) = (
+        newest.try_get_by_index(0)?,
+        newest.try_get_by_index(1)?,
+        newest.try_get_by_index(2)?,
+    );
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seals WHERE (txid, seq) <= ($1, $2)",
+        vec![txid.into(), seq.into()],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seal_anchor WHERE id = 1",
+        vec![],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "INSERT INTO seal_anchor (id, txid, seq, hash) VALUES (1, $1, $2, $3)",
+        vec![txid.into(), seq.into(), hash.into()],
+    ))
+    .await?;
+    Ok(())
 }

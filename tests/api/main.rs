@@ -20,6 +20,7 @@ mod graphiql;
 mod health;
 mod http_protocol;
 mod live_faults;
+mod log_chain;
 mod mutations;
 mod operations;
 mod ordering;

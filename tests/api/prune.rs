@@ -74,22 +74,49 @@ async fn prune_with_nothing_old_deletes_nothing() {
 
 #[tokio::test]
 async fn prune_deletes_in_bounded_batches() {
-    // Arrange: more old rows than one batch (5,000) holds.
+    // Arrange: 4,000 rows older than 150 days (one batch), and more rows
+    // between 90 and 150 days old than one batch (5,000) holds.
     let app = spawn_app().await;
-    let old = Utc::now() - TimeDelta::days(100);
-    let rows: Vec<_> = (0..12_001i64)
-        .map(|i| row("old.bulk", old - TimeDelta::seconds(i)))
+    let now = Utc::now();
+    let oldest: Vec<_> = (0..4_000i64)
+        .map(|i| {
+            row(
+                "old.oldest",
+                now - TimeDelta::days(200) - TimeDelta::seconds(i),
+            )
+        })
         .collect();
-    app.db.insert(&rows).await;
+    let old: Vec<_> = (0..12_001i64)
+        .map(|i| {
+            row(
+                "old.bulk",
+                now - TimeDelta::days(100) - TimeDelta::seconds(i),
+            )
+        })
+        .collect();
+    app.db.insert(&oldest).await;
+    app.db.insert(&old).await;
     app.log(json!({ "action": "kept.now" })).await;
-    let statements_before = app.statements.get();
 
     // Act
-    let result = app.data(PRUNE, json!({ "d": 90 })).await;
+    let before = app.statements.get();
+    let one_batch = app.data(PRUNE, json!({ "d": 150 })).await;
+    let between = app.statements.get();
+    let three_batches = app.data(PRUNE, json!({ "d": 90 })).await;
+    let after = app.statements.get();
 
-    // Assert: three DELETEs of at most 5,000 rows each, not one of 12,001.
-    assert_eq!(result["prune"]["deleted"], 12_001);
-    assert_eq!(app.statements.get() - statements_before, 3);
+    // Assert: the same statements per batch whatever its rows, and three
+    // batches of at most 5,000 rows for 12,001, not one DELETE of them all
+    // (nor a statement per row).
+    assert_eq!(one_batch["prune"]["deleted"], 4_000);
+    assert_eq!(three_batches["prune"]["deleted"], 12_001);
+    let (one, three) = (between - before, after - between);
+    let per_batch = (three - one) / 2;
+    assert_eq!(three, one + 2 * per_batch, "{one} and {three} statements");
+    assert!(
+        (5..=20).contains(&per_batch),
+        "{per_batch} statements per batch"
+    );
     assert_eq!(app.count(json!({})).await, 1);
     app.stop().await;
 }

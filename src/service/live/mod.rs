@@ -31,7 +31,7 @@ mod publisher;
 /// Which subscriptions a row goes to.
 pub mod router;
 /// The one reader of rows after a position.
-mod tail;
+pub(crate) mod tail;
 
 pub use publisher::IDLE_POLL;
 pub use router::{Narrower, Route, Subscription};

@@ -33,40 +33,52 @@ impl ActivityFeed {
     /// rows come in position order, so the released ones are a prefix; what
     /// follows the first unreleased row is read again once it is released.
     pub(super) async fn read_after(&self, select: Select<Entity>, from: Position) -> Result<Tail> {
-        let backend = self.db.get_database_backend();
-        let select = select
-            .filter(from.later())
-            .order_by(Column::Txid, Order::Asc)
-            .order_by(Column::Seq, Order::Asc)
-            .limit(PAGE);
-        if backend != DbBackend::Postgres {
-            // One writer at a time: whatever is committed is released.
-            return Ok(Tail {
-                released: select.all(&self.db).await?,
-                pending: false,
-                horizon: None,
-            });
-        }
-        let statement = select
-            .expr_as(Expr::cust(HORIZON_SQL), "horizon")
-            .build(backend);
-        let found = self.db.query_all_raw(statement).await?;
-        let mut tail = Tail {
-            released: Vec::with_capacity(found.len()),
+        read_after_on(&self.db, select, from, PAGE).await
+    }
+}
+
+/// [`ActivityFeed::read_after`] on `conn`, at most `limit` rows: the sealer
+/// reads through it inside the transaction that writes the seals, so that
+/// rows are sealed in exactly the order they are published.
+pub(crate) async fn read_after_on(
+    conn: &impl ConnectionTrait,
+    select: Select<Entity>,
+    from: Position,
+    limit: u64,
+) -> Result<Tail> {
+    let backend = conn.get_database_backend();
+    let select = select
+        .filter(from.later())
+        .order_by(Column::Txid, Order::Asc)
+        .order_by(Column::Seq, Order::Asc)
+        .limit(limit);
+    if backend != DbBackend::Postgres {
+        // One writer at a time: whatever is committed is released.
+        return Ok(Tail {
+            released: select.all(conn).await?,
             pending: false,
             horizon: None,
-        };
-        for r in &found {
-            let horizon: i64 = r.try_get_by_index(rows::ACTIVITY_COLUMNS)?;
-            tail.horizon = Some(Position::before_transaction(horizon));
-            let row = rows::activity(r, 0)?;
-            if row.txid < horizon {
-                tail.released.push(row);
-            } else {
-                tail.pending = true;
-                break;
-            }
-        }
-        Ok(tail)
+        });
     }
+    let statement = select
+        .expr_as(Expr::cust(HORIZON_SQL), "horizon")
+        .build(backend);
+    let found = conn.query_all_raw(statement).await?;
+    let mut tail = Tail {
+        released: Vec::with_capacity(found.len()),
+        pending: false,
+        horizon: None,
+    };
+    for r in &found {
+        let horizon: i64 = r.try_get_by_index(rows::ACTIVITY_COLUMNS)?;
+        tail.horizon = Some(Position::before_transaction(horizon));
+        let row = rows::activity(r, 0)?;
+        if row.txid < horizon {
+            tail.released.push(row);
+        } else {
+            tail.pending = true;
+            break;
+        }
+    }
+    Ok(tail)
 }

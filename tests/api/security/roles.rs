@@ -69,6 +69,9 @@ const TABLE: &[Op] = &[
     Op { field: "nodes", document: "query($mineId: ID!) { nodes(ids: [$mineId]) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "user", document: "query($alice: UUID!) { user(uuid: $alice) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "users", document: "query { users(search: \"example\") { nodes { uuid } } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "logHead", document: "query { logHead { position hash } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    // Only an admin verifies the log or erases a person.
+    Op { field: "verifyLog", document: "query { verifyLog { valid } }", writes: (0, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
     // Mutations: producers write, only an admin prunes, a user writes nothing.
     Op { field: "log", document: "mutation { log(input: {action: \"rbac.log\"}) { activity { uuid } errors { field } } }", writes: (1, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "logBatch", document: "mutation { logBatch(inputs: [{action: \"rbac.batch\"}, {action: \"rbac.batch\"}]) { activity { uuid } errors { field } } }", writes: (2, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
@@ -78,6 +81,7 @@ const TABLE: &[Op] = &[
     Op { field: "saveUsers", document: "mutation($fresh: UUID!) { saveUsers(inputs: [{uuid: $fresh}]) { users { uuid } userErrors { field } } }", writes: (0, 1), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "prune", document: "mutation { prune(days: 25) { deleted } }", writes: (-1, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
     Op { field: "pruneActivities", document: "mutation { pruneActivities(days: 7) { deleted userErrors { field } } }", writes: (-1, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
+    Op { field: "forgetPerson", document: "mutation($fresh: UUID!) { forgetPerson(uuid: $fresh, reason: \"rbac\") { found userErrors { field } } }", writes: (0, 0), outcomes: [Allowed, Forbidden, Forbidden, Unauthenticated] },
     // The subscription, over graphql-transport-ws.
     Op { field: "activityAdded", document: "subscription($after: String!) { activityAdded(after: $after, filter: {action: \"rbac.seen\"}) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
 ];

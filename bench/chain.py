@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The hash chain and erasure benchmarks of BENCHMARKS.md ("Sealing and erasure").
+
+  bench/run --chain seed-erasure [--rows N]   set-based seeding of bench_chain_erase (not timed)
+  bench/run --chain erasure                   times `activity-feed forget` on it (run under /work/quiet)
+  bench/run --chain sealing [--seal-rows M] [--seconds S]
+        the sealer's rate on a backlog of M rows, and M2-style writers
+        (logActivities of 100, 16 connections, wrk) with the sealer off and on,
+        each on a fresh database, in the same run (run under /work/quiet)
+
+Needs a release build (cargo build --release), psql and wrk. PostgreSQL on
+127.0.0.1:5432, user postgres. Prints one JSON object per measurement.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("ACTIVITY_FEED_BIN", REPO / "target/release/activity-feed"))
+BASE = "postgres://postgres@127.0.0.1:5432"
+USERS = 100
+PORT = 18140
+
+
+def psql(db, sql):
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1",
+                          "-qAt", "-c", sql], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def fresh(db):
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
+    subprocess.run([str(BIN), "migrate"], check=True, env={**os.environ, "DATABASE_URL": f"{BASE}/{db}",
+                                                           "RUST_LOG": "warn"})
+
+
+def user(expr):
+    return f"('00000000-0000-4000-8000-' || lpad(to_hex({expr}), 12, '0'))::uuid"
+
+
+def seed(db, rows):
+    """`rows` activities by 100 people, set-based: each person acts in 1%,
+    is the target of 0.02%, and is mentioned by email in metadata in 0.001%."""
+    psql(db, f"INSERT INTO users (uuid, email, first_name, last_name, inserted_at) "
+             f"SELECT {user('u')}, 'user' || u || '@example.com', 'First' || u, 'Last' || u, now() "
+             f"FROM generate_series(0, {USERS - 1}) u")
+    psql(db, f"""
+        INSERT INTO activities (uuid, action, module, mode, actor_uuid, resource_type, resource_uuid,
+                                target_uuid, metadata, inserted_at, search_text, client_ip, user_agent)
+        SELECT gen_random_uuid(), 'post.created', 'posts', 'manual', {user(f'i % {USERS}')}, 'post',
+               gen_random_uuid(), CASE WHEN i % 50 = 0 THEN {user(f'(i / 50) % {USERS}')} END,
+               CASE WHEN i % 1000 = 0
+                    THEN jsonb_build_object('title', 'Post ' || i, 'mentioned', 'user' || ((i / 1000) % {USERS}) || '@example.com')
+                    ELSE jsonb_build_object('title', 'Post ' || i, 'n', i) END,
+               now() - make_interval(secs => i),
+               CASE WHEN i % 1000 = 0
+                    THEN 'user' || ((i / 1000) % {USERS}) || ' example com post ' || i
+                    ELSE i || ' post ' || i END,
+               '10.0.' || (i % {USERS}) || '.1', 'Agent/' || (i % {USERS})
+        FROM generate_series(1, {rows}) i""")
+
+
+def seed_salts(db):
+    """Salts for every row, as the sealer leaves them, so that erasure does its
+    work on sealed rows (the chain itself is not needed to time erasure)."""
+    psql(db, """
+        INSERT INTO seal_salts (txid, seq, salts)
+        SELECT txid, seq, jsonb_strip_nulls(jsonb_build_object(
+                 'actor_uuid', md5(random()::text), 'client_ip', md5(random()::text),
+                 'resource_uuid', md5(random()::text), 'user_agent', md5(random()::text),
+                 'target_uuid', CASE WHEN target_uuid IS NOT NULL THEN md5(random()::text) END,
+                 'metadata', (SELECT jsonb_object_agg(k, md5(random()::text)) FROM jsonb_object_keys(metadata) k)))::text
+        FROM activities""")
+    psql(db, "VACUUM ANALYZE")
+
+
+def serve(db, sealer):
+    env = {**os.environ, "DATABASE_URL": f"{BASE}/{db}", "BIND": f"127.0.0.1:{PORT}", "RUST_LOG": "warn",
+           "RETENTION_INTERVAL": "0s", "SEALER": "true" if sealer else "false"}
+    proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1)
+            return proc
+        except Exception:
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit("the server did not start")
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def count(db, table):
+    return int(psql(db, f"SELECT count(*) FROM {table}"))
+
+
+def sealing_rate(rows):
+    db = "bench_chain_seal"
+    fresh(db)
+    seed(db, rows)
+    psql(db, "VACUUM ANALYZE")
+    proc = serve(db, sealer=True)
+    start, first = None, 0
+    while True:
+        n = count(db, "seals")
+        now = time.monotonic()
+        if start is None and n > 0:
+            start, first = now, n
+        if n >= rows:
+            break
+        time.sleep(0.2)
+    stop(proc)
+    return {"measure": "sealing backlog", "rows": rows, "seconds": round(now - start, 2),
+            "rows_per_s": round((rows - first) / (now - start))}
+
+
+def writers(sealer, seconds):
+    db = "bench_chain_write"
+    fresh(db)
+    proc = serve(db, sealer)
+    inputs = [{"action": "bench.write", "module": "bench", "metadata": {"title": f"row {i}", "n": i}}
+              for i in range(100)]
+    body = json.dumps({"query": "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
+                       "variables": {"i": inputs}})
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                  f"wrk.body = [==[{body}]==]\n")
+    # A warm-up, then the measured run.
+    subprocess.run(["wrk", "-t2", "-c16", "-d3s", "-s", lua.name, f"http://127.0.0.1:{PORT}/graphql"],
+                   check=True, capture_output=True)
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua.name,
+                          f"http://127.0.0.1:{PORT}/graphql"], check=True, capture_output=True, text=True).stdout
+    req_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    written = count(db, "activities")
+    lag = written - count(db, "seals")
+    caught_up = None
+    if sealer:
+        t0 = time.monotonic()
+        while count(db, "seals") < written:
+            time.sleep(0.1)
+        caught_up = round(time.monotonic() - t0, 2)
+    stop(proc)
+    os.unlink(lua.name)
+    return {"measure": f"writers, sealer {'on' if sealer else 'off'}", "rows_per_s": round(req_s * 100),
+            "errors": int(non2xx.group(1)) if non2xx else 0, "unsealed_at_end": lag if sealer else None,
+            "seconds_to_catch_up": caught_up}
+
+
+def erasure():
+    db = "bench_chain_erase"
+    rows = count(db, "activities")
+    person = psql(db, f"SELECT {user('0')}")
+    t0 = time.monotonic()
+    out = subprocess.run([str(BIN), "forget", person, "--reason", "benchmark"], check=True, capture_output=True,
+                         text=True, env={**os.environ, "DATABASE_URL": f"{BASE}/{db}", "RUST_LOG": "warn"})
+    seconds = time.monotonic() - t0
+    return {"measure": "erasure", "rows": rows, "seconds": round(seconds, 1), "output": out.stdout.strip()}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing"])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--seal-rows", type=int, default=200_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    if args.what == "seed-erasure":
+        fresh("bench_chain_erase")
+        t0 = time.monotonic()
+        seed("bench_chain_erase", args.rows)
+        seed_salts("bench_chain_erase")
+        print(json.dumps({"measure": "seeded", "rows": args.rows, "seconds": round(time.monotonic() - t0)}))
+    elif args.what == "erasure":
+        print(json.dumps(erasure()))
+    else:
+        print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
+        print(json.dumps(writers(False, args.seconds)), flush=True)
+        print(json.dumps(writers(True, args.seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

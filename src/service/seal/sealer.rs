@@ -1,0 +1,390 @@
+//! The sealer: follows released rows after the newest sealed position, in
+//! the order the publisher delivers them, and chains them, after commit and
+//! in batches, so that writers never wait for it.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::activity::{self, Entity};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Statement, Value as DbValue,
+};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::service::position::BOOKKEEPING_SQL;
+
+use super::form::{self, FieldMap};
+use super::head::SignedHead;
+use crate::service::live::tail::read_after_on;
+use crate::service::{ActivityFeed, Caller, Operation, Position, Result};
+
+/// Rows sealed per transaction.
+pub const SEAL_BATCH: u64 = 2000;
+
+/// How long the sealer waits between looks when it has caught up.
+const IDLE: Duration = Duration::from_millis(200);
+
+/// The longest wait after a failed round.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The action of the checkpoints the sealer logs.
+pub const CHECKPOINT_ACTION: &str = "log.checkpoint";
+
+/// A point of the chain: a position and the hash there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainPoint {
+    /// The position of the row sealed there; (0, 0) before any row.
+    pub position: Position,
+    /// The chain hash after that row.
+    pub hash: [u8; 32],
+}
+
+impl ChainPoint {
+    /// Before anything was sealed.
+    pub const GENESIS: ChainPoint = ChainPoint {
+        position: Position { txid: 0, seq: 0 },
+        hash: form::GENESIS,
+    };
+}
+
+/// `sql` with `$1`, `$2`, … as the backend writes placeholders: as they are
+/// on PostgreSQL, `?` on SQLite (each number used once, in order).
+pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> Statement {
+    let text = if backend == DbBackend::Postgres {
+        sql.to_owned()
+    } else {
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+/// Takes the chain's lock for the rest of `txn`: on PostgreSQL an advisory
+/// lock per schema, so one instance seals, prunes or erases at a time; on
+/// SQLite the write lock `txn` already holds does it.
+pub(crate) async fn lock_chain(txn: &DatabaseTransaction) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(
+            "SELECT pg_advisory_xact_lock(hashtext('activity-feed seal ' || current_schema()))",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A chain point from a row of (txid, seq, hash).
+fn point(row: &sea_orm::QueryResult) -> Result<ChainPoint> {
+    let hash: String = row.try_get_by_index(2)?;
+    Ok(ChainPoint {
+        position: Position {
+            txid: row.try_get_by_index(0)?,
+            seq: row.try_get_by_index(1)?,
+        },
+        hash: form::from_hex(&hash)
+            .ok_or_else(|| sea_orm::DbErr::Custom(format!("a stored hash is not hex: {hash}")))?,
+    })
+}
+
+/// Where verification starts: the newest pruned row, or genesis.
+pub(crate) async fn anchor(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
+    let backend = conn.get_database_backend();
+    let found = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT txid, seq, hash FROM seal_anchor WHERE id = 1",
+            vec![],
+        ))
+        .await?;
+    found.as_ref().map_or(Ok(ChainPoint::GENESIS), point)
+}
+
+/// The newest sealed row, or the anchor when none is left.
+pub(crate) async fn chain_end(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
+    let backend = conn.get_database_backend();
+    let found = conn
+        .query_one_raw(statement(
+            backend,
+            "SELECT txid, seq, hash FROM seals ORDER BY txid DESC, seq DESC LIMIT 1",
+            vec![],
+        ))
+        .await?;
+    match found {
+        Some(row) => point(&row),
+        None => anchor(conn).await,
+    }
+}
+
+/// A head as the API shows it: signed when the server has a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    /// The newest sealed position ((0, 0) before anything was sealed).
+    pub position: Position,
+    /// The chain hash there, 64 hex digits.
+    pub hash: String,
+    /// When it was read and signed.
+    pub signed_at: DateTime<Utc>,
+    /// The signed head; `None` when the server has no signing key.
+    pub signed: Option<SignedHead>,
+}
+
+impl ActivityFeed {
+    /// Seals the next batch of released rows, at most [`SEAL_BATCH`], in one
+    /// transaction under the chain's lock; returns how many it sealed.
+    pub async fn seal_batch(&self) -> Result<u64> {
+        let _chain = self.chain.lock().await;
+        // On PostgreSQL the advisory lock is taken first and the rows read in
+        // the transaction that seals them (no write lock is held: writers
+        // never wait). SQLite's write lock would stop every writer while the
+        // batch is hashed, so there the rows are read and hashed first, this
+        // process's guard keeping its own prunes and erasures out, and the
+        // write lock taken for the inserts alone.
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        let (txn, end, tail) = if postgres {
+            let txn = self.begin_write().await?;
+            // It inserts no activity: live delivery need not wait for it.
+            txn.execute_unprepared(BOOKKEEPING_SQL).await?;
+            lock_chain(&txn).await?;
+            let end = chain_end(&txn).await?;
+            let tail = read_after_on(&txn, Entity::find(), end.position, SEAL_BATCH).await?;
+            (Some(txn), end, tail)
+        } else {
+            let end = chain_end(&self.db).await?;
+            let tail = read_after_on(&self.db, Entity::find(), end.position, SEAL_BATCH).await?;
+            (None, end, tail)
+        };
+        if tail.released.is_empty() {
+            if let Some(txn) = txn {
+                txn.commit().await?;
+            }
+            return Ok(0);
+        }
+        // Everything is computed before the first write: from it until the
+        // commit the transaction holds an id, and on PostgreSQL no row
+        // written after it is released (delivered live) before it ends.
+        let mut previous = end;
+        let mut seals = Vec::with_capacity(tail.released.len());
+        let mut salts = Vec::with_capacity(tail.released.len());
+        for row in &tail.released {
+            let row_salts = form::new_salts(row);
+            let committed = form::commitments(row, &row_salts, &FieldMap::default());
+            let hash = form::chain(
+                &previous.hash,
+                &form::canonical_form(row, &committed.object),
+            );
+            seals.push([
+                row.txid.into(),
+                row.seq.into(),
+                row.uuid.into(),
+                previous.position.txid.into(),
+                previous.position.seq.into(),
+                form::to_hex(&hash).into(),
+            ]);
+            salts.push([row.txid.into(), row.seq.into(), row_salts.to_json().into()]);
+            previous = ChainPoint {
+                position: Position::of(row),
+                hash,
+            };
+        }
+        let txn = match txn {
+            Some(txn) => txn,
+            None => {
+                let txn = self.begin_write().await?;
+                // Another process on the same file (a CLI) sealed meanwhile:
+                // leave it to the next round.
+                if chain_end(&txn).await? != end {
+                    txn.commit().await?;
+                    return Ok(0);
+                }
+                txn
+            }
+        };
+        // SQLite binds at most 32,766 values per statement.
+        for (seals, salts) in seals.chunks(1000).zip(salts.chunks(1000)) {
+            let mut insert = Query::insert()
+                .into_table(Alias::new("seals"))
+                .columns(
+                    [
+                        "txid",
+                        "seq",
+                        "activity_uuid",
+                        "prev_txid",
+                        "prev_seq",
+                        "hash",
+                    ]
+                    .map(Alias::new),
+                )
+                .to_owned();
+            for values in seals {
+                insert.values_panic(values.clone());
+            }
+            txn.execute(&insert).await?;
+            let mut insert = Query::insert()
+                .into_table(Alias::new("seal_salts"))
+                .columns(["txid", "seq", "salts"].map(Alias::new))
+                .to_owned();
+            for values in salts {
+                insert.values_panic(values.clone());
+            }
+            txn.execute(&insert).await?;
+        }
+        txn.commit().await?;
+        let n = tail.released.len() as u64;
+        self.sealed.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Seals every row released now; returns how many.
+    pub async fn seal_pending(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = self.seal_batch().await?;
+            total += n;
+            if n < SEAL_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// How many rows this service has sealed since it was created.
+    pub fn sealed_total(&self) -> u64 {
+        self.sealed.load(Ordering::Relaxed)
+    }
+
+    /// The newest sealed position and its hash, signed when the server has a key.
+    pub async fn log_head(&self, caller: &Caller) -> Result<LogHead> {
+        caller.require(Operation::Read)?;
+        let end = chain_end(&self.db).await?;
+        Ok(self.head_of(end))
+    }
+
+    /// `end` as a head, signed now.
+    fn head_of(&self, end: ChainPoint) -> LogHead {
+        let signed_at = super::super::log::now();
+        let hash = form::to_hex(&end.hash);
+        LogHead {
+            position: end.position,
+            signed: self
+                .signer
+                .as_ref()
+                .map(|s| s.sign(end.position, &hash, signed_at)),
+            hash,
+            signed_at,
+        }
+    }
+
+    /// Logs a `log.checkpoint` activity holding the signed head when the
+    /// newest one is older than `interval` (or there is none); under the
+    /// chain's lock, so instances sharing a database write one between them.
+    pub async fn checkpoint_if_due(&self, interval: Duration) -> Result<bool> {
+        if self.signer.is_none() || interval.is_zero() {
+            return Ok(false);
+        }
+        let _chain = self.chain.lock().await;
+        let txn = self.begin_write().await?;
+        lock_chain(&txn).await?;
+        let backend = txn.get_database_backend();
+        let newest = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT inserted_at FROM activities WHERE action = $1 \
+                 ORDER BY inserted_at DESC LIMIT 1",
+                vec![CHECKPOINT_ACTION.into()],
+            ))
+            .await?
+            .map(|row| row.try_get_by_index::<DateTime<Utc>>(0))
+            .transpose()?;
+        let interval = TimeDelta::from_std(interval).unwrap_or(TimeDelta::MAX);
+        let end = chain_end(&txn).await?;
+        let due = newest.is_none_or(|at| super::super::log::now() - at >= interval);
+        if !due || end == ChainPoint::GENESIS {
+            txn.commit().await?;
+            return Ok(false);
+        }
+        let head = self.head_of(end);
+        let signed = head.signed.expect("a signer is set");
+        let row = activity::Model {
+            uuid: Uuid::now_v7(),
+            action: CHECKPOINT_ACTION.into(),
+            module: Some("log".into()),
+            mode: Some("auto".into()),
+            actor_uuid: None,
+            resource_type: None,
+            resource_uuid: None,
+            target_uuid: None,
+            metadata: json!({
+                "position": signed.position.encode(),
+                "hash": signed.hash,
+                "signedAt": signed.signed_at,
+                "signature": signed.signature,
+            }),
+            inserted_at: head.signed_at,
+            idempotency_key: None,
+            correlation_id: None,
+            client_ip: None,
+            user_agent: None,
+            txid: 0,
+            seq: 0,
+            idempotency_scope: None,
+        };
+        super::super::log::write_rows(&txn, &[row]).await?;
+        txn.commit().await?;
+        self.bus.committed();
+        self.live.committed().await;
+        Ok(true)
+    }
+
+    /// Starts this process's sealer: it seals what is released, in batches,
+    /// until `shutdown`, and logs a checkpoint every `checkpoint_interval`
+    /// (never when zero or without a signing key). It works through `db`,
+    /// a pool of its own, so it never waits behind requests.
+    pub fn start_sealer(
+        &self,
+        db: sea_orm::DatabaseConnection,
+        checkpoint_interval: Duration,
+        shutdown: CancellationToken,
+        tasks: &TaskTracker,
+    ) {
+        let feed = Self { db, ..self.clone() };
+        tasks.spawn(async move {
+            let mut retry = IDLE;
+            loop {
+                let wait = match feed.seal_batch().await {
+                    Ok(n) if n == SEAL_BATCH => Duration::ZERO,
+                    Ok(_) => {
+                        retry = IDLE;
+                        if let Err(error) = feed.checkpoint_if_due(checkpoint_interval).await {
+                            tracing::warn!(%error, "cannot log a checkpoint; will try again");
+                        }
+                        IDLE
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, retry_in = ?retry, "cannot seal new activities; retrying");
+                        let wait = retry;
+                        retry = (retry * 2).min(RETRY_MAX);
+                        wait
+                    }
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,131 @@
+//! The tamper-evident log: every activity sealed into a hash chain, heads
+//! signed, and verification that names the first position that fails and why.
+//! Tampering happens through SQL behind the server's back.
+
+mod cli;
+mod erasure;
+mod python;
+mod tamper;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// A fresh Ed25519 key in a PKCS#8 PEM file, as `openssl genpkey -algorithm ed25519` writes one.
+pub fn key_file() -> PathBuf {
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("af-signing-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    path
+}
+
+/// A server that signs heads with a fresh key and logs no checkpoints.
+pub async fn signing_app() -> TestApp {
+    signing_app_with(|_| {}).await
+}
+
+/// [`signing_app`], with more configuration.
+pub async fn signing_app_with(
+    configure: impl FnOnce(&mut activity_feed::config::ServeConfig),
+) -> TestApp {
+    let key = key_file();
+    spawn_app_with(move |config| {
+        config.signing.signing_key_file = Some(key);
+        config.checkpoint_interval = Duration::ZERO;
+        configure(config);
+    })
+    .await
+}
+
+/// The fields of a head.
+pub const HEAD: &str = "{ logHead { position hash signedAt signature } }";
+
+/// Everything `verifyLog` reports.
+pub const VERIFY: &str = "query($from: String, $to: String, $head: LogHeadInput) { \
+    verifyLog(from: $from, to: $to, head: $head) { valid checked start lastVerified unsealed \
+    pruned erasedCount erased { position activityUuid field } headChecked \
+    failure { position reason field message } } }";
+
+/// Logs `input` and returns the activity with its exact cursor.
+pub async fn log(app: &TestApp, input: Value) -> Value {
+    let data = app
+        .data(
+            "mutation($i: LogInput!) { log(input: $i) { activity { uuid cursor actorUuid } errors { field } } }",
+            json!({ "i": input }),
+        )
+        .await;
+    assert_eq!(data["log"]["errors"], json!([]), "{data}");
+    data["log"]["activity"].clone()
+}
+
+/// Logs `n` activities "chain.<i>" with some personal fields set.
+pub async fn log_many(app: &TestApp, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            log(
+                app,
+                json!({
+                    "action": format!("chain.{i}"),
+                    "actorUuid": uuid::Uuid::now_v7(),
+                    "metadata": { "title": format!("Post {i}"), "n": i },
+                }),
+            )
+            .await,
+        );
+    }
+    out
+}
+
+/// Waits until the newest sealed position is `cursor`, and returns the head.
+pub async fn sealed_through(app: &TestApp, cursor: &Value) -> Value {
+    for _ in 0..200 {
+        let head = app.data(HEAD, json!({})).await["logHead"].clone();
+        if head["position"] == *cursor {
+            return head;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the sealer never reached {cursor}");
+}
+
+/// `verifyLog` with `variables`.
+pub async fn verify(app: &TestApp, variables: Value) -> Value {
+    app.data(VERIFY, variables).await["verifyLog"].clone()
+}
+
+/// The (txid, seq) of a position cursor.
+pub fn position(cursor: &Value) -> (i64, i64) {
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor.as_str().unwrap()).unwrap()).unwrap();
+    let mut parts = text.strip_prefix("p1:").unwrap().split(':');
+    (
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+    )
+}
+
+/// A position cursor for (txid, seq).
+pub fn cursor(txid: i64, seq: i64) -> Value {
+    Value::String(URL_SAFE_NO_PAD.encode(format!("p1:{txid}:{seq}")))
+}
+
+/// The SQL condition naming the row at `cursor`.
+pub fn at(cursor: &Value) -> String {
+    let (txid, seq) = position(cursor);
+    format!("txid = {txid} AND seq = {seq}")
+}
+
+/// Runs the same SQL on either database.
+pub async fn sql(app: &TestApp, sql: &str) {
+    app.db.execute(sql, sql).await;
+}

@@ -1,0 +1,454 @@
+//! Tampering behind the server's back, and the first bad position verification names.
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use super::{at, cursor, log, log_many, position, sealed_through, signing_app, sql, verify};
+use crate::helpers::{row, spawn_app};
+
+/// Asserts `report` failed first at `at` for `reason`.
+fn failed_at(report: &Value, at: &Value, reason: &str) {
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["failure"]["reason"], reason, "{report}");
+    assert_eq!(report["failure"]["position"], *at, "{report}");
+}
+
+#[tokio::test]
+async fn every_row_is_sealed_in_position_order_and_the_untouched_log_verifies() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 6).await;
+    sealed_through(&app, &rows[5]["cursor"]).await;
+
+    // Act
+    let report = verify(&app, json!({})).await;
+    let middle = verify(
+        &app,
+        json!({ "from": rows[2]["cursor"], "to": rows[4]["cursor"] }),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 6);
+    assert_eq!(report["unsealed"], 0);
+    assert_eq!(report["lastVerified"], rows[5]["cursor"]);
+    assert_eq!(report["failure"], Value::Null);
+    assert_eq!(middle["valid"], true, "{middle}");
+    assert_eq!(middle["checked"], 3);
+    assert_eq!(middle["start"], rows[1]["cursor"]);
+    assert_eq!(middle["lastVerified"], rows[4]["cursor"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_metadata_value_fails_at_its_row() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    sealed_through(&app, &rows[4]["cursor"]).await;
+
+    // Act
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET metadata = '{{\"title\": \"Forged\", \"n\": 2}}' WHERE {}",
+            at(&rows[2]["cursor"])
+        ),
+    )
+    .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[2]["cursor"], "CHANGED_FIELD");
+    assert_eq!(report["lastVerified"], rows[1]["cursor"]);
+    assert_eq!(report["checked"], 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_clear_field_or_a_value_where_none_was_sealed_fails_and_is_named() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 4).await;
+    sealed_through(&app, &rows[3]["cursor"]).await;
+
+    // Act: a person appears as the target of row 1, which had none.
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET target_uuid = actor_uuid WHERE {}",
+            at(&rows[1]["cursor"])
+        ),
+    )
+    .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[1]["cursor"], "CHANGED_FIELD");
+    assert_eq!(report["failure"]["field"], "target_uuid", "{report}");
+
+    // Act: undo it, then change the action of row 3.
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET target_uuid = NULL WHERE {}",
+            at(&rows[1]["cursor"])
+        ),
+    )
+    .await;
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET action = 'chain.forged' WHERE {}",
+            at(&rows[3]["cursor"])
+        ),
+    )
+    .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[3]["cursor"], "CHANGED_FIELD");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_deleted_in_the_middle_fails_as_missing_at_its_position() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    sealed_through(&app, &rows[4]["cursor"]).await;
+
+    // Act
+    sql(
+        &app,
+        &format!("DELETE FROM activities WHERE {}", at(&rows[2]["cursor"])),
+    )
+    .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[2]["cursor"], "MISSING_ROW");
+    assert_eq!(report["lastVerified"], rows[1]["cursor"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_deleted_with_its_seal_and_salts_still_fails_as_missing_at_its_position() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    sealed_through(&app, &rows[4]["cursor"]).await;
+
+    // Act: an intruder who knows the chain's tables removes every trace.
+    let row = at(&rows[2]["cursor"]);
+    for table in ["activities", "seals", "seal_salts"] {
+        sql(&app, &format!("DELETE FROM {table} WHERE {row}")).await;
+    }
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[2]["cursor"], "MISSING_ROW");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_row_among_sealed_ones_fails_as_inserted() {
+    // Arrange: a free position between two rows (on SQLite, positions are
+    // consecutive; the counter skips a few as a test arrangement).
+    let app = signing_app().await;
+    let first = log_many(&app, 2).await;
+    if !app.db.is_postgres() {
+        sql(&app, "UPDATE activity_positions SET last = last + 5").await;
+    }
+    let later = log_many(&app, 2).await;
+    sealed_through(&app, &later[1]["cursor"]).await;
+    let (txid, seq) = position(&first[1]["cursor"]);
+    let forged = cursor(txid, seq + 1);
+
+    // Act: a copy of a row, with a new uuid, at the free position.
+    let new_uuid = if app.db.is_postgres() {
+        "gen_random_uuid()"
+    } else {
+        "randomblob(16)"
+    };
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO activities (uuid, action, module, mode, actor_uuid, resource_type, \
+             resource_uuid, target_uuid, metadata, inserted_at, correlation_id, client_ip, \
+             user_agent, txid, seq, search_text) \
+             SELECT {new_uuid}, 'chain.forged', module, mode, actor_uuid, resource_type, \
+             resource_uuid, target_uuid, metadata, inserted_at, correlation_id, client_ip, \
+             user_agent, txid, seq + 1, search_text FROM activities WHERE {}",
+            at(&first[1]["cursor"])
+        ),
+    )
+    .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &forged, "INSERTED_ROW");
+    assert_eq!(report["lastVerified"], first[1]["cursor"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_rows_whose_positions_are_swapped_fail_as_reordered() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    sealed_through(&app, &rows[4]["cursor"]).await;
+    let ((t1, s1), (t3, s3)) = (position(&rows[1]["cursor"]), position(&rows[3]["cursor"]));
+
+    // Act: through a free position, as the unique index requires.
+    for (from, to) in [
+        ((t1, s1), (-1, -1)),
+        ((t3, s3), (t1, s1)),
+        ((-1, -1), (t3, s3)),
+    ] {
+        sql(
+            &app,
+            &format!(
+                "UPDATE activities SET txid = {}, seq = {} WHERE txid = {} AND seq = {}",
+                to.0, to.1, from.0, from.1
+            ),
+        )
+        .await;
+    }
+    let report = verify(&app, json!({})).await;
+
+    // Assert
+    failed_at(&report, &rows[1]["cursor"], "REORDERED_ROW");
+    assert_eq!(report["lastVerified"], rows[0]["cursor"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_the_newest_rows_is_caught_only_against_a_head_kept_earlier() {
+    // Arrange: a head saved when row 4 was the newest.
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    let head = sealed_through(&app, &rows[4]["cursor"]).await;
+    assert_eq!(
+        head["signature"].as_str().map(str::len),
+        Some(128),
+        "{head}"
+    );
+
+    // Act: the two newest rows go, with their seals and salts.
+    for row in &rows[3..] {
+        for table in ["activities", "seals", "seal_salts"] {
+            sql(
+                &app,
+                &format!("DELETE FROM {table} WHERE {}", at(&row["cursor"])),
+            )
+            .await;
+        }
+    }
+    let alone = verify(&app, json!({})).await;
+    let against_head = verify(&app, json!({ "head": head })).await;
+
+    // Assert: consistent on its own, which is why heads must be kept elsewhere.
+    assert_eq!(alone["valid"], true, "{alone}");
+    failed_at(&against_head, &rows[4]["cursor"], "MISSING_ROW");
+    assert_eq!(against_head["lastVerified"], rows[2]["cursor"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_head_verifies_and_one_altered_anywhere_fails_as_bad_signature() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 3).await;
+    let head = sealed_through(&app, &rows[2]["cursor"]).await;
+    let more = log_many(&app, 2).await;
+    sealed_through(&app, &more[1]["cursor"]).await;
+
+    // Act
+    let good = verify(&app, json!({ "head": head })).await;
+    let mut altered = Vec::new();
+    for (field, value) in [
+        ("hash", json!("0".repeat(64))),
+        ("position", rows[1]["cursor"].clone()),
+        ("signedAt", json!("2020-01-01T00:00:00.000000Z")),
+        ("signature", json!("00".repeat(64))),
+    ] {
+        let mut bad = head.clone();
+        bad[field] = value;
+        altered.push((field, verify(&app, json!({ "head": bad })).await));
+    }
+
+    // Assert
+    assert_eq!(good["valid"], true, "{good}");
+    assert_eq!(good["headChecked"], true, "{good}");
+    for (field, report) in altered {
+        assert_eq!(
+            report["failure"]["reason"], "BAD_SIGNATURE",
+            "{field}: {report}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_chain_rewritten_from_a_changed_row_on_fails_against_a_head() {
+    // Arrange
+    let app = signing_app().await;
+    let rows = log_many(&app, 3).await;
+    let head = sealed_through(&app, &rows[2]["cursor"]).await;
+
+    // Act: the intruder changes row 1 and stores matching seals for it and
+    // after it: the server recomputes them, as an intruder with our code could.
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET action = 'chain.forged' WHERE {}",
+            at(&rows[1]["cursor"])
+        ),
+    )
+    .await;
+    let (txid, seq) = position(&rows[0]["cursor"]);
+    sql(
+        &app,
+        &format!(
+            "DELETE FROM seal_salts WHERE (txid, seq) > ({txid}, {seq}); \
+             DELETE FROM seals WHERE (txid, seq) > ({txid}, {seq})"
+        ),
+    )
+    .await;
+    sealed_through(&app, &rows[2]["cursor"]).await;
+    let alone = verify(&app, json!({})).await;
+    let against_head = verify(&app, json!({ "head": head })).await;
+
+    // Assert
+    assert_eq!(alone["valid"], true, "{alone}");
+    failed_at(&against_head, &rows[2]["cursor"], "CHANGED_FIELD");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pruning_keeps_the_chain_verifiable_from_the_oldest_kept_row() {
+    // Arrange: two old rows, new ones, then one more old row after them.
+    let app = signing_app().await;
+    let now = Utc::now();
+    app.db
+        .insert(&[
+            row("old.1", now - TimeDelta::days(40)),
+            row("old.2", now - TimeDelta::days(35)),
+        ])
+        .await;
+    let kept = log_many(&app, 3).await;
+    app.db
+        .insert(&[row("old.3", now - TimeDelta::days(31))])
+        .await;
+    let last = log(&app, json!({ "action": "chain.last" })).await;
+    sealed_through(&app, &last["cursor"]).await;
+
+    // Act
+    let pruned = app
+        .data(
+            "mutation { pruneActivities(days: 30) { deleted } }",
+            json!({}),
+        )
+        .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert: the prefix is the anchor; the later old row is carried by its seal.
+    assert_eq!(pruned["pruneActivities"]["deleted"], 3);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 4);
+    assert_eq!(report["pruned"], 1);
+    let (kt, ks) = position(&kept[0]["cursor"]);
+    let (st, ss) = position(&report["start"]);
+    assert!(
+        (st, ss) < (kt, ks),
+        "the anchor {} is before the oldest kept row",
+        report["start"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
+    // Arrange
+    let app = spawn_app().await;
+    let writers = (0..8).map(|w| {
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            let mut last = Value::Null;
+            for b in 0..5 {
+                let inputs: Vec<Value> = (0..20)
+                    .map(|i| json!({ "action": format!("load.{w}.{b}.{i}") }))
+                    .collect();
+                let data = client
+                    .data(
+                        "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { cursor } } }",
+                        json!({ "i": inputs }),
+                    )
+                    .await;
+                last = data["logActivities"]["activities"][19]["cursor"].clone();
+            }
+            last
+        })
+    });
+
+    // Act
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let mut report = Value::Null;
+    for _ in 0..200 {
+        report = super::verify(&app, json!({})).await;
+        if report["unsealed"] == 0 && report["checked"] == 800 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Assert
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 800, "{report}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_signed_head_is_logged_as_a_checkpoint_that_verifies() {
+    // Arrange
+    let app = super::signing_app_with(|config| {
+        config.checkpoint_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let rows = log_many(&app, 2).await;
+
+    // Act: the sealer logs the first checkpoint once it sealed something.
+    let mut checkpoint = Value::Null;
+    for _ in 0..200 {
+        let found = app
+            .data(
+                "{ activities(filter: {action: \"log.checkpoint\"}) { entries { metadata module } } }",
+                json!({}),
+            )
+            .await["activities"]["entries"]
+            .clone();
+        if let Some(first) = found.as_array().and_then(|a| a.first()) {
+            checkpoint = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let head = checkpoint["metadata"].clone();
+    let report = verify(&app, json!({ "head": head })).await;
+    let count = app.count(json!({ "action": "log.checkpoint" })).await;
+
+    // Assert: one checkpoint within the interval, its head reached by the chain.
+    assert_eq!(checkpoint["module"], "log", "{checkpoint}");
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["headChecked"], true, "{report}");
+    let (ht, hs) = position(&head["position"]);
+    assert!((ht, hs) >= position(&rows[0]["cursor"]), "{head}");
+    assert_eq!(count, 1);
+    app.stop().await;
+}
