@@ -19,6 +19,7 @@ use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::retention::{self, RetentionLock};
+use crate::service::rollup;
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
 /// Why the server could not start.
@@ -199,6 +200,15 @@ impl Application {
             RetentionLock::for_database(database),
             config.retention_days,
             config.retention_interval,
+            shutdown.clone(),
+            &sockets,
+        );
+        // The folder's statements are its own: on a connection of its own,
+        // not counted with requests'.
+        let folder_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+        rollup::spawn(
+            feed.with_db(folder_db),
+            config.rollup_interval,
             shutdown.clone(),
             &sockets,
         );

@@ -32,6 +32,9 @@ pub mod m20261205_000006_idempotency_scope;
 /// Rewrites the search words of rows indexed by SQL's word splitting with
 /// the service's rule.
 mod m20261205_000007_search_words;
+/// Adds the rollups that answer counts, totals and distinct lists without
+/// scanning `activities`, and their watermark.
+mod m20261206_000300_rollups;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;
 
@@ -49,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000005_positions::Migration),
             Box::new(m20261205_000006_idempotency_scope::Migration),
             Box::new(m20261205_000007_search_words::Migration),
+            Box::new(m20261206_000300_rollups::Migration),
         ]
     }
 }

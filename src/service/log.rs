@@ -411,7 +411,7 @@ impl ActivityFeed {
     /// too) got "database is locked" at once, without waiting, when another
     /// writer held the lock: concurrent logs failed as INTERNAL. PostgreSQL
     /// ignores the mode.
-    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+    pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()

@@ -36,6 +36,8 @@ mod prune;
 mod query;
 /// Replacing sensitive metadata values before they are stored.
 pub mod redact;
+/// Counts kept per hour and dimension, so totals do not scan the table.
+pub mod rollup;
 /// Decoding list rows by column position.
 pub(crate) mod rows;
 /// The metadata filters: containment and text search.
@@ -149,6 +151,13 @@ impl ActivityFeed {
     /// How many activities this service has pruned since it was created.
     pub fn pruned_total(&self) -> u64 {
         self.pruned.load(Ordering::Relaxed)
+    }
+
+    /// The same service over another pool: for a background job whose
+    /// statements should neither wait for requests' connections nor be
+    /// counted with theirs.
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        Self { db, ..self.clone() }
     }
 
     /// The database connection pool.

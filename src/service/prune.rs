@@ -1,7 +1,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
 
 use super::{log::now, ActivityFeed, Caller, Operation, Result, ServiceError};
 
@@ -40,19 +40,26 @@ impl ActivityFeed {
             .ok_or_else(|| ServiceError::invalid("days", "is too large"))?;
         let mut deleted = 0;
         loop {
-            let batch = Query::select()
+            // Each batch is deleted, and subtracted from the rollups, in a
+            // transaction of its own: the rollups stay exact batch by batch.
+            let txn = self.begin_write().await?;
+            let batch: Vec<Uuid> = Entity::find()
+                .select_only()
                 .column(Column::Uuid)
-                .from(Entity)
-                .and_where(Column::InsertedAt.lt(cutoff))
+                .filter(Column::InsertedAt.lt(cutoff))
                 .limit(PRUNE_BATCH)
-                .to_owned();
-            let res = Entity::delete_many()
-                .filter(Column::Uuid.in_subquery(batch))
-                .exec(&self.db)
+                .into_tuple()
+                .all(&txn)
                 .await?;
-            deleted += res.rows_affected;
+            let found = batch.len() as u64;
+            let removed = match found {
+                0 => 0,
+                _ => self.delete_rolled_up(&txn, batch).await?,
+            };
+            txn.commit().await?;
+            deleted += removed;
             progress(deleted);
-            if res.rows_affected < PRUNE_BATCH {
+            if found < PRUNE_BATCH {
                 break;
             }
         }
