@@ -332,7 +332,7 @@ impl ActivityFeed {
             .rolled_up_counts(caller, filter, Some(group_by))
             .await?
         {
-            rollup::sort_buckets(&mut buckets, group_by);
+            rollup::sort_buckets(&mut buckets, group_by, self.db.get_database_backend());
             return Ok(buckets);
         }
         self.scanned_counts(caller, filter, group_by).await

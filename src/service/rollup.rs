@@ -634,12 +634,20 @@ pub fn spawn(
     });
 }
 
-/// Sorts grouped counts as `counts` returns them: by key for days and hours,
-/// else largest first with the key breaking ties.
-pub(super) fn sort_buckets(buckets: &mut [Bucket], group_by: GroupBy) {
+/// Sorts grouped counts as a scan returns them: by key for days and hours,
+/// else largest first with the key breaking ties, where the group of rows
+/// without a value sorts as the database sorts NULL: last on PostgreSQL,
+/// first on SQLite.
+pub(super) fn sort_buckets(buckets: &mut [Bucket], group_by: GroupBy, backend: DbBackend) {
+    let nulls_last = backend == DbBackend::Postgres;
+    let by_key = |a: &Bucket, b: &Bucket| match (&a.key, &b.key) {
+        (None, Some(_)) if nulls_last => std::cmp::Ordering::Greater,
+        (Some(_), None) if nulls_last => std::cmp::Ordering::Less,
+        (a, b) => a.cmp(b),
+    };
     match group_by {
-        GroupBy::Day | GroupBy::Hour => buckets.sort_by(|a, b| a.key.cmp(&b.key)),
-        _ => buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key))),
+        GroupBy::Day | GroupBy::Hour => buckets.sort_by(by_key),
+        _ => buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| by_key(a, b))),
     }
 }
 
