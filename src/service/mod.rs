@@ -130,6 +130,8 @@ pub struct ActivityFeed {
     limits: Limits,
     redactor: Redactor,
     pruned: Arc<AtomicU64>,
+    /// The rollups' watermark as this instance last saw it (see [`rollup`]).
+    rollup_mark: Arc<std::sync::Mutex<Position>>,
 }
 
 impl ActivityFeed {
@@ -145,6 +147,7 @@ impl ActivityFeed {
             limits,
             redactor: Redactor::default(),
             pruned: Arc::default(),
+            rollup_mark: Arc::default(),
         }
     }
 
