@@ -71,6 +71,9 @@ impl Grain {
 /// What a read counts by: nothing (one total) or one grouping.
 type Key = Option<GroupBy>;
 
+/// A time range `[from, to)`; `None` bounds are open.
+type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A filter the rollups answer, split into what they roll up and the time range.
 #[derive(Debug, Clone)]
 struct Plan {
@@ -139,7 +142,7 @@ impl Plan {
     /// The whole hours `[from, to)` inside `[since, until]`, the part the
     /// rollups answer; the rest of the range is read from the table. `None`
     /// bounds are open. `None` when no whole hour lies inside.
-    fn whole_hours(&self) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    fn whole_hours(&self) -> Option<Range> {
         let hour = TimeDelta::hours(1);
         let from = match self.since {
             None => None,
@@ -257,6 +260,7 @@ impl ActivityFeed {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Remembers the watermark a read saw, for the next read to assume.
     fn saw_mark(&self, mark: Position) {
         *self
             .rollup_mark
@@ -326,7 +330,7 @@ impl ActivityFeed {
         filter: &ActivityFilter,
         plan: &Plan,
         key: Key,
-        (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        (from, to): Range,
         mark: Position,
     ) -> Statement {
         let backend = self.db.get_database_backend();
