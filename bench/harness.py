@@ -1622,7 +1622,8 @@ def report_tier(data: dict, baseline_dir: str | None) -> str:
         o, q = ix.get((w["key"], "ours", 1)), ix.get((w["key"], "sql", 1))
         if not o:
             continue
-        ratio = f"{q['p50_ms'] / o['p50_ms']:.1f}×" if q else "–"
+        r = q["p50_ms"] / o["p50_ms"] if q else None
+        ratio = "–" if r is None else f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
         target = TIER_TARGETS.get(w["key"])
         met = ("yes" if o["p50_ms"] < target else "**no**") if target else "–"
         lines.append(f"| {names[w['key']]} | {fmt_ms(o['p50_ms'])} | {fmt_ms(o['p99_ms'])} | {fmt(o['rps'])} | "
