@@ -14,7 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 // A GraphQL response is thousands of small short-lived allocations (values,
 // strings, futures); glibc's malloc took a quarter of the server's CPU on a
 // page of 50 activities (BENCHMARKS.md), mimalloc serves them from per-thread
-// free lists.
+// free lists. The `system-allocator` feature leaves it out, for heap
+// profilers that see only malloc (heaptrack; BENCHMARKS.md).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

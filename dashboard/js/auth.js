@@ -34,7 +34,8 @@ export function connectionInitPayload(token) {
 
 /**
  * Shows the token dialog; resolves to the token entered, or null when the
- * person cancels. Only one dialog is open at a time.
+ * person cancels. Only one dialog is open at a time. Its one submit button
+ * is "Save and connect", so Enter saves; Cancel is a plain button.
  */
 let pending = null;
 export function askForToken(dialog, reason) {
@@ -44,11 +45,15 @@ export function askForToken(dialog, reason) {
   const why = dialog.querySelector('#auth-reason');
   if (why && reason) why.textContent = reason;
   input.value = '';
+  const cancel = dialog.querySelector('[data-cancel]');
+  const onCancel = () => dialog.close('cancel');
+  cancel?.addEventListener('click', onCancel);
   pending = new Promise((resolve) => {
     dialog.addEventListener(
       'close',
       () => {
         pending = null;
+        cancel?.removeEventListener('click', onCancel);
         const token = dialog.returnValue === 'save' ? normalizeToken(input.value) : '';
         input.value = '';
         resolve(token || null);
@@ -61,4 +66,12 @@ export function askForToken(dialog, reason) {
   dialog.showModal();
   input.focus();
   return pending;
+}
+
+/** Why the server refused a token, for the dialog: an expired one is said to be expired. */
+export function refusalReason(hadToken, message = '') {
+  if (!hadToken) return 'This server asks for an access token.';
+  if (/expired/i.test(message)) return 'The stored token has expired. Enter a new one.';
+  const why = String(message).replace(/^Forbidden:\s*/i, '').trim();
+  return why ? `The server refused the stored token (${why}). Enter another one.` : 'The server refused the stored token. Enter another one.';
 }

@@ -1,5 +1,7 @@
 // Counts over time (activityCounts by HOUR or DAY) as an inline SVG bar chart.
 
+import { count, plural } from './format.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const HOUR_MS = 3600 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -50,11 +52,30 @@ export function buildSeries(buckets, bucket, first, last) {
   return series;
 }
 
-/** A bucket's start as a short label in the viewer's time zone. */
+/** A bucket's start as a short label: UTC days (as the server counts them), local hours. */
 export function bucketLabel(ms, bucket) {
   const date = new Date(ms);
   if (bucket === 'day') return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
   return date.toLocaleString(undefined, { weekday: 'short', hour: 'numeric' });
+}
+
+/** Room on the left for the y-axis labels: the widest label at 11px, and a margin. */
+export function axisWidth(labels) {
+  const longest = Math.max(1, ...labels.map((l) => String(l).length));
+  // 11px system-ui digits are at most ~7px wide; separators are narrower.
+  return Math.ceil(longest * 7 + 12);
+}
+
+/** One line for people (and screen readers) saying what the chart shows. */
+export function describeSeries(series, bucket, { from = '', to = '' } = {}) {
+  const unit = bucket === 'day' ? 'day' : 'hour';
+  const total = series.reduce((sum, s) => sum + s.count, 0);
+  const span = from || to
+    ? `from ${from || 'the start'} to ${to || 'now'}${bucket === 'day' ? ' (UTC days)' : ''}${bucket === 'hour' && series.length ? `, last ${plural(series.length, 'hour')} of it` : ''}`
+    : `in the last ${plural(series.length, unit)}${bucket === 'day' ? ' (UTC)' : ''}`;
+  if (!total) return `No activities ${span}.`;
+  const peak = series.reduce((best, s) => (s.count > (best?.count ?? -1) ? s : best), null);
+  return `${plural(total, 'activity', 'activities')} ${span}; busiest ${unit === 'day' ? 'day (UTC)' : 'hour'} ${bucketLabel(peak.start, bucket)} with ${count(peak.count)}.`;
 }
 
 function el(name, attrs = {}, text) {
@@ -66,28 +87,29 @@ function el(name, attrs = {}, text) {
 
 /**
  * Draws `series` into `svg` (replacing what was there) at the width it is
- * shown at, so text keeps its size on a phone; returns a one-line description.
+ * shown at, so text keeps its size on a phone; returns a one-line
+ * description. `range` is the filter's {from, to}, for that description.
  */
-export function renderChart(svg, series, bucket) {
+export function renderChart(svg, series, bucket, range = {}) {
   const width = Math.max(Math.round(svg.getBoundingClientRect().width), 240);
   const height = 200;
-  const pad = { top: 12, right: 8, bottom: 26, left: 40 };
+  const max = Math.max(1, ...series.map((s) => s.count));
+  // Grid lines at whole counts only: 0, the middle when it is whole (or large enough to round), the top.
+  const fractions = max % 2 === 0 || max >= 10 ? [0, 0.5, 1] : [0, 1];
+  const labels = fractions.map((f) => Math.round(max * f).toLocaleString());
+  // The left margin fits the widest label, so "16,911" is not cut to ".6,911".
+  const pad = { top: 12, right: 8, bottom: 26, left: axisWidth(labels) };
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
-  const max = Math.max(1, ...series.map((s) => s.count));
-  const total = series.reduce((sum, s) => sum + s.count, 0);
 
   svg.replaceChildren();
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
 
-  // Grid lines at whole counts only: 0, the middle when it is whole (or large enough to round), the top.
-  const fractions = max % 2 === 0 || max >= 10 ? [0, 0.5, 1] : [0, 1];
-  for (const fraction of fractions) {
+  fractions.forEach((fraction, i) => {
     const y = pad.top + innerH * (1 - fraction);
     svg.append(el('line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
-    svg.append(el('text', { class: 'axis', x: pad.left - 6, y: y + 4, 'text-anchor': 'end' },
-      Math.round(max * fraction).toLocaleString()));
-  }
+    svg.append(el('text', { class: 'axis', x: pad.left - 6, y: y + 4, 'text-anchor': 'end' }, labels[i]));
+  });
 
   const slot = innerW / Math.max(series.length, 1);
   const gap = Math.min(2, slot * 0.2);
@@ -113,9 +135,5 @@ export function renderChart(svg, series, bucket) {
     }
   }
 
-  const peak = series.reduce((best, s) => (s.count > (best?.count ?? -1) ? s : best), null);
-  const unit = bucket === 'day' ? 'day (UTC)' : 'hour';
-  return peak && total
-    ? `${total.toLocaleString()} activities over ${series.length} ${unit === 'hour' ? 'hours' : 'days'}; busiest ${unit} ${bucketLabel(peak.start, bucket)} with ${peak.count.toLocaleString()}.`
-    : `No activities in the last ${series.length} ${unit === 'hour' ? 'hours' : 'days'}.`;
+  return describeSeries(series, bucket, range);
 }

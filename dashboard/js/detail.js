@@ -31,6 +31,11 @@ function field(label, ...value) {
   return [h('dt', {}, label), h('dd', {}, ...value)];
 }
 
+/** A field only when it has a value: empty ones would push the metadata down. */
+function optional(label, present, ...value) {
+  return present ? field(label, ...value) : [];
+}
+
 /** The fields list for `activity`; `onFilter(key, value)` narrows the view to a value. */
 export function renderDetail(activity, { onFilter = () => {} } = {}) {
   const filterButton = (key, value, text) =>
@@ -54,17 +59,16 @@ export function renderDetail(activity, { onFilter = () => {} } = {}) {
     field('When', h('div', { class: 'stack' },
       h('span', {}, `${exactTime(activity.insertedAt).replace(/ \(.*\)$/, '')}`),
       h('span', { class: 'muted' }, `${relativeTime(activity.insertedAt)} · UTC ${activity.insertedAt}`))),
-    field('Mode', activity.mode ? badge(activity.mode, activityModeClass(activity)) : none()),
-    field('Module', activity.module ? activity.module : none()),
-    field('Actor', person(activity.actor, activity.actorUuid),
+    ...optional('Mode', activity.mode, activity.mode ? badge(activity.mode, activityModeClass(activity)) : null),
+    ...optional('Module', activity.module, activity.module),
+    ...optional('Actor', activity.actorUuid || activity.actor, person(activity.actor, activity.actorUuid),
       activity.actorUuid ? filterButton('actor', activity.actorUuid, 'Only this actor') : null),
-    field('Resource', resource),
-    field('Target', person(activity.target, activity.targetUuid)),
+    ...optional('Resource', activity.resourceType || activity.resourceUuid, resource),
+    ...optional('Target', activity.targetUuid || activity.target, person(activity.target, activity.targetUuid)),
     field('Activity id', mono(activity.uuid)),
-    // Request context, on servers that record it.
+    // Request context, on servers that record it, when it was recorded.
     ...[['correlationId', 'Correlation id'], ['clientIp', 'Client IP'], ['userAgent', 'User agent']]
-      .filter(([key]) => key in activity)
-      .flatMap(([key, label]) => field(label, activity[key] ? mono(activity[key]) : none())),
+      .flatMap(([key, label]) => optional(label, activity[key], activity[key] ? mono(activity[key]) : null)),
   );
 
   const entries = describeMetadata(activity.metadata);

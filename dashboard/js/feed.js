@@ -65,6 +65,25 @@ export class Feed {
     return added;
   }
 
+  /** The oldest activity, or undefined. */
+  oldest() {
+    return this.items[this.items.length - 1];
+  }
+
+  /** Drops the `n` newest activities; returns them. */
+  dropNewest(n) {
+    const dropped = this.items.splice(0, Math.max(0, n));
+    for (const a of dropped) this.byUuid.delete(a.uuid);
+    return dropped;
+  }
+
+  /** Drops the `n` oldest activities; returns them. */
+  dropOldest(n) {
+    const dropped = n > 0 ? this.items.splice(-n, n) : [];
+    for (const a of dropped) this.byUuid.delete(a.uuid);
+    return dropped;
+  }
+
   /** Forgets everything. */
   clear() {
     this.items = [];

@@ -5,7 +5,10 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago", then the date. */
+/**
+ * "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago", then the date
+ * with the time ("3 Nov, 14:05"): phones have no hover to show it.
+ */
 export function relativeTime(iso, now = Date.now()) {
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return String(iso ?? '');
@@ -17,10 +20,12 @@ export function relativeTime(iso, now = Date.now()) {
   if (ago < 7 * DAY) return `${Math.floor(ago / DAY)} d ago`;
   const date = new Date(at);
   const sameYear = date.getFullYear() === new Date(now).getFullYear();
-  return date.toLocaleDateString(undefined, {
+  return date.toLocaleString(undefined, {
     day: 'numeric',
     month: 'short',
     ...(sameYear ? {} : { year: 'numeric' }),
+    hour: '2-digit',
+    minute: '2-digit',
   });
 }
 
@@ -67,4 +72,9 @@ export function personLabel(user, uuid) {
 /** A count with thousands separators. */
 export function count(n) {
   return Number(n ?? 0).toLocaleString();
+}
+
+/** "1 activity", "2 activities", "1,234 activities": a count and its noun. */
+export function plural(n, one, many = `${one}s`) {
+  return `${count(n)} ${Number(n) === 1 ? one : many}`;
 }

@@ -13,7 +13,7 @@ export const AUTH_CLOSE_CODES = Object.freeze([4401, 4403]);
  * The delay before reconnection attempt `attempt` (0-based): exponential
  * from `min` to `max` with "equal jitter", so many pages do not return at once.
  */
-export function backoffDelay(attempt, { min = 500, max = 15000, random = Math.random } = {}) {
+export function backoffDelay(attempt, { min = 500, max = 8000, random = Math.random } = {}) {
   const ceiling = Math.min(max, min * 2 ** Math.min(attempt, 16));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
@@ -25,6 +25,12 @@ export function backoffDelay(attempt, { min = 500, max = 15000, random = Math.ra
  *   'reconnecting'  lost; info.retryAt is when the next attempt starts
  *   'unauthorized'  the server refused the token (close 4401/4403); waits for restart()
  *   'closed'        closed by close()
+ *
+ * `probe()`, when given, resolves to whether the server answers at all (a
+ * cheap GET of /healthz): while reconnecting it runs every `probeInterval`
+ * ms, and when the server answers after it did not, the client connects at
+ * once instead of waiting out the backoff. A server that answers the probe
+ * but refuses the socket only gets the backoff's attempts.
  */
 export function createLiveClient({
   url,
@@ -35,6 +41,8 @@ export function createLiveClient({
   pingInterval = 20000,
   pongTimeout = 10000,
   backoff = {},
+  probe = null,
+  probeInterval = 1000,
 } = {}) {
   let socket = null;
   let state = 'idle';
@@ -45,6 +53,9 @@ export function createLiveClient({
   let ackTimer = null;
   let pingTimer = null;
   let pongTimer = null;
+  let probeTimer = null;
+  /** Whether the last probe found the server answering; starts false so its first answer counts. */
+  let probeUp = false;
   /** id -> sink of the subscriptions on the current socket */
   const sinks = new Map();
 
@@ -54,8 +65,8 @@ export function createLiveClient({
   }
 
   function clearTimers() {
-    for (const timer of [retryTimer, ackTimer, pingTimer, pongTimer]) clearTimeout(timer);
-    retryTimer = ackTimer = pingTimer = pongTimer = null;
+    for (const timer of [retryTimer, ackTimer, pingTimer, pongTimer, probeTimer]) clearTimeout(timer);
+    retryTimer = ackTimer = pingTimer = pongTimer = probeTimer = null;
   }
 
   function send(message) {
@@ -130,6 +141,7 @@ export function createLiveClient({
         const reconnected = everConnected;
         everConnected = true;
         attempt = 0;
+        probeUp = false;
         setState('connected', { reconnected });
         schedulePing();
         break;
@@ -184,6 +196,26 @@ export function createLiveClient({
     const retryAt = Date.now() + delay;
     setState('reconnecting', { retryAt });
     retryTimer = setTimeout(connect, delay);
+    if (probe) scheduleProbe();
+  }
+
+  function scheduleProbe() {
+    clearTimeout(probeTimer);
+    probeTimer = setTimeout(async () => {
+      probeTimer = null;
+      let up = false;
+      try {
+        up = Boolean(await probe());
+      } catch {
+        up = false;
+      }
+      // Still waiting for the next attempt? (It may have started meanwhile.)
+      if (state !== 'reconnecting' || socket || !retryTimer) return;
+      const cameBack = up && !probeUp;
+      probeUp = up;
+      if (cameBack) connect();
+      else scheduleProbe();
+    }, probeInterval);
   }
 
   return {

@@ -1,4 +1,10 @@
 // The GraphQL documents the dashboard sends (see schema.graphql).
+//
+// Every document is a constant of this module, fixed when it loads: none is
+// built from what people type or from server answers (those go in
+// variables). So the full list, DOCUMENTS, can be shipped as a
+// trusted-documents manifest (issue 17); a browser test checks that the page
+// sends nothing else.
 
 const PERSON = 'uuid email firstName lastName';
 
@@ -47,20 +53,19 @@ export const SUMMARY = `query DashboardSummary($filter: ActivityFilter, $window:
   timeline: activityCounts(filter: $window, groupBy: $groupBy) { key count }
 }`;
 
-/**
- * The documents that select activities, with the fields the server has
- * (see PROBES): its cursor when `resumable`, request context when `context`.
- */
-export function activityDocuments({ resumable = false, context = false } = {}) {
-  const fields = [ACTIVITY_FIELDS, resumable ? 'cursor' : '', context ? 'correlationId clientIp userAgent' : '']
-    .filter(Boolean)
-    .join(' ');
-  return {
-    /** One page of the cursor connection, newest first. */
-    feed: `query DashboardFeed($filter: ActivityFilter, $first: Int, $after: String) {
-  activityFeed(filter: $filter, first: $first, after: $after) {
-    edges { node { ${fields} } }
-    pageInfo { hasNextPage endCursor }
+/** People by name or email, for the actor filter. */
+export const USERS = `query DashboardUsers($search: String!, $first: Int) {
+  users(search: $search, first: $first) { nodes { ${PERSON} } }
+}`;
+
+/** The documents that select activities, for one set of server features. */
+function activityDocumentSet(fields) {
+  return Object.freeze({
+    /** One page of the cursor connection, newest first (or the newest `last` before a cursor). */
+    feed: `query DashboardFeed($filter: ActivityFilter, $first: Int, $after: String, $last: Int, $before: String) {
+  activityFeed(filter: $filter, first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { ${fields} } }
+    pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
   }
 }`,
     /** New activities as they are committed. */
@@ -71,5 +76,31 @@ export function activityDocuments({ resumable = false, context = false } = {}) {
     liveAfter: `subscription DashboardLiveAfter($filter: ActivityFilter, $after: String) {
   activityAdded(filter: $filter, after: $after) { ${fields} }
 }`,
-  };
+  });
 }
+
+/** The activity documents per server feature set (see PROBES). */
+const ACTIVITY_DOCUMENTS = Object.freeze({
+  full: activityDocumentSet(`${ACTIVITY_FIELDS} cursor correlationId clientIp userAgent`),
+  resumable: activityDocumentSet(`${ACTIVITY_FIELDS} cursor`),
+  core: activityDocumentSet(ACTIVITY_FIELDS),
+});
+
+/**
+ * The documents that select activities, with the fields the server has
+ * (see PROBES): its cursor when `resumable`, request context when `context`.
+ */
+export function activityDocuments({ resumable = false, context = false } = {}) {
+  if (resumable && context) return ACTIVITY_DOCUMENTS.full;
+  return resumable ? ACTIVITY_DOCUMENTS.resumable : ACTIVITY_DOCUMENTS.core;
+}
+
+/** Every document the dashboard may send: its trusted-documents manifest. */
+export const DOCUMENTS = Object.freeze([
+  OPTIONS,
+  ...PROBES.map((p) => p.query),
+  COUNT,
+  SUMMARY,
+  USERS,
+  ...Object.values(ACTIVITY_DOCUMENTS).flatMap((set) => Object.values(set)),
+]);

@@ -66,7 +66,9 @@ export function renderRow(activity, now = Date.now()) {
     'tr',
     { dataset: { uuid: activity.uuid, action: activity.action } },
     h('td', { class: 'col-time' }, time),
-    h('td', { class: 'col-action' }, open, activity.mode ? badge(activity.mode, activityModeClass(activity), 'mode-inline') : null),
+    h('td', { class: 'col-action' }, open, activity.mode ? badge(activity.mode, activityModeClass(activity), 'mode-inline') : null,
+      // On a phone the Details column folds under the action, like the mode.
+      summary ? h('span', { class: 'details-inline' }, summary) : null),
     h('td', { class: 'col-mode' }, activity.mode ? badge(activity.mode, activityModeClass(activity)) : h('span', { class: 'muted' }, '—')),
     personCell(activity.actor, activity.actorUuid, 'col-actor'),
     resourceCell(activity),
@@ -76,15 +78,22 @@ export function renderRow(activity, now = Date.now()) {
 }
 
 /**
- * Keeps `tbody` in step with a Feed: `insert` takes what Feed.merge returned.
+ * Keeps `tbody` in step with a Feed: `insert` takes what Feed.merge returned,
+ * `remove` what Feed.dropNewest/dropOldest did.
  * `onOpen(uuid, button)` is called when a row is chosen (click or keyboard).
  */
 export function createTable(tbody, { onOpen }) {
+  /** uuid -> its row, so dropping rows needs no search of the DOM. */
+  const rows = new Map();
   tbody.addEventListener('click', (event) => {
     if (event.target.closest('a, input, select, textarea')) return;
     const row = event.target.closest('tr[data-uuid]');
     if (!row || (window.getSelection()?.toString() ?? '') !== '') return;
-    onOpen(row.dataset.uuid, row.querySelector('.row-open'));
+    const button = row.querySelector('.row-open');
+    // A click anywhere on the row puts focus on its button, so closing the
+    // detail returns focus there and not to <body>.
+    if (button && document.activeElement !== button) button.focus({ preventScroll: true });
+    onOpen(row.dataset.uuid, button);
   });
 
   return {
@@ -98,11 +107,26 @@ export function createTable(tbody, { onOpen }) {
           row.addEventListener('animationend', () => row.classList.remove('fresh'), { once: true });
         }
         tbody.insertBefore(row, tbody.children[index] ?? null);
+        rows.set(activity.uuid, row);
       }
+    },
+
+    /** Removes the rows of these activities. */
+    remove(activities) {
+      for (const activity of activities) {
+        rows.get(activity.uuid)?.remove();
+        rows.delete(activity.uuid);
+      }
+    },
+
+    /** The row button of an activity, if it is shown. */
+    button(uuid) {
+      return rows.get(uuid)?.querySelector('.row-open') ?? null;
     },
 
     clear() {
       tbody.replaceChildren();
+      rows.clear();
     },
 
     /** Refreshes the relative times. */

@@ -1,128 +1,17 @@
-// The dashboard in headless Chromium against the real server.
-//
-//   BASE_URL        a server without authentication (required)
-//   AUTH_BASE_URL   a server with JWT_SECRET set; with ADMIN_TOKEN, USER_TOKEN
-//                   and USER_UUID (the user token's subject) the token tests run
-//   ARTIFACTS_DIR   where screenshots go (default e2e/artifacts)
-//
-// Every test opens its own page, uses its own action names (so tests do not
-// see each other's rows), and fails on any console error or page error.
+// The dashboard in headless Chromium against the real server (see harness.js).
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 
 import { api } from './api.js';
-import { launch } from './chromium.js';
+import {
+  ARTIFACTS, AUTH, HAS_AUTH, PHONE, WAIT, controlledSocket, open, prefix, row, server, useBrowser,
+  waitLive, waitRow, waitRows,
+} from './harness.js';
 
-const BASE_URL = process.env.BASE_URL;
-if (!BASE_URL) throw new Error('set BASE_URL to a running activity-feed server');
-const ARTIFACTS = process.env.ARTIFACTS_DIR ?? path.join(import.meta.dirname, '..', 'artifacts');
-const AUTH = {
-  url: process.env.AUTH_BASE_URL,
-  admin: process.env.ADMIN_TOKEN,
-  user: process.env.USER_TOKEN,
-  userUuid: process.env.USER_UUID,
-};
-const HAS_AUTH = Boolean(AUTH.url && AUTH.admin && AUTH.user && AUTH.userUuid);
-
-/** How long anything the page should show may take to show. */
-const WAIT = 5000;
-const DESKTOP = { width: 1366, height: 900 };
-const PHONE = { width: 390, height: 844 };
-
-const server = api(BASE_URL);
-let browser;
-/** The current test's browser context: its own cookies and storage. */
-let context;
-/** Problems the pages of the current test reported on the console. */
-let consoleErrors = [];
-
-before(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-beforeEach(async () => {
-  context = await browser.newContext({ viewport: DESKTOP });
-});
-
-afterEach(async () => {
-  await context?.close();
-  const errors = consoleErrors;
-  consoleErrors = [];
-  assert.deepEqual(errors, [], 'the page logged errors');
-});
-
-/** A unique prefix for this test's actions. */
-function prefix() {
-  return `e2e${randomUUID().slice(0, 8)}`;
-}
-
-/** A new page that records console errors, at `url` (relative to BASE_URL unless absolute). */
-async function open(url = '/', { viewport = DESKTOP, setup } = {}) {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`console.error: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
-  await setup?.(page);
-  await page.goto(new URL(url, BASE_URL).href);
-  return page;
-}
-
-async function waitLive(page) {
-  await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT * 2 });
-}
-
-function row(page, uuid) {
-  return page.locator(`#rows tr[data-uuid="${uuid}"]`);
-}
-
-/** What the page shows, for a failure message. */
-function pageState(page) {
-  return page.evaluate(() => ({
-    url: location.href,
-    connection: document.querySelector('#connection').dataset.state,
-    count: document.querySelector('#feed-count').textContent,
-    rows: document.querySelectorAll('#rows tr').length,
-    alert: document.querySelector('#alert').hidden ? null : document.querySelector('#alert-text').textContent,
-  }));
-}
-
-/** Waits for the row of `uuid` to be shown. */
-async function waitRow(page, uuid) {
-  try {
-    await row(page, uuid).waitFor({ timeout: WAIT });
-  } catch (error) {
-    throw new Error(`row ${uuid} not shown within ${WAIT} ms; the page: ${JSON.stringify(await pageState(page))}`, { cause: error });
-  }
-}
-
-/** The actions of the rows on screen, top to bottom. */
-function shownActions(page) {
-  return page.$$eval('#rows tr', (rows) => rows.map((r) => r.dataset.action));
-}
-
-/** Waits until every row matches `predicate(action)` and there are `count` of them (or at least one). */
-async function waitRows(page, { prefix: p, exact, count }) {
-  await page.waitForFunction(
-    ({ p, exact, count }) => {
-      const actions = [...document.querySelectorAll('#rows tr')].map((r) => r.dataset.action);
-      const ok = actions.every((a) => (exact ? a === exact : a.startsWith(p)));
-      return ok && (count === undefined ? actions.length > 0 : actions.length === count);
-    },
-    { p, exact, count },
-    { timeout: WAIT },
-  );
-}
+useBrowser();
 
 // First, so the screenshots show the demo data rather than the other tests' rows.
 test('accessible and readable at desktop and phone widths; screenshots', async () => {
@@ -267,10 +156,11 @@ test('actor and date range filters', async () => {
   await waitRows(page, { exact: `${run}.a`, count: 1 });
   assert.equal(new URL(page.url()).searchParams.get('actor'), actor);
 
-  // Not a uuid: refused at the field, the view stays.
-  await page.fill('#f-actor', 'someone');
+  // Neither a uuid nor anyone's name: refused at the field (once the search
+  // has answered), the view stays.
+  await page.fill('#f-actor', `nobody-${run}`);
   await page.press('#f-actor', 'Enter');
-  assert.equal(await page.getAttribute('#f-actor', 'aria-invalid'), 'true');
+  await page.locator('#f-actor[aria-invalid="true"]').waitFor({ timeout: WAIT });
   assert.equal(new URL(page.url()).searchParams.get('actor'), actor);
   await page.fill('#f-actor', '');
   await page.press('#f-actor', 'Enter');
@@ -303,7 +193,7 @@ test('the detail shows every field and metadata as readable lines, with "a → b
   await waitLive(page);
   const logged = await server.log({
     action: `${run}.profile.updated`, module: 'users', mode: 'auto', actorUuid: actor, targetUuid: target,
-    resourceType: 'user', resourceUuid: target,
+    resourceType: 'user', resourceUuid: target, correlationId: `${run}-request`,
     metadata: {
       title_from: 'Draft', title_to: 'Final',
       plan: { from: 'free', to: 'team' },
@@ -330,7 +220,7 @@ test('the detail shows every field and metadata as readable lines, with "a → b
   assert.doesNotMatch(text, /[{}"]/, 'no JSON punctuation in the readable metadata');
 
   const fields = await dialog.locator('.fields').innerText();
-  for (const expected of [logged.uuid, actor, target, 'Grace Hopper', 'grace@example.com', 'alan@example.com', 'users', 'auto', `${run}.profile.updated`]) {
+  for (const expected of [logged.uuid, actor, target, 'Grace Hopper', 'grace@example.com', 'alan@example.com', 'users', 'auto', `${run}.profile.updated`, `${run}-request`]) {
     assert.ok(fields.includes(expected), `the detail shows ${expected}`);
   }
   assert.match(await dialog.locator('.fields .badge').first().getAttribute('class'), /badge-warning/);
@@ -380,24 +270,6 @@ test('"Load older" pages back through history with the cursor connection', async
   assert.deepEqual(order, Array.from({ length: 120 }, (_, i) => 119 - i), 'newest first, no gap, no duplicate');
   assert.match(await page.locator('#feed-count').textContent(), /120 of 120/);
 });
-
-/**
- * Routes the page's websocket through the test, so the test can drop it and
- * refuse new ones for a while, as a restarting server or a flaky network would.
- */
-async function controlledSocket(page) {
-  const control = { blocked: false, current: null, connections: 0 };
-  await page.routeWebSocket(/\/graphql$/, (ws) => {
-    if (control.blocked) {
-      ws.close({ code: 1013, reason: 'Try again later' });
-      return;
-    }
-    control.connections += 1;
-    control.current = ws;
-    ws.connectToServer();
-  });
-  return control;
-}
 
 async function reconnectWithoutGaps({ resumable }) {
   const run = prefix();
@@ -516,7 +388,7 @@ test('asks for a token when the server wants one, keeps it, and sends it', { ski
 test('without a token the unauthenticated page says so and offers to enter one', { skip: !HAS_AUTH && 'AUTH_BASE_URL not set' }, async () => {
   const page = await open(new URL('/', AUTH.url).href);
   await page.locator('#auth').waitFor({ state: 'visible', timeout: WAIT });
-  await page.click('#auth button[value="cancel"]');
+  await page.click('#auth [data-cancel]');
   await page.locator('#connection[data-state="unauthorized"]').waitFor({ timeout: WAIT });
   assert.ok(await page.locator('#sign-in').isVisible());
   await page.click('#sign-in');

@@ -33,3 +33,21 @@ test('the series has a bar per bucket, zero where the server had none', () => {
   const series = buildSeries([{ key: '2026-11-26T11:00:00Z', count: 4 }, { key: '2026-11-26T13:00:00Z', count: 1 }], 'hour', first, last);
   assert.deepEqual(series.map((s) => s.count), [0, 4, 0, 1]);
 });
+
+test('the y axis leaves room for five-digit labels', async () => {
+  const { axisWidth } = await import('../../dashboard/js/chart.js');
+  // "16,911" at 11px: about 6 × 6.5 px; it must fit left of the axis with a margin.
+  assert.ok(axisWidth(['0', '8,456', '16,911']) >= 6 * 6.5 + 6);
+  assert.ok(axisWidth(['0', '1', '2']) < axisWidth(['0', '8,456', '16,911']));
+});
+
+test('the description counts in words that agree with the number', async () => {
+  const { describeSeries } = await import('../../dashboard/js/chart.js');
+  const one = [{ start: Date.parse('2026-11-26T10:00:00Z'), count: 1 }];
+  assert.match(describeSeries(one, 'hour'), /^1 activity in the last 1 hour;/);
+  assert.equal(describeSeries([{ start: 0, count: 0 }], 'hour'), 'No activities in the last 1 hour.');
+  assert.equal(
+    describeSeries([{ start: 0, count: 0 }], 'day', { from: '2026-11-01', to: '2026-11-03' }),
+    'No activities from 2026-11-01 to 2026-11-03 (UTC days).',
+  );
+});

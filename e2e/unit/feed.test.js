@@ -43,3 +43,28 @@ test('the indexes merge returns rebuild the same order step by step', () => {
   for (const { activity, index } of feed.merge(batch)) shown.splice(index, 0, activity.uuid);
   assert.deepEqual(shown, feed.items.map((x) => x.uuid));
 });
+
+test('older than a week, the time of day is still shown, not only the date', async () => {
+  const { relativeTime } = await import('../../dashboard/js/format.js');
+  const now = Date.parse('2026-11-26T12:00:00Z');
+  const text = relativeTime('2026-11-10T09:07:00Z', now);
+  assert.match(text, /\d{1,2}:\d{2}/, text);
+  assert.match(text, /Nov|11/, text);
+});
+
+test('counts agree with their noun', async () => {
+  const { plural } = await import('../../dashboard/js/format.js');
+  assert.equal(plural(1, 'activity', 'activities'), '1 activity');
+  assert.equal(plural(2, 'activity', 'activities'), '2 activities');
+  assert.equal(plural(0, 'hour'), '0 hours');
+});
+
+test('the window drops the newest or the oldest rows', () => {
+  const feed = new Feed();
+  feed.merge([at('2026-11-26T10:00:03Z', 'c'), at('2026-11-26T10:00:02Z', 'b'), at('2026-11-26T10:00:01Z', 'a')]);
+  assert.deepEqual(feed.dropNewest(1).map((x) => x.uuid), ['c']);
+  assert.deepEqual(feed.dropOldest(1).map((x) => x.uuid), ['a']);
+  assert.deepEqual(feed.items.map((x) => x.uuid), ['b']);
+  assert.equal(feed.byUuid.has('c'), false);
+  assert.deepEqual(feed.merge([at('2026-11-26T10:00:03Z', 'c')]).map((x) => x.index), [0], 'a dropped row can come back');
+});

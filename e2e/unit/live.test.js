@@ -193,3 +193,32 @@ test('backoff grows, is capped, and is jittered', () => {
   assert.equal(backoffDelay(50, fixed(1)), 15000);
   assert.equal(backoffDelay(50, fixed(0)), 7500);
 });
+
+test('while reconnecting, a probe that finds the server back connects at once', async () => {
+  let up = false;
+  let probes = 0;
+  const { live } = client({
+    backoff: { min: 60000, max: 60000 },
+    probeInterval: 5,
+    probe: async () => {
+      probes += 1;
+      return up;
+    },
+  });
+  live.start();
+  accept().serverClose(1006);
+  await sleep(40);
+  assert.equal(FakeSocket.all.length, 1, 'no attempt while the probe finds the server down');
+  assert.ok(probes >= 2);
+  up = true;
+  await sleep(40);
+  assert.equal(FakeSocket.all.length, 2, 'connects as soon as the server answers, not after the 60 s backoff');
+  // It answers the probe but refuses the socket: no more probe-driven attempts.
+  FakeSocket.all[1].serverClose(1006);
+  await sleep(60);
+  assert.equal(FakeSocket.all.length, 2, 'a server that answers probes but refuses sockets waits for the backoff');
+});
+
+test('the backoff is capped at 8 s by default', () => {
+  assert.equal(backoffDelay(50, { random: () => 1 }), 8000);
+});

@@ -1,14 +1,17 @@
 //! Relay connections: the activity feed (also a person's activities) and
-//! activity groups, each with its own described types, `totalCount` counted
+//! activity groups, and people found by `users(search:)`, each with its own described types, `totalCount` counted
 //! only when selected, and Relay's slice arguments read in one place.
 
 use async_graphql::{ComplexObject, Context, Result, SimpleObject};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use uuid::Uuid;
 
 use super::context::service;
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
 use super::limits::SCAN;
 use super::loaders::prefetch_people;
-use super::types::{Activity, ActivityGroup};
+use super::types::{Activity, ActivityGroup, User};
 use crate::service::{ActivityFilter, Cursor, FeedArgs};
 
 /// The page size the feed reads when neither `first` nor `last` is given.
@@ -166,5 +169,90 @@ pub async fn activities(
         },
         edges,
         total,
+    })
+}
+
+/// The page size `users` reads when `first` is not given.
+pub const DEFAULT_USERS: i32 = 10;
+
+/// A person and their place in a connection.
+#[derive(SimpleObject)]
+pub struct UserEdge {
+    /// The item at the end of the edge
+    pub node: User,
+    /// A cursor for use in pagination
+    pub cursor: String,
+}
+
+/// A slice of people, in uuid order.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct UserConnection {
+    /// Information to aid in pagination.
+    pub page_info: PageInfo,
+    /// A list of edges.
+    pub edges: Vec<UserEdge>,
+}
+
+#[ComplexObject]
+impl UserConnection {
+    /// A list of nodes.
+    async fn nodes(&self) -> Vec<&User> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+}
+
+/// The prefix that tells a person's cursor from an activity's.
+const USER_CURSOR: &str = "user:";
+
+/// A person's edge cursor: URL-safe base64 of "user:uuid".
+pub fn user_cursor(uuid: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{USER_CURSOR}{}", uuid.simple()))
+}
+
+/// A person's edge cursor argument, or BAD_USER_INPUT naming it.
+pub fn user_edge_cursor(name: &str, value: Option<String>) -> Result<Option<Uuid>> {
+    value
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(&c)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| Uuid::parse_str(text.strip_prefix(USER_CURSOR)?).ok())
+                .ok_or_else(|| coded(BAD_USER_INPUT, format!("{name}: invalid cursor")))
+        })
+        .transpose()
+}
+
+/// People matching `search` that the caller may see, as a connection.
+pub async fn users(
+    ctx: &Context<'_>,
+    search: &str,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<UserConnection> {
+    let (feed, caller) = service(ctx)?;
+    let first = slice_size("first", first.or(Some(DEFAULT_USERS)))?.unwrap_or(0);
+    let after = user_edge_cursor("after", after)?;
+    let slice = feed
+        .search_users(&caller, search, first, after)
+        .await
+        .graphql()?;
+    let edges: Vec<UserEdge> = slice
+        .users
+        .into_iter()
+        .map(|u| UserEdge {
+            cursor: user_cursor(u.uuid),
+            node: User(u),
+        })
+        .collect();
+    Ok(UserConnection {
+        page_info: PageInfo {
+            has_previous_page: after.is_some(),
+            has_next_page: slice.has_next_page,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
     })
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::connection::{
     self, edge_cursor, slice_size, ActivityConnection, ActivityGroupConnection, ActivityGroupEdge,
-    FeedArgsInput, PageInfo, DEFAULT_GROUPS,
+    FeedArgsInput, PageInfo, UserConnection, DEFAULT_GROUPS, DEFAULT_USERS,
 };
 use super::context::{identity, service};
 use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
@@ -347,6 +347,28 @@ impl QueryRoot {
     ) -> Result<Option<User>> {
         let (feed, caller) = service(ctx)?;
         Ok(feed.user(&caller, uuid).await.graphql()?.map(User))
+    }
+
+    /// People whose name or email holds every word of `search`
+    /// (case-insensitive), or whose uuid it is, in uuid order; scoped like
+    /// `user(uuid)`: a user finds only themselves.
+    #[graphql(complexity = "STATEMENT + list_cost(first, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Words to find in first name, last name or email, or a uuid; at most 100 characters. Empty lists everyone visible.",
+            default
+        )]
+        search: String,
+        #[graphql(
+            desc = "At most this many people after `after`, 0 to 50.",
+            default_with = "Some(DEFAULT_USERS)"
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "An edge cursor: only people after it.")] after: Option<String>,
+    ) -> Result<UserConnection> {
+        connection::users(ctx, &search, first, after).await
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The first subscriber with a [`Key`] starts one async-graphql stream (a
 //! hub) and later ones join it; each member gets every payload through a
-//! bounded broadcast and wraps it in its own envelope. What ends a single
+//! bounded queue of its own and wraps it in its own envelope. What ends a single
 //! member (falling behind, its token expiring, unsubscribing) stays with that
 //! member; the hub stops when its last member leaves.
 //!
@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -26,8 +26,8 @@ use async_graphql::{Data, PathSegment, Pos, Request, Response, Variables};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 use tokio::runtime::Handle;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Identity;
@@ -169,7 +169,8 @@ pub struct Fanout {
 
 /// One shared stream.
 struct Hub {
-    frames: broadcast::Sender<Frame>,
+    /// Where its frames go, one queue per member.
+    outlets: Mutex<Outlets>,
     source: Arc<Mutex<Source>>,
     /// Members now; changed only with the hub map locked.
     members: AtomicUsize,
@@ -213,17 +214,18 @@ impl Fanout {
             }
         };
         hub.members.fetch_add(1, Ordering::Relaxed);
-        let (after, frames) = {
+        let (after, (id, frames, missed)) = {
             let mut source = lock(&hub.source);
             // Under the source's lock no event can be numbered meanwhile, so
-            // the receiver sees every payload of an event after `after`.
-            (source.admit(), hub.frames.subscribe())
+            // the queue receives every payload of an event after `after`.
+            (source.admit(), lock(&hub.outlets).add(self.capacity))
         };
         drop(hubs);
         self.metrics.subscriptions_started.inc();
         self.metrics.subscriptions_active.inc();
         Member {
-            frames: BroadcastStream::new(frames),
+            frames,
+            missed,
             after,
             done: false,
             pos,
@@ -232,6 +234,7 @@ impl Fanout {
                 fanout: self.clone(),
                 key,
                 hub,
+                id,
             },
         }
     }
@@ -265,9 +268,8 @@ impl Fanout {
         let responses = self
             .schema
             .execute_stream_with_session_data(request, Arc::new(data));
-        let (frames, _) = broadcast::channel(self.capacity);
         let hub = Arc::new(Hub {
-            frames,
+            outlets: Mutex::default(),
             source,
             members: AtomicUsize::new(0),
             stop: CancellationToken::new(),
@@ -282,13 +284,17 @@ impl Fanout {
     /// member's socket wakes and writes once per window, not once per event.
     async fn run(self, key: Key, hub: Arc<Hub>, mut responses: BoxStream<'static, Response>) {
         let mut burst: Vec<Frame> = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
+        let mut deadline: Option<Instant> = None;
+        // When the last burst went out: a payload waits only if another went
+        // out less than a window ago.
+        let mut last_burst: Option<Instant> = None;
         loop {
             let response = tokio::select! {
                 biased;
                 () = hub.stop.cancelled() => return,
                 () = sleep_until(deadline), if deadline.is_some() => {
                     deadline = None;
+                    last_burst = Some(Instant::now());
                     send_all(&hub, &mut burst);
                     continue;
                 }
@@ -310,10 +316,11 @@ impl Fanout {
             burst.push(Frame::Event { tag, payload });
             if deadline.is_none() {
                 let window = window(hub.members.load(Ordering::Relaxed));
-                if window.is_zero() {
+                let now = Instant::now();
+                deadline = held_until(last_burst, window, now);
+                if deadline.is_none() {
+                    last_burst = Some(now);
                     send_all(&hub, &mut burst);
-                } else {
-                    deadline = Some(tokio::time::Instant::now() + window);
                 }
             }
         }
@@ -331,8 +338,9 @@ impl Fanout {
         }
     }
 
-    /// `hub` lost a member; the last one stops it.
-    fn leave(&self, key: &Key, hub: &Arc<Hub>) {
+    /// `hub` lost member `id`; the last one stops it.
+    fn leave(&self, key: &Key, hub: &Arc<Hub>, id: u64) {
+        lock(&hub.outlets).remove(id);
         let mut hubs = lock(&self.hubs);
         if hub.members.fetch_sub(1, Ordering::Relaxed) == 1 {
             if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
@@ -344,10 +352,13 @@ impl Fanout {
     }
 }
 
-/// Per member of a hub, how long its payloads are held to go out together;
-/// at most [`MAX_WINDOW`]. Each burst costs every member's socket a wake-up
-/// and a write (a few microseconds), so the window grows with the members:
-/// 1,000 members wait 5 ms, 10,000 the full 50 ms, one member not at all.
+/// Per member of a hub, the least time between two bursts; at most
+/// [`MAX_WINDOW`]. Each burst costs every member's socket a wake-up and a
+/// write (a few microseconds), so the window grows with the members: 1,000
+/// members get a burst at most every 5 ms, 10,000 every 50 ms, one member
+/// each payload at once. A payload waits only when the previous burst went
+/// out less than a window ago: at 20 events/s a hub of 10,000 holds nothing
+/// (BENCHMARKS.md, S3), at 200 events/s it sends one burst of ~10 per window.
 const WINDOW_PER_MEMBER: Duration = Duration::from_micros(5);
 
 /// The longest a payload is held for others (see [`WINDOW_PER_MEMBER`]).
@@ -367,7 +378,13 @@ fn window(members: usize) -> Duration {
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+/// When a payload rendered at `now` goes out: `None` for at once (no burst
+/// went out within the last `window`), else one window after the last burst.
+fn held_until(last_burst: Option<Instant>, window: Duration, now: Instant) -> Option<Instant> {
+    last_burst.map(|at| at + window).filter(|&next| next > now)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -376,9 +393,73 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Hands every frame of `burst` to the members.
 fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
-    for frame in burst.drain(..) {
-        // An error only means that every member has just left.
-        let _ = hub.frames.send(frame);
+    lock(&hub.outlets).send(burst.drain(..));
+}
+
+/// The members' queues of one hub.
+///
+/// One bounded queue per member rather than one broadcast ring per hub:
+/// tokio allocates a broadcast ring's every slot up front (59 KiB at the
+/// default 1,024), which 10,000 one-member hubs (per-user feeds) pay in full,
+/// while a queue allocates blocks of 32 slots as it fills and frees them as
+/// it drains (BENCHMARKS.md, "RSS with 10,000 per-user feeds").
+#[derive(Default)]
+struct Outlets {
+    next_id: u64,
+    queues: Vec<Outlet>,
+    /// Members whose queue was full, still counting what they miss until
+    /// they leave.
+    lagging: Vec<(u64, Arc<AtomicU64>)>,
+}
+
+/// One member's queue.
+struct Outlet {
+    id: u64,
+    frames: mpsc::Sender<Frame>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Outlets {
+    /// A queue of `capacity` frames for a new member: its id, its receiving
+    /// end and its count of missed frames.
+    fn add(&mut self, capacity: usize) -> (u64, mpsc::Receiver<Frame>, Arc<AtomicU64>) {
+        let (frames, receiver) = mpsc::channel(capacity);
+        let missed = Arc::new(AtomicU64::new(0));
+        self.next_id += 1;
+        self.queues.push(Outlet {
+            id: self.next_id,
+            frames,
+            missed: missed.clone(),
+        });
+        (self.next_id, receiver, missed)
+    }
+
+    fn remove(&mut self, id: u64) {
+        self.queues.retain(|outlet| outlet.id != id);
+        self.lagging.retain(|(lagging, _)| *lagging != id);
+    }
+
+    /// Queues each frame for every member. A member whose queue is full
+    /// misses it: its queue is closed (dropping the only sender wakes it),
+    /// so it receives what was queued and then ends lagged.
+    fn send(&mut self, frames: impl Iterator<Item = Frame>) {
+        for frame in frames {
+            for (_, missed) in &self.lagging {
+                missed.fetch_add(1, Ordering::Relaxed);
+            }
+            let lagging = &mut self.lagging;
+            self.queues
+                .retain(|outlet| match outlet.frames.try_send(frame.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        outlet.missed.fetch_add(1, Ordering::Relaxed);
+                        lagging.push((outlet.id, outlet.missed.clone()));
+                        false
+                    }
+                    // The member is leaving; `leave` would remove it anyway.
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                });
+        }
     }
 }
 
@@ -466,11 +547,13 @@ struct Membership {
     fanout: Fanout,
     key: Key,
     hub: Arc<Hub>,
+    /// Its queue's id in the hub.
+    id: u64,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.fanout.leave(&self.key, &self.hub);
+        self.fanout.leave(&self.key, &self.hub, self.id);
         self.fanout.metrics.subscriptions_active.dec();
     }
 }
@@ -491,7 +574,9 @@ pub enum Delivery {
 /// One subscriber of a hub: a stream of what to send it, ending after
 /// [`Delivery::End`] or [`Delivery::Lagged`]. Dropping it leaves the hub.
 pub struct Member {
-    frames: BroadcastStream<Frame>,
+    frames: mpsc::Receiver<Frame>,
+    /// Counted by the hub from when this member's queue was full.
+    missed: Arc<AtomicU64>,
     after: u64,
     done: bool,
     pos: Pos,
@@ -518,17 +603,19 @@ impl Stream for Member {
             if self.done {
                 return Poll::Ready(None);
             }
-            let delivery = match self.frames.poll_next_unpin(cx) {
+            let delivery = match self.frames.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(Frame::Event { tag, payload }))) => match tag {
+                Poll::Ready(Some(Frame::Event { tag, payload })) => match tag {
                     Some(n) if n <= self.after => continue,
                     Some(_) => return Poll::Ready(Some(Delivery::Event(payload))),
                     None => Delivery::Last(payload),
                 },
-                Poll::Ready(Some(Ok(Frame::End)) | None) => Delivery::End,
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
-                    Delivery::Lagged(missed)
-                }
+                Poll::Ready(Some(Frame::End)) => Delivery::End,
+                // The hub closes a queue without `End` only when it was full.
+                Poll::Ready(None) => match self.missed.load(Ordering::Relaxed) {
+                    0 => Delivery::End,
+                    missed => Delivery::Lagged(missed),
+                },
             };
             self.done = !matches!(delivery, Delivery::Last(_));
             return Poll::Ready(Some(delivery));
@@ -641,6 +728,70 @@ mod tests {
                 Caller::SYSTEM
             )
         );
+    }
+
+    #[test]
+    fn a_payload_waits_only_for_a_burst_sent_less_than_a_window_ago() {
+        let now = Instant::now();
+        let window = Duration::from_millis(50);
+        assert_eq!(
+            held_until(None, window, now),
+            None,
+            "the first goes at once"
+        );
+        assert_eq!(
+            held_until(Some(now - Duration::from_millis(80)), window, now),
+            None,
+            "events slower than the window are not held"
+        );
+        assert_eq!(
+            held_until(Some(now - Duration::from_millis(20)), window, now),
+            Some(now + Duration::from_millis(30)),
+            "one burst per window when events come faster"
+        );
+        assert_eq!(held_until(Some(now), Duration::ZERO, now), None);
+    }
+
+    fn event(n: u64) -> Frame {
+        Frame::Event {
+            tag: Some(n),
+            payload: n.to_string().into(),
+        }
+    }
+
+    fn tag(frame: Option<Frame>) -> Option<u64> {
+        match frame {
+            Some(Frame::Event { tag, .. }) => tag,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_ends_its_member_alone_after_what_it_holds() {
+        let mut outlets = Outlets::default();
+        let (_, mut reading, reading_missed) = outlets.add(2);
+        let (stalled_id, mut stalled, stalled_missed) = outlets.add(2);
+
+        for n in 1..=5 {
+            outlets.send(std::iter::once(event(n)));
+            assert_eq!(tag(reading.try_recv().ok()), Some(n));
+        }
+
+        // The stalled member keeps the two it had room for, then its queue
+        // is closed; it missed the other three, and nobody else missed any.
+        assert_eq!(tag(stalled.try_recv().ok()), Some(1));
+        assert_eq!(tag(stalled.try_recv().ok()), Some(2));
+        assert!(matches!(
+            stalled.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert_eq!(stalled_missed.load(Ordering::Relaxed), 3);
+        assert_eq!(reading_missed.load(Ordering::Relaxed), 0);
+
+        outlets.remove(stalled_id);
+        outlets.send(std::iter::once(event(6)));
+        assert_eq!(stalled_missed.load(Ordering::Relaxed), 3, "it left");
+        assert_eq!(tag(reading.try_recv().ok()), Some(6));
     }
 
     #[test]

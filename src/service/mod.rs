@@ -92,7 +92,7 @@ pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs, MAX_UUIDS_
 pub use redact::Redactor;
 pub use seed::SeedPlan;
 pub use user_change::{UserChange, UserChangeOutcome};
-pub use users::NewUser;
+pub use users::{NewUser, UserSlice, MAX_USER_SEARCH_CHARS, MAX_USER_SEARCH_PAGE};
 
 /// Bounds on what one call may ask for, so no caller can make the service
 /// read or write without limit.

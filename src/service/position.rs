@@ -88,9 +88,31 @@ impl ResumeCursor {
     }
 }
 
-/// The lowest transaction id that may still be running, as of the
-/// statement's snapshot: rows of lower ids can no longer appear.
-pub const HORIZON_SQL: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+/// The lowest transaction id of this database that may still be running,
+/// as of the statement's snapshot: rows of lower ids can no longer appear.
+///
+/// It is the snapshot's xmin, less the transactions that
+/// `pg_stat_activity` shows running in *other* databases: transaction ids
+/// and snapshots span the whole cluster, and a transaction can only write
+/// to the database it is connected to, so without this a 2 s transaction
+/// anywhere in the cluster held back every row for 2 s (BENCHMARKS.md,
+/// "Delivery waits for other databases' transactions"). A transaction it
+/// cannot place stays in: one that has ended by the time its backend is
+/// read (its rows, if any, are in the snapshot already), one whose session
+/// the database role may not see (without `pg_read_all_stats` another
+/// role's sessions show no transaction id), a prepared one. Those hold rows
+/// back as before; none is skipped. Transaction ids not yet in the
+/// snapshot's list are at or above its xmax, where the horizon stops anyway.
+/// `backend_xid` is 32 bits, the snapshot's ids 64: the in-progress list
+/// spans far less than 2^32 ids, so comparing the low halves is exact.
+/// A scalar subquery, so PostgreSQL evaluates it once per statement.
+pub const HORIZON_SQL: &str = "(SELECT coalesce(\
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x \
+      WHERE x::text::bigint % 4294967296 NOT IN (\
+        SELECT a.backend_xid::text::bigint FROM pg_stat_activity AS a \
+        WHERE a.backend_xid IS NOT NULL \
+          AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))), \
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint))";
 
 #[cfg(test)]
 mod tests {

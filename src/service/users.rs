@@ -1,8 +1,10 @@
 use std::collections::HashMap;
 
 use entity::user::{self, Column, Entity};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{
@@ -141,5 +143,119 @@ impl ActivityFeed {
             return Ok(None);
         }
         Ok(Entity::find_by_id(uuid).one(&self.db).await?)
+    }
+}
+
+/// The longest `search` [`ActivityFeed::search_users`] takes, in characters.
+pub const MAX_USER_SEARCH_CHARS: usize = 100;
+/// How many words a `search` may hold.
+pub const MAX_USER_SEARCH_WORDS: usize = 8;
+/// How many people one search page holds at most.
+pub const MAX_USER_SEARCH_PAGE: u64 = 50;
+
+/// One page of [`ActivityFeed::search_users`]: people in uuid order.
+#[derive(Debug, Clone, Default)]
+pub struct UserSlice {
+    /// The people found, by uuid ascending.
+    pub users: Vec<user::Model>,
+    /// Whether more people match after the last one.
+    pub has_next_page: bool,
+}
+
+/// A `LIKE` pattern matching `word` anywhere, with its own `%`, `_` and `\` taken literally.
+fn contains_pattern(word: &str) -> String {
+    let mut pattern = String::with_capacity(word.len() + 2);
+    pattern.push('%');
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl ActivityFeed {
+    /// The people `caller` may see whose name or email holds every word of
+    /// `search` (case-insensitive, anywhere in first name, last name or
+    /// email), or whose uuid it is; an empty search lists everyone the caller
+    /// may see. Keyset-paged by uuid: `after` is the last uuid of the
+    /// previous page. Users see at most themselves, as with [`Self::user`].
+    pub async fn search_users(
+        &self,
+        caller: &Caller,
+        search: &str,
+        first: u64,
+        after: Option<Uuid>,
+    ) -> Result<UserSlice> {
+        caller.require(Operation::Read)?;
+        let search = search.trim();
+        if search.chars().count() > MAX_USER_SEARCH_CHARS {
+            return Err(ServiceError::invalid(
+                "search",
+                format!("must be at most {MAX_USER_SEARCH_CHARS} characters"),
+            ));
+        }
+        if search.contains('\0') {
+            return Err(ServiceError::invalid("search", NUL_REFUSED));
+        }
+        let words: Vec<String> = search.split_whitespace().map(str::to_lowercase).collect();
+        if words.len() > MAX_USER_SEARCH_WORDS {
+            return Err(ServiceError::invalid(
+                "search",
+                format!("must hold at most {MAX_USER_SEARCH_WORDS} words"),
+            ));
+        }
+        if first > MAX_USER_SEARCH_PAGE {
+            return Err(ServiceError::invalid(
+                "first",
+                format!("must be between 0 and {MAX_USER_SEARCH_PAGE}"),
+            ));
+        }
+        let mut condition = Condition::all();
+        if let Some(me) = caller.confined_to() {
+            condition = condition.add(Column::Uuid.eq(me));
+        }
+        if let Some(after) = after {
+            condition = condition.add(Column::Uuid.gt(after));
+        }
+        let by_uuid = Uuid::parse_str(search).ok();
+        let mut text = Condition::all();
+        for word in &words {
+            let pattern = contains_pattern(word);
+            let mut any = Condition::any();
+            for column in [Column::Email, Column::FirstName, Column::LastName] {
+                any = any.add(
+                    Expr::expr(Func::lower(Expr::col(column)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                );
+            }
+            text = text.add(any);
+        }
+        condition = condition.add(match by_uuid {
+            Some(uuid) => Condition::any().add(Column::Uuid.eq(uuid)).add(text),
+            None => text,
+        });
+        if first == 0 {
+            // Reads nothing, and still says whether anyone matches.
+            let any = Entity::find().filter(condition).one(&self.db).await?;
+            return Ok(UserSlice {
+                users: Vec::new(),
+                has_next_page: any.is_some(),
+            });
+        }
+        let mut users = Entity::find()
+            .filter(condition)
+            .order_by_asc(Column::Uuid)
+            .limit(first + 1)
+            .all(&self.db)
+            .await?;
+        let has_next_page = users.len() as u64 > first;
+        users.truncate(first as usize);
+        Ok(UserSlice {
+            users,
+            has_next_page,
+        })
     }
 }

@@ -34,3 +34,4 @@ mod schema;
 mod security;
 mod subscription;
 mod user_change;
+mod user_search;

@@ -230,6 +230,54 @@ async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skippe
     db.remove().await;
 }
 
+/// `url` with its database replaced by `database`.
+fn in_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("a database in the URL");
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_open_in_another_database_of_the_cluster_holds_no_row_back() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        eprintln!("SKIPPED positions::other_database: needs PostgreSQL");
+        return;
+    }
+    let elsewhere = sea_orm::Database::connect(in_database(&db.config.url, "postgres"))
+        .await
+        .expect("connect to the cluster's postgres database");
+    let app = spawn_app_on(db, |_| {}).await;
+    let mut ws = racer(&app).await;
+
+    // Arrange: a transaction with an id, older than the next write's, open
+    // in another database: transaction ids and snapshots span the cluster.
+    let open = elsewhere.begin().await.expect("begin");
+    open.execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .expect("take a transaction id");
+
+    // Act
+    let logged = log(&app, "race.elsewhere").await;
+
+    // Assert: delivered while that transaction is still open; it could not
+    // have written to this database, so nothing waits for it.
+    let got = ws.next_json_within(Duration::from_secs(10)).await;
+    open.rollback().await.expect("rollback");
+    let got = got.expect("the row waited for another database's transaction");
+    assert_eq!(
+        got["payload"]["data"]["activityAdded"]["uuid"],
+        logged["uuid"]
+    );
+    elsewhere.close().await.ok();
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_transaction_that_commits_30_s_after_its_row_was_stamped_is_delivered_live_and_on_resume()
 {

@@ -68,6 +68,7 @@ const TABLE: &[Op] = &[
     Op { field: "node", document: "query($mineId: ID!) { node(id: $mineId) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "nodes", document: "query($mineId: ID!) { nodes(ids: [$mineId]) { id } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     Op { field: "user", document: "query($alice: UUID!) { user(uuid: $alice) { uuid } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
+    Op { field: "users", document: "query { users(search: \"example\") { nodes { uuid } } }", writes: (0, 0), outcomes: [Allowed, Allowed, Allowed, Unauthenticated] },
     // Mutations: producers write, only an admin prunes, a user writes nothing.
     Op { field: "log", document: "mutation { log(input: {action: \"rbac.log\"}) { activity { uuid } errors { field } } }", writes: (1, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },
     Op { field: "logBatch", document: "mutation { logBatch(inputs: [{action: \"rbac.batch\"}, {action: \"rbac.batch\"}]) { activity { uuid } errors { field } } }", writes: (2, 0), outcomes: [Allowed, Allowed, Forbidden, Unauthenticated] },

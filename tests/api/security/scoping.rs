@@ -310,6 +310,38 @@ async fn a_user_looks_up_only_themselves() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_user_finds_only_themselves_in_users_search() {
+    // Arrange
+    let app = secured_app().await;
+    let who = Callers::new();
+    populate(&app, &who).await;
+    let query = "query($s: String!) { users(search: $s) { nodes { uuid email } } }";
+
+    // Act
+    let everyone = data_as(&app, &who.user, query, json!({ "s": "example.com" })).await;
+    let bob = data_as(&app, &who.user, query, json!({ "s": "bob" })).await;
+    let bob_by_uuid = data_as(&app, &who.user, query, json!({ "s": who.bob })).await;
+    let as_service = data_as(&app, &who.service, query, json!({ "s": "example.com" })).await;
+
+    // Assert
+    assert_eq!(
+        everyone["users"]["nodes"],
+        json!([{ "uuid": who.alice, "email": "alice@example.com" }])
+    );
+    assert_eq!(bob["users"]["nodes"], json!([]));
+    assert_eq!(bob_by_uuid["users"]["nodes"], json!([]));
+    let mut emails: Vec<String> = as_service["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["email"].as_str().unwrap().to_owned())
+        .collect();
+    emails.sort();
+    assert_eq!(emails, ["alice@example.com", "bob@example.com"]);
+    app.stop().await;
+}
+
 /// The subscription the live tests hold: everything the caller may see.
 const EVERYTHING: &str = "subscription { activityAdded { uuid action actorUuid } }";
 
