@@ -1341,6 +1341,13 @@ def main() -> None:
     if args.report_only:
         d = Path(args.report_only)
         data = json.loads((d / "results.json").read_text())
+        if data.get("tier"):
+            table = report_tier(data, args.baseline)
+            (d / "table_tier.md").write_text(table)
+            print(table)
+            if args.update_docs:
+                update_benchmarks_md(table, None, "ROLLUP RESULTS", "Large tier: counts that do not scan")
+            return
         if data.get("workloads"):
             table = report(data)
             (d / "table.md").write_text(table)
@@ -1349,13 +1356,6 @@ def main() -> None:
             if args.update_docs:
                 shutil.copy(d / "latency.png", BENCH / "latency.png")
                 update_benchmarks_md(table, "bench/latency.png")
-        if data.get("tier"):
-            table = report_tier(data, args.baseline)
-            (d / "table_tier.md").write_text(table)
-            print(table)
-            if args.update_docs:
-                update_benchmarks_md(table, None, "ROLLUP RESULTS", "Large tier: counts that do not scan")
-            return
         if data.get("s"):
             table = report_s(data)
             (d / "table_s.md").write_text(table)
@@ -1628,6 +1628,10 @@ def report_tier(data: dict, baseline_dir: str | None) -> str:
         met = ("yes" if o["p50_ms"] < target else "**no**") if target else "–"
         lines.append(f"| {names[w['key']]} | {fmt_ms(o['p50_ms'])} | {fmt_ms(o['p99_ms'])} | {fmt(o['rps'])} | "
                      f"{fmt_ms(q['p50_ms']) if q else '–'} | {ratio} | {f'< {target} ms' if target else '–'} | {met} |")
+    failed = [r for r in data["results"] if "error" in r]
+    if failed:
+        lines += ["", "Cells that failed:"]
+        lines += [f"- {names[r['query']]}, {SYSTEM_NAMES[r['system']]}: {r['error']}" for r in failed]
     if baseline_dir:
         base = json.loads((Path(baseline_dir) / "results.json").read_text())
         bix = index(base["results"])
