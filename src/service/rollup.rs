@@ -242,8 +242,8 @@ struct KeyCount {
     mark_seq: i64,
 }
 
-/// How many times a read tries again when the folder moved the watermark
-/// under it, before it scans instead.
+/// How many times a read tries again when it assumed a watermark ahead of
+/// the real one, before it scans instead.
 const MARK_RETRIES: usize = 5;
 
 /// The watermark as the statement sees it, as two output columns: the read
@@ -276,9 +276,12 @@ impl ActivityFeed {
     /// planner sees how few rows lie after it and walks the position index
     /// (a watermark read by a subquery is an unknown to the planner, which
     /// then scanned by action instead: 218 ms against 0.1 ms at 1,000,000
-    /// rows). The same statement returns the watermark it saw; when the folder
-    /// moved it in between, the read is repeated with the new one. One
-    /// statement is one snapshot, so the answer is exact.
+    /// rows), and also the watermark of its snapshot, which makes the count
+    /// exact when the assumed one is behind (the folder moved it since): the
+    /// walk is only longer. The statement returns the watermark it saw, the
+    /// next read assumes that one, and a read that assumed a watermark ahead
+    /// of it (rollups rebuilt by hand) is repeated. One statement is one
+    /// snapshot, so the answer is exact.
     pub(super) async fn rolled_up_counts(
         &self,
         caller: &Caller,
@@ -308,6 +311,10 @@ impl ActivityFeed {
             };
             if seen != mark {
                 self.saw_mark(seen);
+            }
+            // An assumed watermark ahead of the real one (the rollups were
+            // rebuilt) would leave rows out of the walked range: repeat.
+            if mark > seen {
                 mark = seen;
                 continue;
             }
@@ -372,12 +379,17 @@ impl ActivityFeed {
             }
             part
         };
-        let mut parts: Vec<SelectStatement> = vec![scan(mark.later())];
+        // After the assumed watermark (the range the index walks) and after
+        // the one the snapshot holds (exact when the assumed one is behind).
+        let mut parts: Vec<SelectStatement> = vec![scan(mark.later().and(Expr::cust(AFTER_MARK)))];
+        // The partial hours: bounded by time, which the index walks instead.
         if let Some(from) = from {
-            parts.push(scan(at_or_before(mark).and(Column::InsertedAt.lt(from))));
+            parts.push(scan(
+                Expr::cust(UP_TO_MARK).and(Column::InsertedAt.lt(from)),
+            ));
         }
         if let Some(to) = to {
-            parts.push(scan(at_or_before(mark).and(Column::InsertedAt.gte(to))));
+            parts.push(scan(Expr::cust(UP_TO_MARK).and(Column::InsertedAt.gte(to))));
         }
         // An empty group, so that even an answer without rows says which
         // watermark it saw.
@@ -426,7 +438,7 @@ impl ActivityFeed {
                 "SELECT DISTINCT v, {MARK_COLUMNS} FROM (\
                    SELECT activities.{name} AS v FROM activity_rollup_totals AS activities WHERE activities.n > 0 \
                    UNION ALL SELECT activities.{name} AS v FROM activities \
-                     WHERE (activities.txid, activities.seq) > ({}, {}) \
+                     WHERE (activities.txid, activities.seq) > ({}, {}) AND {AFTER_MARK} \
                    UNION ALL SELECT NULL) AS parts ORDER BY v",
                 placeholder(backend, 1),
                 placeholder(backend, 2)
@@ -448,6 +460,8 @@ impl ActivityFeed {
             };
             if seen != mark {
                 self.saw_mark(seen);
+            }
+            if mark > seen {
                 mark = seen;
                 continue;
             }
