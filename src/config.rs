@@ -162,6 +162,64 @@ pub struct ServeConfig {
     /// Which metadata keys are stored redacted.
     #[command(flatten)]
     pub redaction: RedactionConfig,
+    /// How much each caller may ask for over time.
+    #[command(flatten)]
+    pub rate_limit: RateLimitConfig,
+    /// Which documents may run.
+    #[command(flatten)]
+    pub trusted_documents: TrustedDocumentsConfig,
+}
+
+/// Trusted documents: an allow-list of the operations that may run.
+#[derive(Debug, Clone, Args)]
+pub struct TrustedDocumentsConfig {
+    /// A manifest of `{"<sha256>": "<document>"}` (GraphQL Codegen's client
+    /// preset, Relay); when set, only its documents run.
+    #[arg(long, env = "TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Whether admin tokens may run documents that are not in the manifest.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_ADMIN_ANY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trusted_documents_admin_any: bool,
+    /// Whether the served dashboard's own documents are trusted beside the manifest.
+    #[arg(long, env = "TRUSTED_DOCUMENTS_DASHBOARD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub trusted_documents_dashboard: bool,
+}
+
+impl Default for TrustedDocumentsConfig {
+    fn default() -> Self {
+        Self {
+            trusted_documents: None,
+            trusted_documents_admin_any: false,
+            trusted_documents_dashboard: true,
+        }
+    }
+}
+
+/// Per-caller rate limits: a token bucket per token (role and subject), and
+/// per client address for requests without a valid token, charged by each
+/// operation's cost. Never applied in open development mode.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitConfig {
+    /// Whether callers are rate-limited (never in open development mode).
+    #[arg(long, env = "RATE_LIMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limit: bool,
+    /// Cost units each caller's bucket regains per second (a field costs 1,
+    /// a 50-row page about 500, a count 1000).
+    #[arg(long, env = "RATE_LIMIT_COST_PER_SECOND", default_value_t = 20_000)]
+    pub rate_limit_cost_per_second: u32,
+    /// Cost units a full bucket holds: the most one caller may spend at once.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100_000)]
+    pub rate_limit_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: true,
+            rate_limit_cost_per_second: 20_000,
+            rate_limit_burst: 100_000,
+        }
+    }
 }
 
 /// Request context: the caller's IP address and user agent, stored with each
@@ -301,7 +359,7 @@ impl Default for RedactionConfig {
 
 /// Token verification. With neither key set the server runs in open
 /// development mode, which it allows only on a loopback address.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct AuthConfig {
     /// Shared secret for HS256 bearer tokens.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -309,6 +367,54 @@ pub struct AuthConfig {
     /// PEM file with the RSA public key for RS256 bearer tokens.
     #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<std::path::PathBuf>,
+    /// The identity provider's key set URL (`jwks_uri`); keys are chosen by
+    /// the token's `kid` and fetched again when a token names a new one.
+    #[arg(long, env = "JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<reqwest::Url>,
+    /// A key set (JWKS) file, read again as the URL would be fetched.
+    #[arg(long, env = "JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<std::path::PathBuf>,
+    /// Fewest time between two key set loads caused by a token with an unknown `kid`.
+    #[arg(long, env = "JWT_JWKS_REFETCH_INTERVAL", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub jwt_jwks_refetch_interval: Duration,
+    /// How old the loaded key set may grow before it is loaded again, so removed keys stop working.
+    #[arg(long, env = "JWT_JWKS_MAX_AGE", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub jwt_jwks_max_age: Duration,
+    /// Accepted token issuers (`iss`), comma-separated; any when empty.
+    #[arg(long, env = "JWT_ISSUER", value_delimiter = ',')]
+    pub jwt_issuer: Vec<String>,
+    /// This server's audience names (`aud`), comma-separated; when empty,
+    /// tokens that carry an `aud` claim are refused.
+    #[arg(long, env = "JWT_AUDIENCE", value_delimiter = ',')]
+    pub jwt_audience: Vec<String>,
+    /// Claim path of the role: a name or a list of names, dotted for nested claims ("realm_access.roles").
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: crate::auth::ClaimPath,
+    /// Claim path of the subject, the caller's uuid.
+    #[arg(long, env = "JWT_SUBJECT_CLAIM", default_value = "sub")]
+    pub jwt_subject_claim: crate::auth::ClaimPath,
+    /// Provider role names and the roles they grant, comma-separated
+    /// ("feed-admins=admin,writers=service"); when set, only these names count.
+    #[arg(long, env = "JWT_ROLE_MAP", value_delimiter = ',')]
+    pub jwt_role_map: Vec<crate::auth::RoleMapping>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_public_key_file: None,
+            jwt_jwks_url: None,
+            jwt_jwks_file: None,
+            jwt_jwks_refetch_interval: Duration::from_secs(30),
+            jwt_jwks_max_age: Duration::from_secs(600),
+            jwt_issuer: Vec::new(),
+            jwt_audience: Vec::new(),
+            jwt_role_claim: "role".parse().expect("a claim path"),
+            jwt_subject_claim: "sub".parse().expect("a claim path"),
+            jwt_role_map: Vec::new(),
+        }
+    }
 }
 
 /// Limits on hostile or mistaken input; each has a default that suits a
@@ -438,6 +544,8 @@ impl Default for ServeConfig {
             limits: LimitsConfig::default(),
             context: ContextConfig::default(),
             redaction: RedactionConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            trusted_documents: TrustedDocumentsConfig::default(),
         }
     }
 }

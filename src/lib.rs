@@ -18,6 +18,8 @@ pub mod graphql;
 pub mod http;
 /// Prometheus metrics.
 pub mod metrics;
+/// Per-caller rate limits, charged by operation cost.
+pub mod ratelimit;
 /// The background retention job.
 pub mod retention;
 /// The activity feed as plain Rust.

@@ -43,6 +43,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     errors: IntCounterVec,
     latency: HistogramVec,
+    rate_limited: IntCounterVec,
     /// Open GraphQL websockets.
     pub websockets: IntGauge,
     /// Subscriptions started.
@@ -111,6 +112,14 @@ impl Metrics {
             &["type"],
         )
         .expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Operations refused by a caller's rate limit, by bucket: token or address",
+            ),
+            &["bucket"],
+        )
+        .expect("valid metric");
         let subscriptions_started = IntCounter::new(
             "subscriptions_started_total",
             "GraphQL subscriptions started",
@@ -121,6 +130,7 @@ impl Metrics {
             Box::new(errors.clone()),
             Box::new(latency.clone()),
             Box::new(subscriptions_started.clone()),
+            Box::new(rate_limited.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
@@ -185,10 +195,16 @@ impl Metrics {
             requests,
             errors,
             latency,
+            rate_limited,
             subscriptions_started,
             registry,
             names: Mutex::default(),
         }
+    }
+
+    /// Counts an operation refused by the rate limit of a `bucket` ("token" or "address").
+    pub fn rate_limited(&self, bucket: &str) {
+        self.rate_limited.with_label_values(&[bucket]).inc();
     }
 
     /// The label for an operation name: the name itself while fewer than

@@ -2,6 +2,7 @@
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use sea_orm::DbErr;
@@ -9,15 +10,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, ClaimRules, Jwks, JwksSource, TokenRules};
 use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
+use crate::graphql::trusted::{self, ManifestError, Manifests, TrustedDocuments};
 use crate::graphql::{self, SchemaConfig};
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::retention::{self, RetentionLock};
 use crate::service::rollup;
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
@@ -31,6 +34,9 @@ pub enum StartupError {
     /// The authentication settings are unusable or unsafe.
     #[error("{0}")]
     Auth(String),
+    /// Another setting is unusable.
+    #[error("{0}")]
+    Config(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -101,7 +107,10 @@ async fn open_bus(
 
 /// The authenticator the configuration asks for. Open development mode is
 /// allowed only on a loopback address, and announced loudly.
-pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authenticator, StartupError> {
+pub async fn authenticator(
+    config: &AuthConfig,
+    bind: SocketAddr,
+) -> Result<Authenticator, StartupError> {
     let public_key = config
         .jwt_public_key_file
         .as_ref()
@@ -114,21 +123,126 @@ pub fn authenticator(config: &AuthConfig, bind: SocketAddr) -> Result<Authentica
             })
         })
         .transpose()?;
-    let auth = Authenticator::new(config.jwt_secret.as_deref(), public_key.as_deref())
+    let mut auth = Authenticator::new(config.jwt_secret.as_deref(), public_key.as_deref())
+        .map_err(|e| StartupError::Auth(e.to_string()))?
+        .with_rules(TokenRules {
+            issuers: config.jwt_issuer.clone(),
+            audiences: config.jwt_audience.clone(),
+            claims: ClaimRules {
+                role: config.jwt_role_claim.clone(),
+                subject: Some(config.jwt_subject_claim.clone()),
+                role_map: config
+                    .jwt_role_map
+                    .iter()
+                    .map(|m| (m.name.clone(), m.role))
+                    .collect(),
+            },
+        });
+    if config.jwt_jwks_url.is_some() || config.jwt_jwks_file.is_some() {
+        if let Some(url) = &config.jwt_jwks_url {
+            let host = url.host_str().unwrap_or_default();
+            let loopback = host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            // Keys fetched in the clear could be swapped on the way.
+            if url.scheme() != "https" && !loopback {
+                return Err(StartupError::Auth(format!(
+                    "JWT_JWKS_URL must be https (it is {url}): keys fetched over plain HTTP \
+                     could be replaced by anyone on the path"
+                )));
+            }
+        }
+        let jwks = Jwks::load(JwksSource {
+            url: config.jwt_jwks_url.clone(),
+            file: config.jwt_jwks_file.clone(),
+            min_refetch_interval: config.jwt_jwks_refetch_interval,
+            max_age: config.jwt_jwks_max_age,
+        })
+        .await
         .map_err(|e| StartupError::Auth(e.to_string()))?;
+        if jwks.is_empty() {
+            tracing::warn!(
+                "the JWKS holds no usable signing key yet; tokens are refused until it does"
+            );
+        }
+        if config.jwt_audience.is_empty() {
+            tracing::warn!(
+                "JWT_AUDIENCE is not set: an identity provider's keys sign tokens for all its \
+                 applications, and only tokens without `aud` are accepted"
+            );
+        }
+        auth = auth.with_jwks(jwks);
+    }
     if auth.is_open() {
         if !bind.ip().is_loopback() {
             return Err(StartupError::Auth(format!(
-                "refusing to listen on {bind} without authentication: set JWT_SECRET \
-                 (or JWT_PUBLIC_KEY_FILE), or bind to a loopback address for development"
+                "refusing to listen on {bind} without authentication: set JWT_SECRET, \
+                 JWT_PUBLIC_KEY_FILE, JWT_JWKS_URL or JWT_JWKS_FILE, or bind to a loopback \
+                 address for development"
             )));
         }
         tracing::warn!(
-            "OPEN DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE is set, so every \
+            "OPEN DEVELOPMENT MODE: no JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWKS is set, so every \
              request acts as an administrator. Reachable from this machine only ({bind})."
         );
     }
     Ok(auth)
+}
+
+/// The rate limits the configuration asks for: none in open development
+/// mode, where every caller is the system and shares one bucket.
+fn rate_limits(config: &ServeConfig, auth: &Authenticator) -> Result<RateLimits, StartupError> {
+    let settings = &config.rate_limit;
+    if !settings.rate_limit || auth.is_open() {
+        return Ok(RateLimits::off());
+    }
+    let positive = |name: &str, value: u32| {
+        NonZeroU32::new(value).ok_or_else(|| {
+            StartupError::Config(format!(
+                "{name} must be at least 1; set RATE_LIMIT=false to turn rate limiting off"
+            ))
+        })
+    };
+    Ok(RateLimits::new(
+        positive(
+            "RATE_LIMIT_COST_PER_SECOND",
+            settings.rate_limit_cost_per_second,
+        )?,
+        positive("RATE_LIMIT_BURST", settings.rate_limit_burst)?,
+    ))
+}
+
+/// The trusted documents of `TRUSTED_DOCUMENTS`, parsed and validated
+/// once; the server does not start with a manifest it cannot use.
+fn trusted_documents(config: &ServeConfig) -> Result<Option<TrustedDocuments>, StartupError> {
+    let settings = &config.trusted_documents;
+    let Some(path) = &settings.trusted_documents else {
+        return Ok(None);
+    };
+    let refused = |e: ManifestError| StartupError::Config(e.to_string());
+    let mut manifests = Manifests::new();
+    manifests.add_file(path).map_err(refused)?;
+    if settings.trusted_documents_dashboard {
+        manifests
+            .add("the dashboard's manifest", trusted::DASHBOARD_MANIFEST)
+            .map_err(refused)?;
+    }
+    let trusted = TrustedDocuments::load(
+        manifests,
+        &graphql::sdl(),
+        settings.trusted_documents_admin_any,
+    )
+    .map_err(refused)?;
+    tracing::info!(
+        documents = trusted.len(),
+        manifest = %path.display(),
+        admin_any = settings.trusted_documents_admin_any,
+        "trusted documents only"
+    );
+    Ok(Some(trusted))
 }
 
 /// A bound, ready server.
@@ -146,7 +260,10 @@ impl Application {
         database: &DatabaseConfig,
         config: ServeConfig,
     ) -> Result<Self, StartupError> {
-        let auth = authenticator(&config.auth, config.bind)?;
+        let auth = authenticator(&config.auth, config.bind).await?;
+        // Settings are checked before the database is opened.
+        let rate_limits = rate_limits(&config, &auth)?;
+        let trusted = trusted_documents(&config)?;
         let statements = StatementCounter::default();
         let limits = Limits {
             max_page_size: config.limits.max_page_size,
@@ -176,6 +293,18 @@ impl Application {
         )
         .await
         .map_err(|e| DbErr::Custom(format!("live delivery: {e}")))?;
+        if rate_limits.is_on() {
+            let (limits, stop) = (rate_limits.clone(), shutdown.clone());
+            sockets.spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => limits.forget_idle(),
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            });
+        }
         let schema = graphql::build_schema(
             feed.clone(),
             SchemaConfig {
@@ -187,6 +316,8 @@ impl Application {
                 persisted_queries_bytes: config.limits.persisted_queries_cache_bytes,
                 documents: config.limits.documents(),
                 metrics: metrics.clone(),
+                rate_limits: rate_limits.clone(),
+                trusted: trusted.clone(),
             },
         );
         let fanout = Fanout::new(
@@ -233,6 +364,8 @@ impl Application {
                 metrics,
                 statements: statements.clone(),
                 socket_slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_websockets)),
+                rate_limits,
+                trusted,
             },
             config,
             statements,

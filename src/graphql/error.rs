@@ -20,11 +20,31 @@ pub const SUBSCRIBER_LAGGED: &str = "SUBSCRIBER_LAGGED";
 pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
 /// A websocket already runs as many subscriptions as one socket may.
 pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+/// The caller spent its rate limit; `extensions.retryAfter` says when to try again.
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+/// The server runs trusted documents only, and this is not one of them.
+pub const DOCUMENT_NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
 
 /// A request that is not GraphQL over HTTP at all (wrong method, body or media type).
 pub const BAD_REQUEST: &str = "BAD_REQUEST";
 /// An automatic persisted query's hash that the server does not know yet.
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+
+/// The request error of an operation refused by the caller's rate limit:
+/// nothing ran; `extensions.retryAfter` holds the seconds to wait.
+pub fn rate_limited(cost: usize, retry_after_secs: u64) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(
+        format!(
+            "rate limit exceeded: this operation costs {cost}, more than the caller has left; \
+             retry in {retry_after_secs} s"
+        ),
+        None,
+    );
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", RATE_LIMITED);
+    extensions.set("retryAfter", retry_after_secs);
+    error
+}
 
 /// Every code the server puts in `extensions.code` or `UserError.code`.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +71,15 @@ pub enum ErrorCode {
     QueryTooLarge,
     /// A websocket already runs as many subscriptions as one socket may.
     TooManySubscriptions,
+    /// The caller spent its rate limit and nothing ran: retry after `extensions.retryAfter` seconds.
+    RateLimited,
+    /// The server runs trusted documents only (its manifest) and this is not one: nothing ran.
+    DocumentNotTrusted,
 }
 
 impl ErrorCode {
     /// Every code, for the test that keeps this list and the constants together.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadUserInput,
         ErrorCode::IdempotencyConflict,
         ErrorCode::BatchRejected,
@@ -67,6 +91,8 @@ impl ErrorCode {
         ErrorCode::PersistedQueryNotFound,
         ErrorCode::QueryTooLarge,
         ErrorCode::TooManySubscriptions,
+        ErrorCode::RateLimited,
+        ErrorCode::DocumentNotTrusted,
     ];
 
     /// The code as `extensions.code` carries it.
@@ -83,6 +109,8 @@ impl ErrorCode {
             ErrorCode::PersistedQueryNotFound => PERSISTED_QUERY_NOT_FOUND,
             ErrorCode::QueryTooLarge => QUERY_TOO_LARGE,
             ErrorCode::TooManySubscriptions => TOO_MANY_SUBSCRIPTIONS,
+            ErrorCode::RateLimited => RATE_LIMITED,
+            ErrorCode::DocumentNotTrusted => DOCUMENT_NOT_TRUSTED,
         }
     }
 

@@ -13,22 +13,25 @@ use std::time::Instant;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest, NextSubscribe,
+    NextRequest, NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use futures_util::stream::{BoxStream, StreamExt};
 use tracing::Instrument;
 
+use super::context::Authentication;
 use super::error::with_default_code;
 use super::introspection;
 use super::limits::{self, DocumentLimits};
 use super::loaders::Prefetched;
 use super::metrics::OperationMetrics;
 use super::persisted::PersistedQueries;
+use super::trusted::{TrustedDocuments, DOCUMENT_ID};
 use super::types::ReadFloor;
 use crate::metrics::Metrics;
-use crate::service::Live;
+use crate::ratelimit::{Bucket, RateLimits};
+use crate::service::{Live, Role};
 
 /// Creates the [`Hooks`] of each request.
 pub struct HooksFactory {
@@ -37,19 +40,25 @@ pub struct HooksFactory {
     introspection: bool,
     persisted: Option<PersistedQueries>,
     documents: DocumentLimits,
+    rate_limits: RateLimits,
+    trusted: Option<TrustedDocuments>,
 }
 
 impl HooksFactory {
     /// Hooks that count into `metrics`, read the floor of `live` before each
     /// request, refuse introspection unless `introspection`, accept Apollo's
     /// persisted queries into `persisted` when there is one, and refuse
-    /// documents beyond `documents`.
+    /// documents beyond `documents`, and charge each validated operation's
+    /// cost to the [`Bucket`] its request carries; with `trusted`, run
+    /// only its documents.
     pub fn new(
         metrics: Arc<Metrics>,
         live: Live,
         introspection: bool,
         persisted: Option<PersistedQueries>,
         documents: DocumentLimits,
+        rate_limits: RateLimits,
+        trusted: Option<TrustedDocuments>,
     ) -> Self {
         Self {
             metrics,
@@ -57,6 +66,8 @@ impl HooksFactory {
             introspection,
             persisted,
             documents,
+            rate_limits,
+            trusted,
         }
     }
 }
@@ -69,6 +80,9 @@ impl ExtensionFactory for HooksFactory {
             introspection: self.introspection,
             persisted: self.persisted.clone(),
             documents: self.documents,
+            rate_limits: self.rate_limits.clone(),
+            counter: self.metrics.clone(),
+            trusted: self.trusted.clone(),
         })
     }
 }
@@ -80,6 +94,9 @@ pub struct Hooks {
     introspection: bool,
     persisted: Option<PersistedQueries>,
     documents: DocumentLimits,
+    rate_limits: RateLimits,
+    counter: Arc<Metrics>,
+    trusted: Option<TrustedDocuments>,
 }
 
 #[async_trait::async_trait]
@@ -122,6 +139,29 @@ impl Extension for Hooks {
         // Before anything is parsed or stored; a stored document passed it
         // when it was stored.
         limits::check_text(&request.query, &self.documents)?;
+        let request = match &self.trusted {
+            Some(trusted) => {
+                // HTTP puts the caller in the request's data, which the
+                // context does not show before the request is prepared; a
+                // websocket puts it in the session's.
+                let authentication = request
+                    .data
+                    .get(&std::any::TypeId::of::<Authentication>())
+                    .and_then(|d| d.downcast_ref::<Authentication>())
+                    .or_else(|| ctx.data_opt::<Authentication>());
+                let admin = matches!(
+                    authentication,
+                    Some(Authentication(Ok(identity))) if identity.caller.role == Role::Admin
+                );
+                trusted.apply(request, admin)?
+            }
+            None if request.extensions.contains_key(DOCUMENT_ID) => {
+                return Err(super::trusted::not_found(
+                    "this server has no trusted documents to look a `documentId` up in; send the query".into(),
+                ))
+            }
+            None => request,
+        };
         let request = match &self.persisted {
             Some(persisted) => persisted.apply(request)?,
             None => request,
@@ -143,6 +183,27 @@ impl Extension for Hooks {
         }
         self.metrics.parsed(&doc);
         Ok(doc)
+    }
+
+    /// Charges the operation's cost, known once it is validated, to the
+    /// caller's bucket; a refused operation runs nothing. Requests without a
+    /// bucket (open mode, the shared streams' own runs) are not charged.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(bucket) = ctx.data_opt::<Bucket>() {
+            if let Err(refused) = self.rate_limits.charge(bucket, result.complexity) {
+                self.counter.rate_limited(bucket.kind());
+                return Err(vec![super::error::rate_limited(
+                    result.complexity,
+                    refused.retry_after_secs(),
+                )]);
+            }
+        }
+        Ok(result)
     }
 
     /// One span per operation, named after it, for traces and logs; not one

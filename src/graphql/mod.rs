@@ -41,6 +41,8 @@ pub mod query;
 pub mod scalars;
 /// Live operations.
 pub mod subscription;
+/// Trusted documents: the operation allow-list of `TRUSTED_DOCUMENTS`.
+pub mod trusted;
 /// Object, input and enum types.
 pub mod types;
 
@@ -86,6 +88,10 @@ pub struct SchemaConfig {
     pub documents: DocumentLimits,
     /// Where operations are counted.
     pub metrics: Arc<Metrics>,
+    /// The callers' buckets, charged each operation's cost.
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// The only documents that run, when the deployment has a manifest.
+    pub trusted: Option<trusted::TrustedDocuments>,
 }
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
@@ -112,6 +118,8 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
                 .persisted_queries
                 .then(|| PersistedQueries::new(config.persisted_queries_bytes)),
             config.documents,
+            config.rate_limits.clone(),
+            config.trusted.clone(),
         ));
     if config.introspection {
         builder.finish()

@@ -1,23 +1,20 @@
-//! The threads websockets run on: a runtime of their own, scheduled only
-//! when the threads serving requests (and anything else on the machine at
-//! normal priority) leave a core idle.
+//! The threads websockets run on: a runtime of their own, at a lower
+//! scheduling priority than the one serving requests.
 //!
 //! Delivering one event to 10,000 sockets is 10,000 task wake-ups and
 //! writes. On the request runtime those tasks queue ahead of every `log`
-//! request (BENCHMARKS.md, S1: the writer fell from 200 to 5 requests/s).
-//! A nice value of 5 still let a burst hold both cores while a `log`
-//! waited; under Linux's `SCHED_IDLE` a waking request thread takes the core
-//! at once. Measured A/B on the same binary (BENCHMARKS.md, "Writers under
-//! a fan-out"): the writers' slowdown under S3 fell from +67 % to +20 %,
-//! and under S1 at 1,000 subscribers from +186 %/+147 % to +142 %/+107 %,
-//! while S3's delivery p99 went from 198 to 220 ms. The cost: when the
-//! machine has no idle CPU at all, websockets wait, fall behind and are
-//! told `SUBSCRIBER_LAGGED`, which is what a fan-out should give up first.
-//! Hubs render on the request runtime, once per event.
+//! request (BENCHMARKS.md, S1: the writer fell from 200 to 5 requests/s);
+//! here the operating system runs request threads first, and the sockets
+//! use what CPU is left. Hubs render on the request runtime, once per event.
 
 use std::sync::OnceLock;
 
 use tokio::runtime::{Builder, Handle, Runtime};
+
+/// How much lower than the request threads the delivery threads run (a nice
+/// increment: each step is about 25% less CPU when both want it).
+#[cfg(target_os = "linux")]
+const NICENESS: libc::c_int = 5;
 
 static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
 
@@ -45,44 +42,11 @@ fn start() -> std::io::Result<Runtime> {
         .build()
 }
 
-/// Puts the calling thread under `SCHED_IDLE` where there is one; elsewhere,
-/// or if the system refuses, it keeps its priority and says so once.
+/// Lowers the calling thread's priority (on Linux the nice value is per thread).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    {
-        use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadSchedulePolicy,
-        };
-        use thread_priority::ThreadPriority;
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        if let Err(error) =
-            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-        {
-            static WARNED: std::sync::Once = std::sync::Once::new();
-            WARNED.call_once(|| {
-                tracing::warn!(?error, "cannot lower the websocket threads' priority");
-            });
-        }
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use thread_priority::unix::{
-        thread_native_id, thread_schedule_policy_param, NormalThreadSchedulePolicy,
-        ThreadSchedulePolicy,
-    };
-
-    #[tokio::test]
-    async fn websocket_threads_run_only_when_a_core_is_idle() {
-        let policy = super::handle()
-            .spawn(async { thread_schedule_policy_param(thread_native_id()).map(|(p, _)| p) })
-            .await
-            .expect("a task on the websocket threads");
-        assert_eq!(
-            policy.expect("the policy can be read"),
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
-        );
+    // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
     }
 }

@@ -141,7 +141,7 @@ pub async fn export(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let identity = match state.auth.authenticate(authorization) {
+    let identity = match state.auth.authenticate(authorization).await {
         Ok(identity) => identity,
         Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
     };

@@ -3,8 +3,8 @@
 //! the event is executed and serialized once for all of them, not once each.
 //!
 //! The first subscriber with a [`Key`] starts one async-graphql stream (a
-//! hub) and later ones join it; each member gets every payload through a
-//! bounded queue of its own and wraps it in its own envelope. What ends a single
+//! hub) and later ones join it; each member gets every payload through the
+//! hub's ring and wraps it in its own envelope. What ends a single
 //! member (falling behind, its token expiring, unsubscribing) stays with that
 //! member; the hub stops when its last member leaves.
 //!
@@ -16,17 +16,17 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use async_broadcast::RecvError;
 use async_graphql::parser::types::{OperationType, Selection};
 use async_graphql::{Data, PathSegment, Pos, Request, Response, Variables};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -144,7 +144,7 @@ pub fn plan(payload: &Value, caller: Caller, documents: &DocumentLimits) -> Opti
 }
 
 /// What a hub broadcasts to its members.
-#[derive(Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Frame {
     /// A rendered response. `tag` is the number of the event it renders;
     /// `None` for a response no event caused (a request error, or the hub
@@ -169,8 +169,10 @@ pub struct Fanout {
 
 /// One shared stream.
 struct Hub {
-    /// Where its frames go, one queue per member.
-    outlets: Mutex<Outlets>,
+    /// Where its frames go: one ring all members read (see [`Ring`]).
+    ring: Mutex<Ring>,
+    /// Keeps the ring open while the hub has no member.
+    _open: async_broadcast::InactiveReceiver<Frame>,
     source: Arc<Mutex<Source>>,
     /// Members now; changed only with the hub map locked.
     members: AtomicUsize,
@@ -214,18 +216,17 @@ impl Fanout {
             }
         };
         hub.members.fetch_add(1, Ordering::Relaxed);
-        let (after, (id, frames, missed)) = {
+        let (after, frames) = {
             let mut source = lock(&hub.source);
             // Under the source's lock no event can be numbered meanwhile, so
-            // the queue receives every payload of an event after `after`.
-            (source.admit(), lock(&hub.outlets).add(self.capacity))
+            // the receiver sees every payload of an event after `after`.
+            (source.admit(), lock(&hub.ring).frames.new_receiver())
         };
         drop(hubs);
         self.metrics.subscriptions_started.inc();
         self.metrics.subscriptions_active.inc();
         Member {
             frames,
-            missed,
             after,
             done: false,
             pos,
@@ -234,7 +235,6 @@ impl Fanout {
                 fanout: self.clone(),
                 key,
                 hub,
-                id,
             },
         }
     }
@@ -256,6 +256,7 @@ impl Fanout {
         data.insert(Authentication(Ok(Identity {
             caller: key.caller,
             expires_at: None,
+            subject_hash: 0,
         })));
         data.insert(LiveSource::new(
             SourceStream(source.clone()).boxed(),
@@ -268,8 +269,10 @@ impl Fanout {
         let responses = self
             .schema
             .execute_stream_with_session_data(request, Arc::new(data));
+        let (ring, open) = Ring::new(self.capacity);
         let hub = Arc::new(Hub {
-            outlets: Mutex::default(),
+            ring: Mutex::new(ring),
+            _open: open,
             source,
             members: AtomicUsize::new(0),
             stop: CancellationToken::new(),
@@ -338,9 +341,8 @@ impl Fanout {
         }
     }
 
-    /// `hub` lost member `id`; the last one stops it.
-    fn leave(&self, key: &Key, hub: &Arc<Hub>, id: u64) {
-        lock(&hub.outlets).remove(id);
+    /// `hub` lost a member; the last one stops it.
+    fn leave(&self, key: &Key, hub: &Arc<Hub>) {
         let mut hubs = lock(&self.hubs);
         if hub.members.fetch_sub(1, Ordering::Relaxed) == 1 {
             if hubs.get(key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
@@ -393,72 +395,51 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// Hands every frame of `burst` to the members.
 fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
-    lock(&hub.outlets).send(burst.drain(..));
+    lock(&hub.ring).send(burst.drain(..));
 }
 
-/// The members' queues of one hub.
+/// Frames a hub's ring starts with room for.
+const RING_START: usize = 16;
+
+/// A hub's frames: one ring that every member reads at its own pace, grown
+/// only when the slowest member falls behind what it holds, up to the
+/// configured buffer.
 ///
-/// One bounded queue per member rather than one broadcast ring per hub:
-/// tokio allocates a broadcast ring's every slot up front (59 KiB at the
-/// default 1,024), which 10,000 one-member hubs (per-user feeds) pay in full,
-/// while a queue allocates blocks of 32 slots as it fills and frees them as
-/// it drains (BENCHMARKS.md, "RSS with 10,000 per-user feeds").
-#[derive(Default)]
-struct Outlets {
-    next_id: u64,
-    queues: Vec<Outlet>,
-    /// Members whose queue was full, still counting what they miss until
-    /// they leave.
-    lagging: Vec<(u64, Arc<AtomicU64>)>,
+/// tokio's broadcast ring allocates every slot up front: 59 KiB per hub at
+/// the default buffer of 1,024, paid in full by each of 10,000 one-member
+/// hubs (per-user feeds, S2: 975 MiB). A queue per member instead holds a
+/// copy of each backlog per member: 10,000 members of one hub, all behind,
+/// held 10,000 backlogs (S1: 643 MiB). One ring that grows serves both
+/// (BENCHMARKS.md, "RSS with 10,000 per-user feeds").
+struct Ring {
+    frames: async_broadcast::Sender<Frame>,
+    /// What a member may fall behind by before it is told it lagged.
+    max: usize,
 }
 
-/// One member's queue.
-struct Outlet {
-    id: u64,
-    frames: mpsc::Sender<Frame>,
-    missed: Arc<AtomicU64>,
-}
-
-impl Outlets {
-    /// A queue of `capacity` frames for a new member: its id, its receiving
-    /// end and its count of missed frames.
-    fn add(&mut self, capacity: usize) -> (u64, mpsc::Receiver<Frame>, Arc<AtomicU64>) {
-        let (frames, receiver) = mpsc::channel(capacity);
-        let missed = Arc::new(AtomicU64::new(0));
-        self.next_id += 1;
-        self.queues.push(Outlet {
-            id: self.next_id,
-            frames,
-            missed: missed.clone(),
-        });
-        (self.next_id, receiver, missed)
+impl Ring {
+    /// A ring of at most `max` frames, and the receiver that keeps it open.
+    fn new(max: usize) -> (Self, async_broadcast::InactiveReceiver<Frame>) {
+        let max = max.max(1);
+        let (mut frames, receiver) = async_broadcast::broadcast(RING_START.min(max));
+        // Full at `max`: the oldest frame goes, and whoever had not read it
+        // is told it lagged, as with tokio's broadcast.
+        frames.set_overflow(true);
+        frames.set_await_active(false);
+        (Self { frames, max }, receiver.deactivate())
     }
 
-    fn remove(&mut self, id: u64) {
-        self.queues.retain(|outlet| outlet.id != id);
-        self.lagging.retain(|(lagging, _)| *lagging != id);
-    }
-
-    /// Queues each frame for every member. A member whose queue is full
-    /// misses it: its queue is closed (dropping the only sender wakes it),
-    /// so it receives what was queued and then ends lagged.
     fn send(&mut self, frames: impl Iterator<Item = Frame>) {
         for frame in frames {
-            for (_, missed) in &self.lagging {
-                missed.fetch_add(1, Ordering::Relaxed);
+            let capacity = self.frames.capacity();
+            // The ring holds each frame until every member has read it, so
+            // it is full only behind a member that is that far behind.
+            if self.frames.len() == capacity && capacity < self.max {
+                self.frames
+                    .set_capacity(capacity.saturating_mul(2).min(self.max));
             }
-            let lagging = &mut self.lagging;
-            self.queues
-                .retain(|outlet| match outlet.frames.try_send(frame.clone()) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        outlet.missed.fetch_add(1, Ordering::Relaxed);
-                        lagging.push((outlet.id, outlet.missed.clone()));
-                        false
-                    }
-                    // The member is leaving; `leave` would remove it anyway.
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                });
+            // An error only means that the hub has no member now.
+            let _ = self.frames.try_broadcast(frame);
         }
     }
 }
@@ -547,13 +528,11 @@ struct Membership {
     fanout: Fanout,
     key: Key,
     hub: Arc<Hub>,
-    /// Its queue's id in the hub.
-    id: u64,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.fanout.leave(&self.key, &self.hub, self.id);
+        self.fanout.leave(&self.key, &self.hub);
         self.fanout.metrics.subscriptions_active.dec();
     }
 }
@@ -574,9 +553,7 @@ pub enum Delivery {
 /// One subscriber of a hub: a stream of what to send it, ending after
 /// [`Delivery::End`] or [`Delivery::Lagged`]. Dropping it leaves the hub.
 pub struct Member {
-    frames: mpsc::Receiver<Frame>,
-    /// Counted by the hub from when this member's queue was full.
-    missed: Arc<AtomicU64>,
+    frames: async_broadcast::Receiver<Frame>,
     after: u64,
     done: bool,
     pos: Pos,
@@ -603,19 +580,15 @@ impl Stream for Member {
             if self.done {
                 return Poll::Ready(None);
             }
-            let delivery = match self.frames.poll_recv(cx) {
+            let delivery = match Pin::new(&mut self.frames).poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Frame::Event { tag, payload })) => match tag {
+                Poll::Ready(Some(Ok(Frame::Event { tag, payload }))) => match tag {
                     Some(n) if n <= self.after => continue,
                     Some(_) => return Poll::Ready(Some(Delivery::Event(payload))),
                     None => Delivery::Last(payload),
                 },
-                Poll::Ready(Some(Frame::End)) => Delivery::End,
-                // The hub closes a queue without `End` only when it was full.
-                Poll::Ready(None) => match self.missed.load(Ordering::Relaxed) {
-                    0 => Delivery::End,
-                    missed => Delivery::Lagged(missed),
-                },
+                Poll::Ready(Some(Ok(Frame::End) | Err(RecvError::Closed)) | None) => Delivery::End,
+                Poll::Ready(Some(Err(RecvError::Overflowed(missed)))) => Delivery::Lagged(missed),
             };
             self.done = !matches!(delivery, Delivery::Last(_));
             return Poll::Ready(Some(delivery));
@@ -759,39 +732,46 @@ mod tests {
         }
     }
 
-    fn tag(frame: Option<Frame>) -> Option<u64> {
+    fn tag(frame: Result<Frame, async_broadcast::TryRecvError>) -> Option<u64> {
         match frame {
-            Some(Frame::Event { tag, .. }) => tag,
+            Ok(Frame::Event { tag, .. }) => tag,
             _ => None,
         }
     }
 
     #[test]
-    fn a_full_queue_ends_its_member_alone_after_what_it_holds() {
-        let mut outlets = Outlets::default();
-        let (_, mut reading, reading_missed) = outlets.add(2);
-        let (stalled_id, mut stalled, stalled_missed) = outlets.add(2);
+    fn the_ring_grows_only_behind_a_slow_member_and_ends_it_alone_past_the_buffer() {
+        let (mut ring, _open) = Ring::new(64);
+        let mut reading = ring.frames.new_receiver();
 
-        for n in 1..=5 {
-            outlets.send(std::iter::once(event(n)));
-            assert_eq!(tag(reading.try_recv().ok()), Some(n));
+        for n in 1..=100 {
+            ring.send(std::iter::once(event(n)));
+            assert_eq!(tag(reading.try_recv()), Some(n));
         }
+        assert_eq!(ring.frames.capacity(), RING_START, "nobody fell behind");
 
-        // The stalled member keeps the two it had room for, then its queue
-        // is closed; it missed the other three, and nobody else missed any.
-        assert_eq!(tag(stalled.try_recv().ok()), Some(1));
-        assert_eq!(tag(stalled.try_recv().ok()), Some(2));
-        assert!(matches!(
+        let mut stalled = ring.frames.new_receiver();
+        for n in 101..=170 {
+            ring.send(std::iter::once(event(n)));
+            assert_eq!(tag(reading.try_recv()), Some(n));
+        }
+        assert_eq!(
+            ring.frames.capacity(),
+            64,
+            "grown behind the stalled one, to the buffer"
+        );
+
+        // It lost the 6 oldest of its 70 and hears so, then reads on; the
+        // one that kept up lost nothing.
+        assert_eq!(
             stalled.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
-        ));
-        assert_eq!(stalled_missed.load(Ordering::Relaxed), 3);
-        assert_eq!(reading_missed.load(Ordering::Relaxed), 0);
-
-        outlets.remove(stalled_id);
-        outlets.send(std::iter::once(event(6)));
-        assert_eq!(stalled_missed.load(Ordering::Relaxed), 3, "it left");
-        assert_eq!(tag(reading.try_recv().ok()), Some(6));
+            Err(async_broadcast::TryRecvError::Overflowed(6))
+        );
+        assert_eq!(tag(stalled.try_recv()), Some(107));
+        assert_eq!(
+            reading.try_recv(),
+            Err(async_broadcast::TryRecvError::Empty)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use async_graphql::http::GraphiQLSource;
-use async_graphql::BatchRequest;
-use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use async_graphql::{BatchRequest, BatchResponse};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
@@ -9,6 +9,8 @@ use super::{client, delivery, websocket, AppState};
 use crate::config::Origin;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
+use crate::graphql::error::RATE_LIMITED;
+use crate::ratelimit::Bucket;
 
 /// Bytes each websocket reads at a time.
 const SOCKET_READ_BUFFER: usize = 4096;
@@ -56,8 +58,13 @@ async fn execute(state: AppState, req: Request) -> Response {
     };
     let identity = state
         .auth
-        .authenticate(authorization(req.headers()).as_deref());
+        .authenticate(authorization(req.headers()).as_deref())
+        .await;
     let context = client::request_context(&state.context, req.headers(), req.extensions());
+    let bucket = state
+        .rate_limits
+        .is_on()
+        .then(|| Bucket::of(identity.as_ref().ok(), client_address(&state, &req)));
     let batch = if req.method() == Method::GET {
         let documents = state.limits.documents();
         protocol::parse_get(req.uri().query().unwrap_or_default(), &documents)
@@ -81,7 +88,10 @@ async fn execute(state: AppState, req: Request) -> Response {
     };
     let batch = match batch {
         Ok(batch) => {
-            let batch = batch.data(Authentication(identity));
+            let mut batch = batch.data(Authentication(identity));
+            if let Some(bucket) = bucket {
+                batch = batch.data(bucket);
+            }
             match context {
                 Some(context) => batch.data(context),
                 None => batch,
@@ -92,7 +102,58 @@ async fn execute(state: AppState, req: Request) -> Response {
     // Statements still running when the request ends (a timeout, a client
     // gone) are interrupted on SQLite, as they are not left to run on.
     let response = watchdog::request_scope(state.schema.execute_batch(batch)).await;
-    protocol::respond_batch(media, response)
+    let limited = rate_limited(&response);
+    let mut http = protocol::respond_batch(media, response);
+    if let Some(limited) = limited {
+        if limited.all {
+            *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        }
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+    }
+    http
+}
+
+/// The client's address, for the rate limit of requests without a valid token.
+fn client_address(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    client::client_ip(peer, req.headers(), &state.context.trusted_proxies)
+}
+
+/// What the rate limit refused in a response.
+struct Limited {
+    /// Every operation was refused: the request as a whole gets 429.
+    all: bool,
+    /// The longest wait any refusal asks for, in seconds.
+    retry_after: u64,
+}
+
+fn rate_limited(response: &BatchResponse) -> Option<Limited> {
+    let responses: Vec<&async_graphql::Response> = match response {
+        BatchResponse::Single(one) => vec![one],
+        BatchResponse::Batch(all) => all.iter().collect(),
+    };
+    let waits: Vec<Option<u64>> = responses
+        .iter()
+        .map(|r| {
+            r.errors.iter().find_map(|e| {
+                let extensions = e.extensions.as_ref()?;
+                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == RATE_LIMITED);
+                match extensions.get("retryAfter") {
+                    Some(async_graphql::Value::Number(n)) if is_limited => n.as_u64(),
+                    _ => None,
+                }
+            })
+        })
+        .collect();
+    let retry_after = waits.iter().flatten().max().copied()?;
+    Some(Limited {
+        all: waits.iter().all(Option::is_some),
+        retry_after,
+    })
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {

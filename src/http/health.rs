@@ -50,7 +50,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        match state.auth.authenticate(authorization) {
+        match state.auth.authenticate(authorization).await {
             Ok(identity) if identity.caller.role == Role::Admin => {}
             Ok(_) => return StatusCode::FORBIDDEN.into_response(),
             Err(_) => return StatusCode::UNAUTHORIZED.into_response(),

@@ -58,6 +58,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// One permit per open websocket, up to the configured cap.
     pub socket_slots: Arc<tokio::sync::Semaphore>,
+    /// The callers' buckets, for subscriptions shared without the schema.
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// The only documents that run, when there is a manifest; subscriptions
+    /// are shared only for these.
+    pub trusted: Option<crate::graphql::trusted::TrustedDocuments>,
     /// SQL statements run, for metrics.
     pub statements: StatementCounter,
     /// Cancelled when the server shuts down.

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::graphql::limits::{self, DocumentLimits};
+use crate::graphql::trusted::DOCUMENT_ID;
 
 /// The response media types we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,11 +115,19 @@ pub fn not_acceptable() -> RequestError {
 
 /// Checks the parameters of one request (the spec's GraphQL-over-HTTP
 /// request shape) and turns them into an async-graphql request.
-fn request_from(params: Map<String, Value>) -> Result<Request, RequestError> {
-    let persisted = params
-        .get("extensions")
-        .and_then(|e| e.get("persistedQuery"))
-        .is_some();
+fn request_from(mut params: Map<String, Value>) -> Result<Request, RequestError> {
+    // A persisted document's id (GraphQL over HTTP's `documentId`), for the
+    // trusted documents to look up; it travels as a request extension.
+    let document_id = match params.remove(DOCUMENT_ID) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id),
+        Some(_) => return Err(RequestError::bad("`documentId` must be a string")),
+    };
+    let persisted = document_id.is_some()
+        || params
+            .get("extensions")
+            .and_then(|e| e.get("persistedQuery"))
+            .is_some();
     match params.get("query") {
         Some(Value::String(_)) => {}
         None | Some(Value::Null) if persisted => {}
@@ -144,7 +153,14 @@ fn request_from(params: Map<String, Value>) -> Result<Request, RequestError> {
     params
         .entry("query")
         .or_insert_with(|| Value::String(String::new()));
-    serde_json::from_value(Value::Object(params)).map_err(|e| RequestError::bad(e.to_string()))
+    let mut request: Request = serde_json::from_value(Value::Object(params))
+        .map_err(|e| RequestError::bad(e.to_string()))?;
+    if let Some(id) = document_id {
+        request
+            .extensions
+            .insert(DOCUMENT_ID.into(), async_graphql::Value::String(id));
+    }
+    Ok(request)
 }
 
 /// Reads a POST: `Content-Type` must be JSON; the body one request, or — when

@@ -29,7 +29,8 @@ use super::AppState;
 use crate::auth::Identity;
 use crate::graphql::context::Authentication;
 use crate::graphql::error::TOO_MANY_SUBSCRIPTIONS;
-use crate::graphql::subscription;
+use crate::graphql::{limits, subscription};
+use crate::ratelimit::Bucket;
 use crate::service::RequestContext;
 
 /// The protocol a client asked for in `Sec-WebSocket-Protocol`; the current
@@ -440,6 +441,7 @@ pub async fn serve(
     let identity: Arc<Mutex<Option<Identity>>> = Arc::default();
 
     let auth = state.auth.clone();
+    let limited = state.rate_limits.is_on();
     let (refused_in, identity_in, context_in) =
         (refused.clone(), identity.clone(), context.clone());
     let mut engine = Engine::new(
@@ -455,10 +457,13 @@ pub async fn serve(
                 let token = payload.get("token").and_then(Value::as_str)?;
                 Some(format!("Bearer {token}"))
             });
-        match auth.authenticate(from_payload.or(upgrade_authorization).as_deref()) {
+        match auth
+            .authenticate(from_payload.or(upgrade_authorization).as_deref())
+            .await
+        {
             Ok(identity) => {
                 *identity_in.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity);
-                Ok(session_data(identity, context_in))
+                Ok(session_data(identity, context_in, limited))
             }
             Err(e) => {
                 refused_in.store(true, Ordering::Relaxed);
@@ -506,6 +511,13 @@ pub async fn serve(
                             }
                             Own::Started { shared: None } | Own::Done => Flow::Continue,
                             Own::Refused(reason) => Flow::Close(1002, reason),
+                            Own::Reply(text) => {
+                                // Through the guard, which ends the operation's id.
+                                if let Some(text) = guard.server(text) {
+                                    out.push(Message::Text(text.into()));
+                                }
+                                Flow::Continue
+                            }
                             Own::Engine => match to_engine.send(text.as_str().to_owned()).await {
                                 Ok(()) => Flow::Continue,
                                 Err(_) => Flow::Stop,
@@ -624,9 +636,13 @@ fn too_big(error: &axum::Error) -> bool {
 }
 
 /// The data every operation of an authenticated socket runs with.
-fn session_data(identity: Identity, context: Option<RequestContext>) -> Data {
+fn session_data(identity: Identity, context: Option<RequestContext>, limited: bool) -> Data {
     let mut data = Data::default();
     data.insert(Authentication(Ok(identity)));
+    // Each operation is charged to the socket's token.
+    if limited {
+        data.insert(Bucket::of(Some(&identity), None));
+    }
     // Mutations over the socket record where it was opened from.
     if let Some(context) = context {
         data.insert(context);
@@ -645,6 +661,8 @@ enum Own {
     Engine,
     /// A `subscribe` whose payload is not a request: close with 1002, as the engine does.
     Refused(String),
+    /// A server message that ends the operation (an `error`), to send as it is.
+    Reply(String),
 }
 
 /// Starts `subscribe`s (shared when they can be) and ends them on `complete`.
@@ -669,10 +687,30 @@ fn own(
         ("subscribe", Some(id), Some(identity)) => {
             let payload = msg.payload.unwrap_or_default();
             let unexpired = identity.expires_at.is_none_or(|at| at > Utc::now());
-            let plan = unexpired
+            // Untrusted documents go to the engine, which refuses them.
+            let trusted = state.trusted.as_ref().is_none_or(|trusted| {
+                payload
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .is_some_and(|query| trusted.trusts_text(query))
+            });
+            let plan = (unexpired && trusted)
                 .then(|| fanout::plan(&payload, identity.caller, &state.limits.documents()))
                 .flatten();
             if let Some(plan) = plan {
+                // A shared stream is not validated per subscriber; joining
+                // one costs what starting its one statement does.
+                let bucket = Bucket::of(Some(&identity), None);
+                if let Err(refused) = state.rate_limits.charge(&bucket, limits::STATEMENT) {
+                    state.metrics.rate_limited(bucket.kind());
+                    let error = crate::graphql::error::rate_limited(
+                        limits::STATEMENT,
+                        refused.retry_after_secs(),
+                    );
+                    let message =
+                        serde_json::json!({ "id": id, "type": "error", "payload": [error] });
+                    return Own::Reply(message.to_string());
+                }
                 operations.insert(id, Operation::Shared(Box::new(state.fanout.join(plan))));
                 return Own::Started {
                     shared: identity.expires_at,
@@ -682,7 +720,7 @@ fn own(
                 Ok(request) => request,
                 Err(e) => return Own::Refused(e.to_string()),
             };
-            let data = session_data(identity, context.cloned());
+            let data = session_data(identity, context.cloned(), state.rate_limits.is_on());
             let mut responses = state
                 .schema
                 .execute_stream_with_session_data(request, Arc::new(data));

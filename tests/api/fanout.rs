@@ -90,6 +90,8 @@ async fn a_late_member_gets_only_what_follows_and_members_leave_alone() {
 
     // Act: the early one completes; the late one goes on alone.
     early.stop("s").await;
+    // `complete` has no reply: the server has taken it once its member left.
+    metric_reaches(&app, ACTIVE, 1.0).await;
     app.log(json!({ "action": "fan.alone" })).await;
 
     // Assert

@@ -20,12 +20,15 @@ mod documents;
 mod export_and_metrics;
 mod hostile_input;
 mod idempotency;
+mod identity_provider;
 mod limits;
 mod open_mode;
+mod rate_limits;
 mod roles;
 mod scoping;
 mod socket_limits;
 mod tokens;
+mod trusted_documents;
 mod websocket;
 
 /// The HS256 secret of the secured test servers.

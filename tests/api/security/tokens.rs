@@ -284,6 +284,7 @@ async fn an_unreadable_public_key_file_stops_startup() {
         auth: activity_feed::config::AuthConfig {
             jwt_secret: None,
             jwt_public_key_file: Some("/nonexistent/jwt.pem".into()),
+            ..activity_feed::config::AuthConfig::default()
         },
         ..activity_feed::config::ServeConfig::default()
     };
@@ -350,7 +351,7 @@ async fn an_empty_or_short_jwt_secret_stops_startup() {
             bind: "127.0.0.1:0".parse().unwrap(),
             auth: activity_feed::config::AuthConfig {
                 jwt_secret: Some(secret.to_owned()),
-                jwt_public_key_file: None,
+                ..activity_feed::config::AuthConfig::default()
             },
             ..activity_feed::config::ServeConfig::default()
         };
