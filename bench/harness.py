@@ -173,11 +173,102 @@ def pg_url(db: str) -> str:
     return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
 
 
-def ensure_pg_database(binary: Path, db: str, count: int, users: int, logs: Path) -> None:
+def seed_sql(binary: Path, db: str, count: int, users: int, logs: Path, days: int = 60) -> float:
+    """The large tiers' seed (bench/seed/): set-based SQL, the rows written by
+    two sessions at once. Returns the seconds it took."""
+    log(f"seeding {count:,} activities over {users} users into {db} with set-based SQL")
+    t0 = time.time()
+    with open(logs / f"seed-{db}.log", "ab") as f:
+        run([str(binary), "--database-url", pg_url(db), "migrate"], stdout=f, stderr=subprocess.STDOUT)
+    base = ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-d", db, "-Xq",
+            "-v", f"rows={count}", "-v", f"users={users}", "-v", f"days={days}"]
+    run(base + ["-f", str(BENCH / "seed/before.sql")], capture_output=True)
+    sessions = 2
+    bounds = [(count * k // sessions + 1, count * (k + 1) // sessions) for k in range(sessions)]
+    procs = [subprocess.Popen(base + ["-v", f"lo={lo}", "-v", f"hi={hi}", "-f", str(BENCH / "seed/rows.sql")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for lo, hi in bounds]
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"seeding rows failed: {err.strip()[-400:]}")
+    log(f"rows written in {time.time() - t0:.0f} s; building indexes")
+    run(base + ["-f", str(BENCH / "seed/after.sql")], capture_output=True)
+    secs = time.time() - t0
+    log(f"seeded in {secs:.0f} s")
+    return secs
+
+
+def delete_bench_rows(db: str) -> None:
+    """Deletes the rows the benchmark wrote, behind the server's back: the
+    rollups no longer match the table then, so they are emptied, and the
+    next server's folder rebuilds them (reads stay exact meanwhile)."""
+    psql(db, "DO $$ DECLARE n bigint; BEGIN "
+             "DELETE FROM activities WHERE module = 'bench'; GET DIAGNOSTICS n = ROW_COUNT; "
+             "IF n > 0 AND to_regclass('activity_rollup_mark') IS NOT NULL THEN "
+             "TRUNCATE activity_rollup_hours, activity_rollup_totals, activity_rollup_hour_totals; "
+             "UPDATE activity_rollup_mark SET txid = 0, seq = 0; END IF; END $$")
+
+
+def delete_bench_rows_sqlite(con) -> None:
+    """[`delete_bench_rows`] on SQLite."""
+    n = con.execute("DELETE FROM activities WHERE module = 'bench'").rowcount
+    has_rollups = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'activity_rollup_mark'").fetchone()
+    if n and has_rollups:
+        for table in ("activity_rollup_hours", "activity_rollup_totals", "activity_rollup_hour_totals"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute("UPDATE activity_rollup_mark SET txid = 0, seq = 0")
+    con.commit()
+
+
+def wait_folded_sqlite(path: Path, timeout: float = 1800) -> None:
+    """[`wait_folded`] for the SQLite file."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        con = sqlite3.connect(path, timeout=60)
+        try:
+            lag = con.execute("SELECT count(*) FROM activities WHERE (txid, seq) > "
+                              "(SELECT txid, seq FROM activity_rollup_mark)").fetchone()[0]
+        except sqlite3.Error:
+            lag = 0
+        finally:
+            con.close()
+        if not lag:
+            return
+        time.sleep(2)
+
+
+def rollup_lag(db: str) -> int | None:
+    """Rows not yet in the rollups; None for a server without rollups."""
+    try:
+        return int(psql(db, "SELECT count(*) FROM activities WHERE (txid, seq) > "
+                            "(SELECT txid, seq FROM activity_rollup_mark)"))
+    except subprocess.CalledProcessError:
+        return None
+
+
+def wait_folded(db: str, timeout: float = 1800) -> float | None:
+    """Waits until the server's folder has taken every row into the rollups;
+    the seconds it took, or None for a server without rollups."""
+    t0 = time.time()
+    lag = rollup_lag(db)
+    if lag is None:
+        return None
+    log(f"waiting for the rollup folder ({lag:,} rows to fold)")
+    while lag and time.time() - t0 < timeout:
+        time.sleep(2)
+        lag = rollup_lag(db) or 0
+    secs = time.time() - t0
+    log(f"rollups caught up in {secs:.0f} s")
+    return secs
+
+
+def ensure_pg_database(binary: Path, db: str, count: int, users: int, logs: Path,
+                       sql_seed: bool = False) -> float | None:
     exists = psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
     if exists:
         try:
-            psql(db, "DELETE FROM activities WHERE module = 'bench'")
+            delete_bench_rows(db)
             n = int(psql(db, "SELECT count(*) FROM activities"))
             u = int(psql(db, "SELECT count(*) FROM users"))
         except subprocess.CalledProcessError:
@@ -185,12 +276,15 @@ def ensure_pg_database(binary: Path, db: str, count: int, users: int, logs: Path
         if n == count and u == users:
             log(f"reusing database {db} ({n} activities, {u} users)")
             psql(db, "VACUUM ANALYZE activities")
-            return
+            return None
         log(f"database {db} has {n} activities and {u} users, not {count}/{users}: recreating")
         psql("postgres", f'DROP DATABASE "{db}"')
     psql("postgres", f'CREATE DATABASE "{db}"')
+    if sql_seed:
+        return seed_sql(binary, db, count, users, logs)
     seed(binary, pg_url(db), count, users, logs / f"seed-{db}.log")
     psql(db, "VACUUM ANALYZE")
+    return None
 
 
 def seed(binary: Path, url: str, count: int, users: int, log_path: Path) -> None:
@@ -207,8 +301,7 @@ def ensure_sqlite(binary: Path, path: Path, count: int, users: int, logs: Path) 
     if path.exists():
         try:
             con = sqlite3.connect(path)
-            con.execute("DELETE FROM activities WHERE module = 'bench'")
-            con.commit()
+            delete_bench_rows_sqlite(con)
             n = con.execute("SELECT count(*) FROM activities").fetchone()[0]
             u = con.execute("SELECT count(*) FROM users").fetchone()[0]
             con.close()
@@ -333,6 +426,7 @@ def pgbench(script: str, **defines) -> dict:
 
 # The keys of the HTTP cells, for --only (the S rows' keys are in S_ROWS).
 WORKLOAD_KEYS = ("q1_feed", "q1_page", "q2_filtered", "q3_count", "q3_by_action", "q3_by_day",
+                 "q3_by_hour", "q3_options", "q3_action_types", "q3_summary",
                  "q4_deep_cursor", "q4_offset", "m1_log", "m2_batch")
 
 
@@ -374,6 +468,34 @@ def workloads(p: dict) -> list[dict]:
              ours=gql("{ activityCounts(groupBy: DAY) { key count } }"),
              sql=pgbench("SELECT to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS key, "
                          "count(*) AS count FROM activities GROUP BY 1 ORDER BY 1;")),
+        dict(key="q3_by_hour", name="Q3 activityCounts(groupBy: HOUR)", kind="read", conc=[1, 16],
+             ours=gql("{ activityCounts(groupBy: HOUR) { key count } }"),
+             sql=pgbench("SELECT to_char(date_trunc('hour', inserted_at AT TIME ZONE 'UTC'), "
+                         "'YYYY-MM-DD\"T\"HH24\":00:00Z\"') AS key, count(*) AS count FROM activities "
+                         "GROUP BY date_trunc('hour', inserted_at AT TIME ZONE 'UTC') ORDER BY 1;")),
+        dict(key="q3_action_types", name="Q3 actionTypes (one distinct list)", kind="read", conc=[1, 16],
+             ours=gql("{ actionTypes }"),
+             sql=pgbench("SELECT DISTINCT action FROM activities ORDER BY action;")),
+        dict(key="q3_options", name="Q3 the dashboard's four dropdowns (actionTypes, modules, modes, resourceTypes)",
+             kind="read", conc=[1, 16],
+             ours=gql("{ actionTypes modules modes resourceTypes }"),
+             sql=pgbench("SELECT DISTINCT action FROM activities ORDER BY action;\n"
+                         "SELECT DISTINCT module FROM activities WHERE module IS NOT NULL ORDER BY module;\n"
+                         "SELECT DISTINCT mode FROM activities WHERE mode IS NOT NULL ORDER BY mode;\n"
+                         "SELECT DISTINCT resource_type FROM activities WHERE resource_type IS NOT NULL "
+                         "ORDER BY resource_type;")),
+        dict(key="q3_summary", name="Q3 the dashboard's summary: total, top actions, hours of the last 24 h",
+             kind="read", conc=[1, 16],
+             ours=gql("query($w: ActivityFilter) { total: activityCount "
+                      "topActions: activityCounts(filter: $w, groupBy: ACTION) { key count } "
+                      "timeline: activityCounts(filter: $w, groupBy: HOUR) { key count } }",
+                      {"w": {"since": p["day_ago"]}}),
+             sql=pgbench("SELECT count(*) FROM activities;\n"
+                         "SELECT action, count(*) FROM activities WHERE inserted_at >= CAST(:since AS timestamptz) "
+                         "GROUP BY action ORDER BY 2 DESC, 1;\n"
+                         "SELECT date_trunc('hour', inserted_at AT TIME ZONE 'UTC'), count(*) FROM activities "
+                         "WHERE inserted_at >= CAST(:since AS timestamptz) GROUP BY 1 ORDER BY 1;",
+                         since=p["day_ago"])),
         dict(key="q4_deep_cursor", name=f"Q4 cursor page {p['deep_rows']:,} rows back", kind="read",
              conc=[1, 16],
              ours=gql(feed(f'first: 50, after: "{our_cursor(deep["micros"], deep["uuid"])}"')),
@@ -425,9 +547,12 @@ def find_parameters(db: str, count: int) -> dict:
                    "to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
                    f"FROM activities ORDER BY inserted_at DESC, uuid DESC OFFSET {deep_rows - 1} LIMIT 1")
     micros, uuid, iso = row.split("|")
+    # The dashboard's window: the day before the newest row, cutting an hour.
+    day_ago = psql(db, "SELECT to_char((max(inserted_at) - interval '1 day' - interval '17 minutes') "
+                       "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM activities")
     return {"actor": actor, "deep_rows": deep_rows,
             "deep": {"micros": int(micros), "uuid": uuid, "iso": iso},
-            "offset_page": max(1, count * 18 // 1000)}
+            "offset_page": max(1, count * 18 // 1000), "day_ago": day_ago}
 
 
 def find_sqlite_parameters(path: Path, count: int, pg_params: dict) -> dict:
@@ -784,7 +909,7 @@ def run_s(ctx: dict, key: str, subscribers: int, secs: float) -> dict:
     else:
         log(f"{label}: ERROR {r['error']}")
     # The next row starts on a clean table, not on this one's dead rows.
-    psql(ctx["db"], "DELETE FROM activities WHERE module = 'bench'")
+    delete_bench_rows(ctx["db"])
     psql(ctx["db"], "VACUUM ANALYZE activities")
     return r
 
@@ -1202,11 +1327,28 @@ def main() -> None:
     ap.add_argument("--no-update-docs", action="store_true")
     ap.add_argument("--note", help="a line recorded with the results (e.g. other load on the machine)")
     ap.add_argument("--report-only", metavar="RESULTS_DIR", help="re-render table and chart from a results dir")
+    ap.add_argument("--rows", type=int, help="a large tier: this many activities (e.g. 10000000), seeded with "
+                                             "set-based SQL (bench/seed/), on PostgreSQL only (ours and raw SQL); "
+                                             "its results go to BENCHMARKS.md's rollup block, with the "
+                                             "issue 13 targets and the prune-while-logging row R1")
+    ap.add_argument("--baseline", metavar="RESULTS_DIR",
+                    help="with --rows: a 1,000,000-row run whose keyset pages (Q1, Q2, Q4) the tier's are compared with")
+    ap.add_argument("--no-prune", action="store_true", help="with --rows: skip R1 (it deletes a tenth of the rows)")
+    ap.add_argument("--seed-only", action="store_true",
+                    help="with --rows: seed (or reuse) the database and let the server fold it into the "
+                         "rollups, then stop: the CPU-heavy part, before a quiet measurement")
     args = ap.parse_args()
 
     if args.report_only:
         d = Path(args.report_only)
         data = json.loads((d / "results.json").read_text())
+        if data.get("tier"):
+            table = report_tier(data, args.baseline)
+            (d / "table_tier.md").write_text(table)
+            print(table)
+            if args.update_docs:
+                update_benchmarks_md(table, None, "ROLLUP RESULTS", "Large tier: counts that do not scan")
+            return
         if data.get("workloads"):
             table = report(data)
             (d / "table.md").write_text(table)
@@ -1225,6 +1367,8 @@ def main() -> None:
 
     quick = args.quick
     count, users = (100_000, 1_000) if quick else (1_000_000, 1_000)
+    if args.rows:
+        return main_tier(args)
     secs = args.secs or (3.0 if quick else 10.0)
     warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
     subs = [int(x) for x in (args.subscribers or ("100,1000" if quick else "1000,10000")).split(",")]
@@ -1275,6 +1419,7 @@ def main() -> None:
             procs = {}
             if "ours" in systems:
                 procs["ours"] = start_ours(binary, pg_url(db), PORTS["ours"], "ours", raw)
+                wait_folded(db)
             if "pgl" in systems:
                 procs["pgl"] = start_postgraphile(db, PORTS["pgl"], raw)
             ctx["pids"] = {k: p.pid for k, p in procs.items()}
@@ -1289,7 +1434,7 @@ def main() -> None:
             for p in procs.values():
                 p.stop()
             log("removing the rows the benchmark wrote")
-            psql(db, "DELETE FROM activities WHERE module = 'bench'")
+            delete_bench_rows(db)
             psql(db, "VACUUM ANALYZE activities")
         # The S rows, each on servers of its own, after the other cells, alone on the machine.
         for key in s_rows:
@@ -1303,6 +1448,7 @@ def main() -> None:
         if "ours_sqlite" in systems and ws:
             p = start_ours(binary, f"sqlite://{sqlite_path}?mode=rwc", PORTS["ours_sqlite"], "ours_sqlite", raw)
             ctx["pids"] = {"ours_sqlite": p.pid}
+            wait_folded_sqlite(sqlite_path)
             time.sleep(3)
             data["memory"]["idle"]["ours_sqlite"] = rss_kib(p.pid)
             sq_params = find_sqlite_parameters(sqlite_path, count, params)
@@ -1311,8 +1457,7 @@ def main() -> None:
             run_cells(ctx, sq_ws, ["ours_sqlite"], data["results"])
             p.stop()
             con = sqlite3.connect(sqlite_path, timeout=60)
-            con.execute("DELETE FROM activities WHERE module = 'bench'")
-            con.commit()
+            delete_bench_rows_sqlite(con)
             con.close()
     finally:
         stop_all()
@@ -1337,6 +1482,188 @@ def main() -> None:
         if (not quick and not args.no_update_docs and max(subs) >= 10_000) or args.update_docs:
             update_benchmarks_md(table, None, "SUBSCRIPTION RESULTS", "Latest subscription run")
             log("BENCHMARKS.md updated (subscription block)")
+
+
+# --------------------------------------------------------------------------
+# The large tier (issue 13): the reads at 10,000,000 rows next to raw SQL,
+# and prune while logging.
+
+TIER_READS = ("q1_feed", "q1_page", "q2_filtered", "q3_count", "q3_by_action", "q3_by_day", "q3_by_hour",
+              "q3_action_types", "q3_options", "q3_summary", "q4_deep_cursor", "q4_offset")
+
+# read -> p50 target in ms at c=1 (issue 13)
+TIER_TARGETS = {"q1_page": 10, "q3_count": 5, "q3_by_action": 20, "q3_by_day": 20, "q3_by_hour": 20,
+                "q3_action_types": 5}
+
+
+def measure_prune_stall(ctx: dict, binary: Path, count: int, secs: float) -> dict:
+    """R1: the p99 of concurrent logs while a prune deletes a tenth of the
+    rows, against their p99 idle just before, in the same run."""
+    body = gql("mutation($i: LogInput!) { log(input: $i) { activity { uuid } errors { field } } }",
+               {"i": {"action": "bench.r1", "module": "bench", "mode": "script", "resourceType": "post",
+                      "resourceUuid": "__UUID__", "metadata": METADATA}})["body"]
+    port, raw, conc = PORTS["ours"], ctx["raw"], 4
+    run_wrk(port, body, conc, 2, raw, "r1-warmup")
+    idle = run_wrk(port, body, conc, secs, raw, "r1-idle")
+    oldest = psql(ctx["db"], "SELECT extract(epoch FROM now() - min(inserted_at)) / 86400 FROM activities")
+    # Whole days: the rows older than `days` are about a tenth of a 60-day spread.
+    days = int(float(oldest) - 6)
+    before = int(psql(ctx["db"], "SELECT count(*) FROM activities"))
+    result: dict = {}
+
+    def prune():
+        t0 = time.time()
+        r = http_json(f"http://{HOST}:{port}/graphql",
+                      {"query": f"mutation {{ prune(days: {days}) {{ deleted }} }}"}, timeout=3600)
+        result["deleted"] = r.get("data", {}).get("prune", {}).get("deleted")
+        result["errors"] = r.get("errors")
+        result["secs"] = time.time() - t0
+
+    t = threading.Thread(target=prune)
+    t.start()
+    cells = []
+    while t.is_alive():
+        cells.append(run_wrk(port, body, conc, 5, raw, f"r1-prune-{len(cells)}"))
+    t.join()
+    during = [c for c in cells if "error" not in c]
+    worst = max((c["p99_ms"] for c in during), default=None)
+    log(f"R1 prune of {result.get('deleted')} of {before:,} rows in {result.get('secs', 0):.0f} s: "
+        f"log p99 idle {idle.get('p99_ms')} ms, worst 5 s cell during the prune {worst} ms")
+    return {"idle": idle, "during": cells, "prune": result, "rows_before": before, "days": days, "conc": conc}
+
+
+def main_tier(args) -> None:
+    count, users = args.rows, 1_000
+    secs = args.secs or 10.0
+    warmup = args.warmup if args.warmup is not None else 2.0
+    db = args.db or f"bench_activity_feed_{count}"
+    only = re.compile(args.only, re.IGNORECASE) if args.only else None
+    started = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
+    out = BENCH / "results" / f"{started}-rows{count}"
+    raw = out / "raw"
+    raw.mkdir(parents=True)
+    log(f"results in {out}")
+    binary, commit = build_binary(args)
+    seed_secs = ensure_pg_database(binary, db, count, users, raw, sql_seed=True)
+    if args.seed_only:
+        proc = start_ours(binary, pg_url(db), PORTS["ours"], "ours", raw)
+        fold_secs = wait_folded(db)
+        proc.stop()
+        psql(db, "VACUUM ANALYZE")
+        (out / "seed.json").write_text(json.dumps({"seed_secs": seed_secs, "fold_secs": fold_secs}))
+        stop_all()
+        return
+    params = find_parameters(db, count)
+    ws = [w for w in workloads(params) if w["key"] in TIER_READS and (not only or only.match(w["key"]))]
+    for w in ws:
+        w["conc"] = [1]
+        w.pop("pgl", None)
+    data = {"started": started, "mode": f"tier {count:,}", "count": count, "users": users, "secs": secs,
+            "warmup": warmup, "commit": commit, "db": db, "params": params, "machine": machine_info(),
+            "note": args.note, "results": [], "tier": {"seed_secs": seed_secs}, "invalid": {},
+            "workloads": [{k: w[k] for k in ("key", "name", "kind", "conc")} | {"rows": 1} for w in ws]}
+    ctx = {"db": db, "secs": secs, "warmup": warmup, "raw": raw, "pids": {}, "invalid": {}, "binary": binary}
+
+    def save():
+        data["invalid"] = ctx["invalid"]
+        (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
+
+    seeded = sorted((BENCH / "results").glob(f"*-rows{count}/seed.json"))
+    if seed_secs is None and seeded:
+        # The database was seeded and folded by an earlier `--seed-only` run.
+        data["tier"] |= json.loads(seeded[-1].read_text())
+    try:
+        proc = start_ours(binary, pg_url(db), PORTS["ours"], "ours", raw)
+        ctx["pids"] = {"ours": proc.pid}
+        fold_secs = wait_folded(db)
+        if seed_secs is not None or "fold_secs" not in data["tier"]:
+            data["tier"]["fold_secs"] = fold_secs
+        psql(db, "VACUUM ANALYZE")
+        validate_all(ctx, ws, ["ours", "sql"])
+        run_cells(ctx, ws, ["ours", "sql"], data["results"])
+        save()
+        if not args.no_prune and not only:
+            data["tier"]["r1"] = measure_prune_stall(ctx, binary, count, secs)
+            save()
+        proc.stop()
+        delete_bench_rows(db)
+    finally:
+        stop_all()
+        data["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        save()
+    table = report_tier(data, args.baseline)
+    (out / "table_tier.md").write_text(table)
+    print(table)
+    if not args.no_update_docs and not only:
+        update_benchmarks_md(table, None, "ROLLUP RESULTS", "Large tier: counts that do not scan")
+        log("BENCHMARKS.md updated (rollup block)")
+
+
+def report_tier(data: dict, baseline_dir: str | None) -> str:
+    ix = index(data["results"])
+    names = {w["key"]: w["name"] for w in data["workloads"]}
+    m = data["machine"]
+    t = data.get("tier", {})
+    lines = [f"Run {data['started']} ({data['count']:,} activities, {data['users']:,} users, "
+             f"{data['secs']:g} s per cell after {data['warmup']:g} s warm-up, c=1), activity-feed {data['commit']}.",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; PostgreSQL {m['postgres']}. "
+             f"Load average at start {' '.join(m['loadavg_start'])}, at end {' '.join(data.get('loadavg_end', ['?']))}."]
+    if t.get("seed_secs"):
+        lines.append(f"Seeded with set-based SQL (bench/seed/) in {t['seed_secs']:.0f} s.")
+    if t.get("fold_secs") is not None:
+        lines.append(f"The server's folder took the existing rows into the rollups in {t['fold_secs']:.0f} s "
+                     "after it started (reads were exact throughout, scanning the rows not yet folded).")
+    if data.get("note"):
+        lines.append(f"Note: {data['note']}")
+    lines += ["", "p50 and p99 in milliseconds at c=1; 'SQL' is raw SQL doing the same work by scanning "
+              "(pgbench -M prepared); 'SQL/ours' is raw SQL's p50 over ours: how many times faster the server is.",
+              "", "| Read | ours p50 | p99 | req/s | SQL p50 | SQL/ours | target (p50) | met |",
+              "|---|--:|--:|--:|--:|--:|--:|:-:|"]
+    for w in data["workloads"]:
+        o, q = ix.get((w["key"], "ours", 1)), ix.get((w["key"], "sql", 1))
+        if not o:
+            continue
+        r = q["p50_ms"] / o["p50_ms"] if q else None
+        ratio = "–" if r is None else f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
+        target = TIER_TARGETS.get(w["key"])
+        met = ("yes" if o["p50_ms"] < target else "**no**") if target else "–"
+        lines.append(f"| {names[w['key']]} | {fmt_ms(o['p50_ms'])} | {fmt_ms(o['p99_ms'])} | {fmt(o['rps'])} | "
+                     f"{fmt_ms(q['p50_ms']) if q else '–'} | {ratio} | {f'< {target} ms' if target else '–'} | {met} |")
+    failed = [r for r in data["results"] if "error" in r]
+    if failed:
+        lines += ["", "Cells that failed:"]
+        lines += [f"- {names[r['query']]}, {SYSTEM_NAMES[r['system']]}: {r['error']}" for r in failed]
+    if baseline_dir:
+        base = json.loads((Path(baseline_dir) / "results.json").read_text())
+        bix = index(base["results"])
+        lines += ["", f"Keyset pages against the {base['count']:,}-row run {base['started']} "
+                  f"(target: within 1.2×, p50 at c=1):", "",
+                  f"| Read | {data['count']:,} rows p50 | {base['count']:,} rows p50 | ratio | met |",
+                  "|---|--:|--:|--:|:-:|"]
+        for k in ("q1_feed", "q2_filtered", "q4_deep_cursor"):
+            o, b = ix.get((k, "ours", 1)), bix.get((k, "ours", 1))
+            if o and b:
+                r = o["p50_ms"] / b["p50_ms"]
+                lines.append(f"| {names[k]} | {fmt_ms(o['p50_ms'])} | {fmt_ms(b['p50_ms'])} | {r:.2f}× | "
+                             f"{'yes' if r <= 1.2 else '**no**'} |")
+    r1 = t.get("r1")
+    if r1:
+        idle = r1["idle"]
+        during = [c for c in r1["during"] if "error" not in c]
+        worst = max((c["p99_ms"] for c in during), default=None)
+        pr = r1["prune"]
+        ok = worst is not None and idle.get("p99_ms") and worst <= 2 * idle["p99_ms"]
+        lines += ["", f"R1: `prune(days: {r1['days']})` deleting {pr.get('deleted') or 0:,} of "
+                  f"{r1['rows_before']:,} rows in {pr.get('secs', 0):.0f} s while `log` runs at c={r1['conc']}:", "",
+                  "| log at c=4 | req/s | p50 | p99 |", "|---|--:|--:|--:|",
+                  f"| idle, just before | {fmt(idle.get('rps'))} | {fmt_ms(idle.get('p50_ms'))} | {fmt_ms(idle.get('p99_ms'))} |"]
+        for i, c in enumerate(during):
+            lines.append(f"| during the prune, {5 * i}–{5 * i + 5} s | {fmt(c['rps'])} | {fmt_ms(c['p50_ms'])} | "
+                         f"{fmt_ms(c['p99_ms'])} |")
+        if worst is not None and idle.get("p99_ms"):
+            lines += ["", f"Target: p99 during the prune within 2× of idle: worst cell "
+                      f"{worst / idle['p99_ms']:.2f}× — {'met' if ok else '**not met**'}."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -174,6 +174,10 @@ pub struct ServeConfig {
     /// How often the retention job runs, e.g. "1d", "6h"; "0s" turns it off.
     #[arg(long, env = "RETENTION_INTERVAL", value_parser = humantime::parse_duration, default_value = "1d")]
     pub retention_interval: Duration,
+    /// How often the rollups that answer counts take in new rows, e.g. "1s";
+    /// "0s" turns folding off (counts stay exact but scan more).
+    #[arg(long, env = "ROLLUP_INTERVAL", value_parser = humantime::parse_duration, default_value = "1s")]
+    pub rollup_interval: Duration,
     /// How many unread live events one subscriber may fall behind before it is
     /// dropped; never less than the batch size limit.
     #[arg(long, env = "SUBSCRIBER_BUFFER", default_value_t = 1024)]
@@ -586,6 +590,7 @@ impl Default for ServeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             retention_days: 90,
             retention_interval: Duration::from_secs(24 * 60 * 60),
+            rollup_interval: Duration::from_secs(1),
             subscriber_buffer: 1024,
             shutdown_timeout: Duration::from_secs(10),
             bus: BusKind::Auto,

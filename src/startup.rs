@@ -22,6 +22,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::retention::{self, RetentionLock};
+use crate::service::rollup;
 use crate::service::seal::HeadSigner;
 use crate::service::{ActivityFeed, Bus, Limits, Live, Redactor};
 
@@ -356,6 +357,15 @@ impl Application {
             RetentionLock::for_database(database),
             config.retention_days,
             config.retention_interval,
+            shutdown.clone(),
+            &sockets,
+        );
+        // The folder's statements are its own: on a connection of its own,
+        // not counted with requests'.
+        let folder_db = db::connect(&publisher_pool, &StatementCounter::default()).await?;
+        rollup::spawn(
+            feed.with_db(folder_db),
+            config.rollup_interval,
             shutdown.clone(),
             &sockets,
         );

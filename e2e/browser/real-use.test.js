@@ -441,6 +441,8 @@ test('14: "Show newer" pages back to the top, which then follows live rows again
   await waitLive(page);
   await waitRows(page, { exact: `${run}.window`, count: 50 });
   const numbers = () => page.$$eval('#rows tr', (rows) => rows.map((r) => Number(r.querySelector('.col-details').textContent.replace(/\D/g, ''))));
+  // The button shows once the first page's end is known, which can come after its rows.
+  await page.locator('#load-older').waitFor({ state: 'visible', timeout: WAIT });
   while (await page.locator('#load-older').isVisible()) {
     const before = await page.locator('#rows tr:last-child').getAttribute('data-uuid');
     await page.click('#load-older');

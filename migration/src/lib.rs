@@ -35,6 +35,9 @@ mod m20261205_000007_search_words;
 /// Adds the hash chain (`seals`, `seal_salts`, `seal_anchor`), the
 /// record of erasures, and an index on `resource_uuid` for erasure.
 mod m20261206_000100_seals;
+/// Adds the rollups that answer counts, totals and distinct lists without
+/// scanning `activities`, and their watermark.
+mod m20261206_000300_rollups;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;
 
@@ -53,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_idempotency_scope::Migration),
             Box::new(m20261205_000007_search_words::Migration),
             Box::new(m20261206_000100_seals::Migration),
+            Box::new(m20261206_000300_rollups::Migration),
         ]
     }
 }

@@ -38,6 +38,8 @@ mod prune;
 mod query;
 /// Replacing sensitive metadata values before they are stored.
 pub mod redact;
+/// Counts kept per hour and dimension, so totals do not scan the table.
+pub mod rollup;
 /// Decoding list rows by column position.
 pub(crate) mod rows;
 /// The hash chain over the log: sealing, signed heads, verification.
@@ -141,6 +143,8 @@ pub struct ActivityFeed {
     /// the database's lock of the chain: on SQLite the sealer hashes
     /// outside the write lock, and this keeps the others out meanwhile.
     chain: Arc<tokio::sync::Mutex<()>>,
+    /// The rollups' watermark as this instance last saw it (see [`rollup`]).
+    rollup_mark: Arc<std::sync::Mutex<Position>>,
 }
 
 impl ActivityFeed {
@@ -159,6 +163,7 @@ impl ActivityFeed {
             sealed: Arc::default(),
             signer: None,
             chain: Arc::default(),
+            rollup_mark: Arc::default(),
         }
     }
 
@@ -176,6 +181,13 @@ impl ActivityFeed {
     /// How many activities this service has pruned since it was created.
     pub fn pruned_total(&self) -> u64 {
         self.pruned.load(Ordering::Relaxed)
+    }
+
+    /// The same service over another pool: for a background job whose
+    /// statements should neither wait for requests' connections nor be
+    /// counted with theirs.
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        Self { db, ..self.clone() }
     }
 
     /// The database connection pool.

@@ -32,7 +32,8 @@ impl ActivityFeed {
     /// pruned, while rows older in position order remain; once nothing older
     /// remains, the seals of the deleted prefix go and the hash of its
     /// newest row becomes the chain's anchor. A row deleted before it was
-    /// sealed never enters the chain.
+    /// sealed never enters the chain. The count rollups lose each batch in
+    /// the batch's own transaction.
     #[tracing::instrument(skip(self, progress))]
     pub async fn prune_reporting(
         &self,
@@ -85,9 +86,10 @@ impl ActivityFeed {
             txn.commit().await?;
             return Ok(0);
         }
-        let res = Entity::delete_many()
-            .filter(Column::Uuid.is_in(old.iter().map(|(u, _, _)| *u)))
-            .exec(&txn)
+        // Subtracted from the rollups in the same transaction, so they stay
+        // exact batch by batch.
+        let deleted = self
+            .delete_rolled_up(&txn, old.iter().map(|(u, _, _)| *u).collect())
             .await?;
         let positions: Vec<String> = old
             .iter()
@@ -108,7 +110,7 @@ impl ActivityFeed {
         .await?;
         compact(&txn).await?;
         txn.commit().await?;
-        Ok(res.rows_affected)
+        Ok(deleted)
     }
 }
 

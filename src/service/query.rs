@@ -9,7 +9,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{rows, ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
+use super::{
+    rollup, rows, ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError,
+};
 
 /// Which numbered page to read, and what to read with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,15 +305,20 @@ impl ActivityFeed {
         Ok((rows, people))
     }
 
-    /// How many activities match `filter`.
+    /// How many activities match `filter`: from the rollups when they can
+    /// answer the filter (see [`super::rollup`]), else by scanning.
     pub async fn count(&self, caller: &Caller, filter: &ActivityFilter) -> Result<u64> {
         caller.require(Operation::Read)?;
         self.check_filter(filter)?;
+        if let Some(buckets) = self.rolled_up_counts(caller, filter, None).await? {
+            return Ok(buckets.iter().map(|b| b.count).sum());
+        }
         Ok(self.matching(caller, filter).count(&self.db).await?)
     }
 
     /// Matching activities counted by group: largest first, or in time order
-    /// for [`GroupBy::Day`] and [`GroupBy::Hour`].
+    /// for [`GroupBy::Day`] and [`GroupBy::Hour`]. From the rollups when they
+    /// can answer the filter and grouping, else by scanning.
     #[tracing::instrument(skip(self))]
     pub async fn counts(
         &self,
@@ -321,6 +328,23 @@ impl ActivityFeed {
     ) -> Result<Vec<Bucket>> {
         caller.require(Operation::Read)?;
         self.check_filter(filter)?;
+        if let Some(mut buckets) = self
+            .rolled_up_counts(caller, filter, Some(group_by))
+            .await?
+        {
+            rollup::sort_buckets(&mut buckets, group_by, self.db.get_database_backend());
+            return Ok(buckets);
+        }
+        self.scanned_counts(caller, filter, group_by).await
+    }
+
+    /// [`Self::counts`] by scanning the matching rows.
+    async fn scanned_counts(
+        &self,
+        caller: &Caller,
+        filter: &ActivityFilter,
+        group_by: GroupBy,
+    ) -> Result<Vec<Bucket>> {
         #[derive(FromQueryResult)]
         struct Text {
             key: Option<String>,
@@ -384,6 +408,9 @@ impl ActivityFeed {
     /// the caller may see, sorted.
     pub async fn distinct(&self, caller: &Caller, column: Column) -> Result<Vec<String>> {
         caller.require(Operation::Read)?;
+        if let Some(values) = self.rolled_up_distinct(caller, column).await? {
+            return Ok(values);
+        }
         Ok(self
             .matching(caller, &ActivityFilter::default())
             .select_only()

@@ -29,6 +29,7 @@ mod positions;
 mod private_pg;
 mod prune;
 mod queries;
+mod rollups;
 mod scale_out;
 mod schema;
 mod security;
