@@ -17,6 +17,7 @@ use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig, SigningCon
 use crate::db::{self, StatementCounter};
 use crate::graphql::trusted::{self, ManifestError, Manifests, TrustedDocuments};
 use crate::graphql::{self, SchemaConfig};
+use crate::http::delivery::DeliveryRuntime;
 use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -392,6 +393,7 @@ impl Application {
                 socket_slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_websockets)),
                 rate_limits,
                 trusted,
+                delivery: DeliveryRuntime::start(),
             },
             config,
             statements,

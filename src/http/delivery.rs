@@ -7,32 +7,57 @@
 //! here the operating system runs request threads first, and the sockets
 //! use what CPU is left. Hubs render on the request runtime, once per event.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
 /// How much lower than the request threads the delivery threads run (a nice
 /// increment: each step is about 25% less CPU when both want it).
-#[cfg(target_os = "linux")]
-const NICENESS: libc::c_int = 5;
+const NICENESS: i32 = 5;
 
-static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
+/// The lowest priority a nice value gives.
+const MAX_NICE: i32 = 19;
 
-/// The runtime websockets run on; the current one if it cannot be started.
-pub fn handle() -> Handle {
-    RUNTIME
-        .get_or_init(|| match start() {
-            Ok(runtime) => Some(runtime),
-            Err(error) => {
-                tracing::warn!(%error, "cannot start the websocket threads; sharing the request threads");
-                None
-            }
-        })
-        .as_ref()
-        .map_or_else(Handle::current, |runtime| runtime.handle().clone())
+/// The websocket threads of one server; clones share them, and the last
+/// clone dropped stops them.
+#[derive(Clone)]
+pub struct DeliveryRuntime(Arc<Threads>);
+
+/// Owns the runtime, so that it is shut down however the server ends.
+struct Threads(Option<Runtime>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        // The last clone may go inside a runtime (the server's, or this one),
+        // where a blocking shutdown would panic; the sockets are closed by then.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
-fn start() -> std::io::Result<Runtime> {
+impl DeliveryRuntime {
+    /// Starts the threads; when they cannot be started, sockets share the
+    /// runtime they were upgraded on.
+    pub fn start() -> Self {
+        let runtime = build()
+            .inspect_err(|error| {
+                tracing::warn!(%error, "cannot start the websocket threads; sharing the request threads");
+            })
+            .ok();
+        Self(Arc::new(Threads(runtime)))
+    }
+
+    /// Where websockets run: these threads, or the current runtime without them.
+    pub fn handle(&self) -> Handle {
+        self.0
+             .0
+            .as_ref()
+            .map_or_else(Handle::current, |runtime| runtime.handle().clone())
+    }
+}
+
+fn build() -> std::io::Result<Runtime> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     Builder::new_multi_thread()
         .worker_threads(threads)
@@ -42,11 +67,39 @@ fn start() -> std::io::Result<Runtime> {
         .build()
 }
 
-/// Lowers the calling thread's priority (on Linux the nice value is per thread).
+/// Lowers the calling thread's priority by [`NICENESS`] below the thread
+/// that started it (on Linux the nice value is per thread, so the request
+/// threads keep theirs).
 fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its arguments; `who` 0 is this thread.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+    let this_thread = Some(rustix::thread::gettid());
+    let lowered = rustix::process::getpriority_process(this_thread).and_then(|inherited| {
+        rustix::process::setpriority_process(this_thread, (inherited + NICENESS).min(MAX_NICE))
+    });
+    if let Err(error) = lowered {
+        tracing::debug!(%error, "cannot lower the websocket threads' priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_threads_run_at_a_lower_priority_and_stop_with_the_last_clone() {
+        let delivery = DeliveryRuntime::start();
+        let here = rustix::process::getpriority_process(None).unwrap();
+        let there = delivery.handle().block_on(async {
+            tokio::task::spawn(async {
+                rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(there, (here + NICENESS).min(MAX_NICE));
+        let clone = delivery.clone();
+        drop(delivery);
+        // Still running for the clone that is left.
+        assert_eq!(clone.handle().block_on(async { 1 + 1 }), 2);
+        drop(clone);
     }
 }

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
-use super::{client, delivery, websocket, AppState};
+use super::{client, websocket, AppState};
 use crate::config::Origin;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
@@ -217,6 +217,7 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many open websockets").into_response();
     };
     let sockets = state.sockets.clone();
+    let threads = state.delivery.handle();
     upgrade
         .protocols([protocol.sec_websocket_protocol()])
         // Subscribers send a few small messages; tungstenite's 128 KiB default
@@ -238,7 +239,7 @@ async fn upgrade(state: AppState, req: Request) -> Response {
             sockets.track_future(async move {
                 let served = websocket::serve(socket, state, protocol, authorization, context);
                 // A socket that panicked is closed; the server goes on.
-                let _ = delivery::handle().spawn(served).await;
+                let _ = threads.spawn(served).await;
                 drop(slot);
             })
         })

@@ -25,7 +25,7 @@ mod client;
 /// `/`: the live dashboard page and its embedded assets.
 mod dashboard;
 /// The threads websockets run on.
-mod delivery;
+pub mod delivery;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
 /// Subscribers with identical subscriptions share one stream.
@@ -69,6 +69,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open websockets, so shutdown can wait for them.
     pub sockets: TaskTracker,
+    /// The lower-priority threads websockets run on.
+    pub delivery: delivery::DeliveryRuntime,
 }
 
 /// The server's routes. A host application can nest this router in its own.
