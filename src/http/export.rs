@@ -2,13 +2,14 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entity::activity;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::bearer::Authorization;
 use super::AppState;
 use crate::graphql::scalars::format_utc;
 use crate::graphql::types::ActivityFilterInput;
@@ -135,13 +136,10 @@ fn csv_row(row: &activity::Model) -> Vec<u8> {
 /// Streams the activities the caller may see that match the filter.
 pub async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    authorization: Authorization,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let identity = match state.auth.authenticate(authorization).await {
+    let identity = match state.auth.authenticate(authorization.as_deref()).await {
         Ok(identity) => identity,
         Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
     };

@@ -4,6 +4,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgr
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::bearer::Authorization;
 use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
 use crate::config::Origin;
@@ -19,9 +20,13 @@ const SOCKET_READ_BUFFER: usize = 4096;
 const SOCKET_WRITE_BUFFER: usize = 4096;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
-pub async fn get(State(state): State<AppState>, req: Request) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    authorization: Authorization,
+    req: Request,
+) -> Response {
     if is_websocket(req.headers()) {
-        return upgrade(state, req).await;
+        return upgrade(state, authorization, req).await;
     }
     if state.limits.graphiql && wants_html(req.headers()) {
         let page = GraphiQLSource::build()
@@ -30,25 +35,21 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
             .finish();
         return Html(page).into_response();
     }
-    execute(state, req).await
+    execute(state, authorization, req).await
 }
 
 /// POST: a query in the body.
-pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    execute(state, req).await
-}
-
-/// The request's `Authorization` header, if it is text.
-fn authorization(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+pub async fn post(
+    State(state): State<AppState>,
+    authorization: Authorization,
+    req: Request,
+) -> Response {
+    execute(state, authorization, req).await
 }
 
 /// Executes a GraphQL-over-HTTP request (GET or POST) as the caller its
 /// `Authorization` header names.
-async fn execute(state: AppState, req: Request) -> Response {
+async fn execute(state: AppState, authorization: Authorization, req: Request) -> Response {
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -56,10 +57,7 @@ async fn execute(state: AppState, req: Request) -> Response {
     let Some(media) = protocol::negotiate(accept) else {
         return protocol::not_acceptable().into_response(MediaType::Json);
     };
-    let identity = state
-        .auth
-        .authenticate(authorization(req.headers()).as_deref())
-        .await;
+    let identity = state.auth.authenticate(authorization.as_deref()).await;
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let bucket = state
         .rate_limits
@@ -191,7 +189,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
 }
 
 /// Upgrades to a GraphQL websocket (graphql-transport-ws or the legacy graphql-ws).
-async fn upgrade(state: AppState, req: Request) -> Response {
+async fn upgrade(state: AppState, authorization: Authorization, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
     let requested = parts
         .headers
@@ -199,7 +197,6 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let protocol = websocket::negotiate(requested.as_deref());
-    let authorization = authorization(&parts.headers);
     let context = client::request_context(&state.context, &parts.headers, &parts.extensions);
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(u) => u,
@@ -237,7 +234,7 @@ async fn upgrade(state: AppState, req: Request) -> Response {
         .max_frame_size(state.limits.max_body_bytes)
         .on_upgrade(move |socket| {
             sockets.track_future(async move {
-                let served = websocket::serve(socket, state, protocol, authorization, context);
+                let served = websocket::serve(socket, state, protocol, authorization.0, context);
                 // A socket that panicked is closed; the server goes on.
                 let _ = threads.spawn(served).await;
                 drop(slot);

@@ -1,9 +1,10 @@
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::bearer::Authorization;
 use super::AppState;
 use crate::service::{Health, Role};
 
@@ -45,12 +46,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 /// Prometheus metrics. With authentication on, only an admin token may read them.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn metrics(State(state): State<AppState>, authorization: Authorization) -> Response {
     if !state.auth.is_open() {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        match state.auth.authenticate(authorization).await {
+        match state.auth.authenticate(authorization.as_deref()).await {
             Ok(identity) if identity.caller.role == Role::Admin => {}
             Ok(_) => return StatusCode::FORBIDDEN.into_response(),
             Err(_) => return StatusCode::UNAUTHORIZED.into_response(),

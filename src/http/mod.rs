@@ -20,6 +20,8 @@ use crate::graphql::AppSchema;
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
 
+/// The caller's `Authorization` header, read once for every handler.
+pub mod bearer;
 /// Where a request comes from: client address and user agent.
 mod client;
 /// `/`: the live dashboard page and its embedded assets.

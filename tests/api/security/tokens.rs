@@ -376,3 +376,47 @@ async fn an_empty_or_short_jwt_secret_stops_startup() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_authorization_header_that_is_not_text_is_a_bad_request_on_every_route() {
+    // Arrange: a header no token can be read from (a byte outside ASCII).
+    let app = secured_app().await;
+    let unreadable = reqwest::header::HeaderValue::from_bytes(b"Bearer \xff").unwrap();
+
+    for (method, path) in [
+        (reqwest::Method::POST, "/graphql"),
+        (
+            reqwest::Method::GET,
+            "/graphql?query=%7B%20activityCount%20%7D",
+        ),
+        (reqwest::Method::GET, "/export"),
+        (reqwest::Method::GET, "/metrics"),
+    ] {
+        // Act
+        let res = app
+            .client
+            .http
+            .request(method, app.url(path))
+            .header("Authorization", unreadable.clone())
+            .json(&json!({ "query": READ }))
+            .send()
+            .await
+            .unwrap();
+
+        // Assert: refused as such, not run as a caller without a token.
+        assert_eq!(res.status(), 400, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{path}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization"),
+            "{path}: {body}"
+        );
+    }
+    app.stop().await;
+}
