@@ -1,4 +1,8 @@
 //! Builds the server from configuration and runs it until it is told to stop.
+//!
+//! It is one unit because start-up is one ordered sequence (database, live
+//! delivery, background jobs, schema, listener) whose parts share the same
+//! shutdown token and task tracker.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -15,10 +19,10 @@ use crate::bus::postgres::ListenerConfig;
 use crate::bus::{LocalBus, PgBus};
 use crate::config::{AuthConfig, BusKind, DatabaseConfig, ServeConfig, SigningConfig};
 use crate::db::{self, StatementCounter};
+use crate::graphql::live::Fanout;
 use crate::graphql::trusted::{self, ManifestError, Manifests, TrustedDocuments};
 use crate::graphql::{self, SchemaConfig};
 use crate::http::delivery::DeliveryRuntime;
-use crate::http::fanout::Fanout;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;

@@ -27,6 +27,8 @@ pub mod hooks;
 pub mod introspection;
 /// What one document may ask for: size, tokens, root fields, aliases, field costs.
 pub mod limits;
+/// Subscriptions shared by every subscriber with the same document and caller.
+pub mod live;
 /// Batching loaders for related rows.
 pub mod loaders;
 /// Counts and times every operation.
@@ -51,6 +53,14 @@ pub mod types;
 pub use mutation::MutationRoot;
 pub use query::{QueryRoot, RetentionDays};
 pub use subscription::{LiveSource, SubscriptionRoot};
+
+/// Whether a response is a request error: nothing executed (no `data`),
+/// and no error points at a field, as for parse and validation failures.
+pub fn is_request_error(res: &async_graphql::Response) -> bool {
+    res.data == async_graphql::Value::Null
+        && !res.errors.is_empty()
+        && res.errors.iter().all(|e| e.path.is_empty())
+}
 
 /// The operation a request runs: the one `operation_name` names, or else the
 /// document's first, with its name if it has one. GraphQL-over-HTTP's GET

@@ -1,23 +1,16 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::bearer::Authorization;
 use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
-use crate::config::Origin;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
 use crate::graphql::error::RATE_LIMITED;
 use crate::ratelimit::Bucket;
-
-/// Bytes each websocket reads at a time.
-const SOCKET_READ_BUFFER: usize = 4096;
-
-/// Bytes a websocket gathers before writing them out.
-const SOCKET_WRITE_BUFFER: usize = 4096;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
 pub async fn get(
@@ -26,7 +19,7 @@ pub async fn get(
     req: Request,
 ) -> Response {
     if is_websocket(req.headers()) {
-        return upgrade(state, authorization, req).await;
+        return websocket::upgrade(state, authorization, req).await;
     }
     if state.limits.graphiql && wants_html(req.headers()) {
         let page = GraphiQLSource::build()
@@ -166,78 +159,4 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"))
-}
-
-/// Whether a websocket upgrade may be served to the page that asks for it.
-///
-/// Browsers let any page open a websocket to any address and send the
-/// page's `Origin`; no CORS check stops it, and a socket needs no token in
-/// open development mode. So a browser's upgrade is served only from this
-/// server's own origin (the `Origin`'s host and port are the `Host` it
-/// called) or one listed in `CORS_ORIGINS`. Clients that are not browsers
-/// send no `Origin` and are not affected; `Origin: null` (sandboxed pages,
-/// files) is refused.
-fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(origin) = origin.to_str().ok().and_then(|o| o.parse::<Origin>().ok()) else {
-        return false;
-    };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    host.is_some_and(|h| h.eq_ignore_ascii_case(origin.authority())) || allowed.contains(&origin)
-}
-
-/// Upgrades to a GraphQL websocket (graphql-transport-ws or the legacy graphql-ws).
-async fn upgrade(state: AppState, authorization: Authorization, req: Request) -> Response {
-    let (mut parts, _) = req.into_parts();
-    let requested = parts
-        .headers
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let protocol = websocket::negotiate(requested.as_deref());
-    let context = client::request_context(&state.context, &parts.headers, &parts.extensions);
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(u) => u,
-        Err(rejection) => return rejection.into_response(),
-    };
-    if !origin_allowed(&parts.headers, &state.limits.cors_origins) {
-        return (
-            StatusCode::FORBIDDEN,
-            "cross-origin websocket refused: its Origin is neither this server nor in CORS_ORIGINS",
-        )
-            .into_response();
-    }
-    // Refused before the upgrade, so a client at the cap sees a plain 503.
-    let Ok(slot) = state.socket_slots.clone().try_acquire_owned() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many open websockets").into_response();
-    };
-    let sockets = state.sockets.clone();
-    let threads = state.delivery.handle();
-    upgrade
-        .protocols([protocol.sec_websocket_protocol()])
-        // Subscribers send a few small messages; tungstenite's 128 KiB default
-        // read buffer is zeroed before every read and held per socket, which
-        // the benchmark's profile showed dominating memory and CPU at 1,000
-        // subscribers (BENCHMARKS.md). Larger messages still arrive whole.
-        .read_buffer_size(SOCKET_READ_BUFFER)
-        // The write buffer keeps the capacity of its largest batch for as
-        // long as the socket is open: a burst to 10,000 sockets would keep
-        // tens of KiB on each (tungstenite's threshold is 128 KiB). Batches
-        // above this go out in several writes.
-        .write_buffer_size(SOCKET_WRITE_BUFFER)
-        // A message is held whole before it is read, so the body limit holds
-        // here too: without it tungstenite's 64 MiB applied, and one
-        // unauthenticated 15 MB `connection_init` took 800 MB.
-        .max_message_size(state.limits.max_body_bytes)
-        .max_frame_size(state.limits.max_body_bytes)
-        .on_upgrade(move |socket| {
-            sockets.track_future(async move {
-                let served = websocket::serve(socket, state, protocol, authorization.0, context);
-                // A socket that panicked is closed; the server goes on.
-                let _ = threads.spawn(served).await;
-                drop(slot);
-            })
-        })
 }

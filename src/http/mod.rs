@@ -30,15 +30,13 @@ mod dashboard;
 pub mod delivery;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
-/// Subscribers with identical subscriptions share one stream.
-pub mod fanout;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
 /// `/healthz`, `/readyz` and `/metrics`.
 mod health;
 /// GraphQL over HTTP: negotiation, request checks, response framing.
 pub mod protocol;
-/// GraphQL over websockets, with the protocol's rules enforced.
+/// GraphQL over websockets: the protocols' rules, sessions, operations.
 pub mod websocket;
 
 /// What the handlers share.
@@ -47,7 +45,7 @@ pub struct AppState {
     /// The GraphQL schema.
     pub schema: AppSchema,
     /// The shared subscription streams.
-    pub fanout: fanout::Fanout,
+    pub fanout: crate::graphql::live::Fanout,
     /// The service, for health checks.
     pub feed: ActivityFeed,
     /// Verifies bearer tokens.

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{json, Map, Value};
 
+use crate::graphql::is_request_error;
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::trusted::DOCUMENT_ID;
 
@@ -245,13 +246,6 @@ fn reads_only(request: &Request, documents: &DocumentLimits) -> bool {
     let kind = crate::graphql::selected_operation(&doc, request.operation_name.as_deref())
         .map(|(_, op)| op.node.ty);
     kind.is_none_or(|ty| ty == OperationType::Query)
-}
-
-/// Whether a response is a request error: nothing executed, so no `data`.
-fn is_request_error(res: &Response) -> bool {
-    res.data == async_graphql::Value::Null
-        && !res.errors.is_empty()
-        && res.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Frames one response: with graphql-response+json a request error is a 400

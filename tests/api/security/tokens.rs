@@ -1,6 +1,9 @@
 //! Bearer tokens the server must refuse: forged, expired, of an algorithm
 //! it was not configured for, unsigned, of an unknown role, a user without a
 //! uuid, garbage, other schemes. And RS256 with a test-only key pair.
+//!
+//! One file because every case shares the same few token builders and the
+//! same secured server.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
