@@ -215,12 +215,31 @@ impl Socket<'_> {
 
     /// The session's timer went off.
     fn timer(&mut self, timer: Timer) {
-        if timer == Timer::TokenExpired {
-            // The shared operations end with their own error first, as the
-            // resolver of an unshared one reports its expiry.
-            for (id, outcome) in self.operations.expire_shared() {
-                self.handle(Event::Operation(&id, outcome));
+        match timer {
+            Timer::TokenExpiring => {
+                // The shared operations end with their error, as the resolver
+                // of an unshared one reports its expiry at the same instant.
+                for (id, outcome) in self.operations.expire_shared() {
+                    self.handle(Event::Operation(&id, outcome));
+                }
+                self.session.expire();
+                self.timer_changed = true;
+                if self.operations.is_empty() {
+                    // Nothing else has an error to report: close now.
+                    return self.handle(Event::Timer(Timer::TokenExpired));
+                }
             }
+            Timer::TokenExpired => {
+                // The unshared operations' expiry went off before this
+                // timer: their errors are ready, and go out before the Close.
+                while !self.outbox.full() {
+                    match self.operations.next().now_or_never() {
+                        Some(Some((id, outcome))) => self.handle(Event::Operation(&id, outcome)),
+                        _ => break,
+                    }
+                }
+            }
+            Timer::InitTimeout => {}
         }
         self.handle(Event::Timer(timer));
     }

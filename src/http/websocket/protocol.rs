@@ -184,7 +184,10 @@ pub enum Outcome {
 pub enum Timer {
     /// The time allowed for `connection_init` is up.
     InitTimeout,
-    /// The session's token expired.
+    /// The session's token expired: its shared operations end now, with
+    /// their error, while its own ones end on their resolver's timer.
+    TokenExpiring,
+    /// The session's token expired a moment ago: the socket closes.
     TokenExpired,
 }
 
@@ -325,7 +328,7 @@ impl Machine {
             Event::Timer(Timer::InitTimeout) if self.phase != Phase::Acknowledged => {
                 self.close(4408, "Connection initialisation timeout", actions);
             }
-            Event::Timer(Timer::InitTimeout) => {}
+            Event::Timer(Timer::InitTimeout | Timer::TokenExpiring) => {}
             Event::Timer(Timer::TokenExpired) => {
                 self.close(4403, "Forbidden: the token has expired", actions);
             }
@@ -838,6 +841,7 @@ mod tests {
 
         let mut s = Socket::acked(Protocol::TransportWs, 8);
         assert!(s.event(Event::Timer(Timer::InitTimeout)).is_empty());
+        assert!(s.event(Event::Timer(Timer::TokenExpiring)).is_empty());
         s.event(Event::Timer(Timer::TokenExpired));
         assert_eq!(s.closed(), Some((4403, "Forbidden: the token has expired")));
 

@@ -26,7 +26,14 @@ pub struct Session {
     init_deadline: Instant,
     /// Who the session serves, once acknowledged.
     identity: Option<Identity>,
+    /// Its token expired; the socket closes after [`EXPIRY_GRACE`].
+    expiring: bool,
 }
+
+/// How long after its token expires a socket closes. Operations that are
+/// not shared end on their resolver's own timer, set for the same instant;
+/// this much later their errors have been read, and go out before the Close.
+pub const EXPIRY_GRACE: Duration = Duration::from_millis(100);
 
 impl Session {
     /// A session opened now, with `init_timeout` to authenticate.
@@ -42,6 +49,7 @@ impl Session {
             context,
             init_deadline: Instant::now() + init_timeout,
             identity: None,
+            expiring: false,
         }
     }
 
@@ -61,6 +69,12 @@ impl Session {
     /// The session serves `identity` from now on.
     pub fn accept(&mut self, identity: Identity) {
         self.identity = Some(identity);
+        self.expiring = false;
+    }
+
+    /// Its token expired: the next timer is the close.
+    pub fn expire(&mut self) {
+        self.expiring = true;
     }
 
     /// Who the session serves, once acknowledged.
@@ -74,18 +88,18 @@ impl Session {
     }
 
     /// The session's next timer and when it goes off: the init timeout until
-    /// an identity is accepted, then its token's expiry (none for a token
-    /// that does not expire).
+    /// an identity is accepted, then its token's expiry, then the close that
+    /// follows it (none for a token that does not expire).
     pub fn deadline(&self) -> Option<(Instant, Timer)> {
-        match &self.identity {
-            None => Some((self.init_deadline, Timer::InitTimeout)),
-            Some(identity) => identity.expires_at.map(|at| {
-                (
-                    instant_of(at, Utc::now(), Instant::now()),
-                    Timer::TokenExpired,
-                )
-            }),
-        }
+        let Some(identity) = &self.identity else {
+            return Some((self.init_deadline, Timer::InitTimeout));
+        };
+        let expiry = instant_of(identity.expires_at?, Utc::now(), Instant::now());
+        Some(if self.expiring {
+            (expiry + EXPIRY_GRACE, Timer::TokenExpired)
+        } else {
+            (expiry, Timer::TokenExpiring)
+        })
     }
 }
 
@@ -164,7 +178,11 @@ mod tests {
             ..identity
         });
         let (at, timer) = session.deadline().unwrap();
-        assert_eq!(timer, Timer::TokenExpired);
+        assert_eq!(timer, Timer::TokenExpiring);
         assert!(at > Instant::now() + Duration::from_secs(58));
+        session.expire();
+        let (closing, timer) = session.deadline().unwrap();
+        assert_eq!(timer, Timer::TokenExpired);
+        assert!(closing >= at + EXPIRY_GRACE);
     }
 }
