@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult};
 
-use super::error::QUERY_TOO_LARGE;
+use crate::service::ErrorCode;
 
 /// The complexity of a field that reads every matching row: a count, a
 /// grouped count, a grouping, a distinct list, or an offset page (which
@@ -64,7 +64,7 @@ fn too_large(message: String) -> ServerError {
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", QUERY_TOO_LARGE);
+        .set("code", ErrorCode::QueryTooLarge.as_str());
     error
 }
 

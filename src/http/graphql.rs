@@ -9,8 +9,8 @@ use super::{client, delivery, websocket, AppState};
 use crate::config::Origin;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
-use crate::graphql::error::RATE_LIMITED;
 use crate::ratelimit::Bucket;
+use crate::service::ErrorCode;
 
 /// Bytes each websocket reads at a time.
 const SOCKET_READ_BUFFER: usize = 4096;
@@ -141,7 +141,7 @@ fn rate_limited(response: &BatchResponse) -> Option<Limited> {
         .map(|r| {
             r.errors.iter().find_map(|e| {
                 let extensions = e.extensions.as_ref()?;
-                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == RATE_LIMITED);
+                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == ErrorCode::RateLimited.as_str());
                 match extensions.get("retryAfter") {
                     Some(async_graphql::Value::Number(n)) if is_limited => n.as_u64(),
                     _ => None,

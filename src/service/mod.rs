@@ -85,7 +85,7 @@ mod testing {
 
 pub use access::{Caller, Operation, Role};
 pub use cursor::Cursor;
-pub use error::{FieldError, Result, ServiceError};
+pub use error::{ErrorCode, FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
 pub use forget::Forgotten;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
