@@ -16,10 +16,12 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::log::{now, write_rows, NUL_REFUSED};
+use super::clock::now;
+use super::log::write_rows;
 use super::seal::form::{self, Field, FieldMap, PERSONAL_FIELDS};
 use super::seal::sealer::{lock_chain, statement};
 use super::seal::ERASED;
+use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
 
 /// The action of the entry each erasure logs.
