@@ -113,9 +113,10 @@ pub fn coded(code: ErrorCode, message: impl Into<String>) -> Error {
 }
 
 /// One error for every field at fault: the message names them all,
-/// `extensions.field` the first (as when there is one), and
+/// `extensions.field` the first, and, when there are several,
 /// `extensions.fieldErrors` lists each with its message and code, so a
-/// client can mark every bad field from one answer.
+/// client can mark every bad field from one answer. An error about one
+/// field is as it always was.
 pub fn field_errors(errors: &[FieldError]) -> Error {
     let Some(first) = errors.first() else {
         return coded(ErrorCode::BadUserInput, "invalid input");
@@ -142,7 +143,9 @@ pub fn field_errors(errors: &[FieldError]) -> Error {
     Error::new(message).extend_with(move |_, ext| {
         ext.set("code", code);
         ext.set("field", field.clone());
-        ext.set("fieldErrors", async_graphql::Value::List(all.clone()));
+        if all.len() > 1 {
+            ext.set("fieldErrors", async_graphql::Value::List(all.clone()));
+        }
     })
 }
 
@@ -250,6 +253,10 @@ mod tests {
             panic!("no fieldErrors in {ext:?}");
         };
         assert_eq!(all.len(), 2);
+        let one = service_error(ServiceError::invalid("action", "must not be empty"))
+            .into_server_error(async_graphql::Pos::default());
+        assert_eq!(one.message, "action: must not be empty");
+        assert!(one.extensions.unwrap().get("fieldErrors").is_none());
     }
 
     #[test]
