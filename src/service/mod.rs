@@ -120,14 +120,20 @@ pub struct Limits {
     pub max_search_words: usize,
 }
 
+impl Limits {
+    /// The limits when the deployment names none: also the defaults of
+    /// their settings (`MAX_PAGE_SIZE`, …), which read them from here.
+    pub const DEFAULT: Limits = Limits {
+        max_page_size: 500,
+        max_batch_size: 1000,
+        max_metadata_bytes: 64 * 1024,
+        max_search_words: 32,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_page_size: 500,
-            max_batch_size: 1000,
-            max_metadata_bytes: 64 * 1024,
-            max_search_words: 32,
-        }
+        Self::DEFAULT
     }
 }
 
