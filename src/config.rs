@@ -1,4 +1,6 @@
 //! Configuration: one struct per concern, read from flags and environment variables.
+//! One unit because clap flattens these structs into one command line, and
+//! each struct's `Default` is that command line's defaults.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,4 +1,6 @@
 //! Builds the server from configuration and runs it until it is told to stop.
+//! One unit because the order of the steps (settings checked, database
+//! opened, jobs started, socket bound) and their shutdown are one sequence.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;

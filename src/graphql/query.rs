@@ -1,4 +1,5 @@
-//! The read side of the API.
+//! The read side of the API: the `Query` root, one unit because
+//! async-graphql takes a root's fields from one `#[Object]` impl.
 
 use async_graphql::{Context, Object, Result, ID};
 use entity::activity::Column;

@@ -3,6 +3,8 @@
 //! they did is cleared, and their known emails and names in metadata become
 //! "[ERASED]". The chain still verifies: each rewritten field's salt is
 //! deleted and its commitment kept, so it verifies as erased.
+//! One unit because the erasure's steps (begin, rewrite in batches, finish)
+//! share its state and must run in this order.
 
 use std::collections::BTreeSet;
 

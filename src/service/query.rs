@@ -1,3 +1,8 @@
+//! Reading activities: pages, keyset slices, single reads, counts and
+//! distinct values. One unit because every read goes through the same
+//! visibility condition and filter, and sharing them here keeps lists,
+//! counts and single reads from drifting apart.
+
 use std::collections::HashSet;
 
 use entity::activity::{self, Column, Entity};

@@ -17,6 +17,9 @@
 //! distinct lists over all time), `activity_rollup_hour_totals` (per hour, no
 //! dimensions: unfiltered counts by day or hour) and `activity_rollup_hours`
 //! (per hour and dimensions: everything else the rollups answer).
+//!
+//! One unit because folding, prune's subtraction and the reads must agree on
+//! the watermark and the three grains; split, each would need the others' SQL.
 
 use std::time::Duration;
 
