@@ -1,9 +1,26 @@
 //! Configuration: one struct per concern, read from flags and environment variables.
+//! One unit because clap flattens these structs into one command line, and
+//! each struct's `Default` is that command line's defaults.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::service::Limits;
+
+/// The settings of `T` as its flags' attributes default them, with the
+/// environment ignored: those attributes are the one source of every
+/// default, and a `Default` value must not change with the environment.
+fn defaults<T: Args + FromArgMatches>() -> T {
+    let command =
+        T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None::<&str>));
+    // Every setting is optional or has a default; the test below parses each.
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every setting has a default");
+    T::from_arg_matches(&matches).expect("the defaults parse")
+}
 
 /// The embedded default: an SQLite file in the working directory, created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://activity-feed.db?mode=rwc";
@@ -153,12 +170,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: DEFAULT_DATABASE_URL.into(),
-            schema: None,
-            pool_size: 16,
-            statement_timeout: Duration::from_secs(30),
-        }
+        defaults()
     }
 }
 
@@ -242,11 +254,7 @@ pub struct TrustedDocumentsConfig {
 
 impl Default for TrustedDocumentsConfig {
     fn default() -> Self {
-        Self {
-            trusted_documents: None,
-            trusted_documents_admin_any: false,
-            trusted_documents_dashboard: true,
-        }
+        defaults()
     }
 }
 
@@ -269,11 +277,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self {
-            rate_limit: true,
-            rate_limit_cost_per_second: 20_000,
-            rate_limit_burst: 100_000,
-        }
+        defaults()
     }
 }
 
@@ -391,24 +395,15 @@ pub struct RedactionConfig {
     /// Metadata keys whose values are stored as "[REDACTED]", at any depth,
     /// comma-separated; their `_from`/`_to` diff keys too. Keys match after
     /// normalizing (NFKC, trimmed, camelCase and kebab-case as snake_case,
-    /// lower-cased). Empty turns redaction off.
-    #[arg(
-        long,
-        env = "REDACT_KEYS",
-        value_delimiter = ',',
-        default_values = crate::service::redact::DEFAULT_SENSITIVE_KEYS
-    )]
-    pub redact_keys: Vec<String>,
+    /// lower-cased). Empty turns redaction off; unset keeps the service's
+    /// own list of sensitive keys (passwords, tokens, keys, cards, …).
+    #[arg(long, env = "REDACT_KEYS", value_delimiter = ',')]
+    pub redact_keys: Option<Vec<String>>,
 }
 
 impl Default for RedactionConfig {
     fn default() -> Self {
-        Self {
-            redact_keys: crate::service::redact::DEFAULT_SENSITIVE_KEYS
-                .iter()
-                .map(|k| k.to_string())
-                .collect(),
-        }
+        defaults()
     }
 }
 
@@ -456,19 +451,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            jwt_secret: None,
-            jwt_public_key_file: None,
-            jwt_jwks_url: None,
-            jwt_jwks_file: None,
-            jwt_jwks_refetch_interval: Duration::from_secs(30),
-            jwt_jwks_max_age: Duration::from_secs(600),
-            jwt_issuer: Vec::new(),
-            jwt_audience: Vec::new(),
-            jwt_role_claim: "role".parse().expect("a claim path"),
-            jwt_subject_claim: "sub".parse().expect("a claim path"),
-            jwt_role_map: Vec::new(),
-        }
+        defaults()
     }
 }
 
@@ -477,13 +460,13 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone, Args)]
 pub struct LimitsConfig {
     /// Most rows in one page (`perPage`, `first`, `last`, `limit`).
-    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = Limits::DEFAULT.max_page_size)]
     pub max_page_size: u64,
     /// Most entries in one `logBatch` or `upsertUsers`.
-    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = Limits::DEFAULT.max_batch_size)]
     pub max_batch_size: usize,
     /// Most bytes of one activity's metadata, as JSON.
-    #[arg(long, env = "MAX_METADATA_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "MAX_METADATA_BYTES", default_value_t = Limits::DEFAULT.max_metadata_bytes)]
     pub max_metadata_bytes: usize,
     /// Most bytes in one request body.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -508,7 +491,7 @@ pub struct LimitsConfig {
     #[arg(long, env = "MAX_ALIASES", default_value_t = 64)]
     pub max_aliases: usize,
     /// Most words in a `metadataText` search.
-    #[arg(long, env = "MAX_SEARCH_WORDS", default_value_t = 32)]
+    #[arg(long, env = "MAX_SEARCH_WORDS", default_value_t = Limits::DEFAULT.max_search_words)]
     pub max_search_words: usize,
     /// Longest one HTTP request may take.
     #[arg(long, env = "REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
@@ -546,65 +529,24 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self {
-            max_page_size: 500,
-            max_batch_size: 1000,
-            max_metadata_bytes: 64 * 1024,
-            max_body_bytes: 4 * 1024 * 1024,
-            max_depth: 12,
-            max_complexity: 20_000,
-            max_query_bytes: 64 * 1024,
-            max_query_tokens: 10_000,
-            max_root_fields: 32,
-            max_aliases: 64,
-            max_search_words: 32,
-            request_timeout: Duration::from_secs(30),
-            introspection: true,
-            graphiql: true,
-            ws_init_timeout: Duration::from_secs(10),
-            max_websockets: 20_000,
-            max_subscriptions_per_socket: 100,
-            max_batched_operations: 0,
-            cors_origins: Vec::new(),
-            persisted_queries: true,
-            persisted_queries_cache_bytes: 4 * 1024 * 1024,
-        }
+        defaults()
     }
 }
 
-impl LimitsConfig {
-    /// The bounds on one GraphQL document.
-    pub fn documents(&self) -> crate::graphql::limits::DocumentLimits {
-        crate::graphql::limits::DocumentLimits {
-            max_bytes: self.max_query_bytes,
-            max_tokens: self.max_query_tokens,
-            max_root_fields: self.max_root_fields,
-            max_aliases: self.max_aliases,
+impl From<&LimitsConfig> for Limits {
+    fn from(config: &LimitsConfig) -> Self {
+        Self {
+            max_page_size: config.max_page_size,
+            max_batch_size: config.max_batch_size,
+            max_metadata_bytes: config.max_metadata_bytes,
+            max_search_words: config.max_search_words,
         }
     }
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            retention_days: 90,
-            retention_interval: Duration::from_secs(24 * 60 * 60),
-            rollup_interval: Duration::from_secs(1),
-            subscriber_buffer: 1024,
-            shutdown_timeout: Duration::from_secs(10),
-            bus: BusKind::Auto,
-            listener_max_reconnect_delay: Duration::from_secs(5),
-            auth: AuthConfig::default(),
-            limits: LimitsConfig::default(),
-            context: ContextConfig::default(),
-            redaction: RedactionConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            trusted_documents: TrustedDocumentsConfig::default(),
-            signing: SigningConfig::default(),
-            sealer: true,
-            checkpoint_interval: Duration::from_secs(60 * 60),
-        }
+        defaults()
     }
 }
 
@@ -637,4 +579,36 @@ pub struct SeedConfig {
     /// Random seed: the same seed gives the same data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flags_defaults_and_the_services_limits() {
+        let serve = ServeConfig::default();
+        assert_eq!(Limits::from(&serve.limits), Limits::DEFAULT);
+        assert_eq!(serve.limits.max_depth, 12);
+        assert_eq!(serve.limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(serve.retention_days, 90);
+        assert_eq!(serve.retention_interval, Duration::from_secs(24 * 60 * 60));
+        assert_eq!(serve.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
+        assert_eq!(serve.auth.jwt_jwks_max_age, Duration::from_secs(600));
+        assert!(serve.rate_limit.rate_limit && serve.trusted_documents.trusted_documents_dashboard);
+        assert_eq!(serve.redaction.redact_keys, None);
+        let database = DatabaseConfig::default();
+        assert_eq!(database.url, DEFAULT_DATABASE_URL);
+        assert_eq!(database.pool_size, 16);
+    }
+
+    #[test]
+    fn an_empty_key_list_is_given_not_left_to_the_default() {
+        let command = RedactionConfig::augment_args(clap::Command::new("t"));
+        let matches = command
+            .try_get_matches_from(["t", "--redact-keys", ""])
+            .unwrap();
+        let config = RedactionConfig::from_arg_matches(&matches).unwrap();
+        assert_eq!(config.redact_keys, Some(vec![String::new()]));
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Counters that belong to other layers (live deliveries, SQL statements,
 //! pruned rows, pool usage) are read from those layers at scrape time, so
-//! the layers themselves stay free of any metrics library.
+//! the layers themselves stay free of any metrics library. Running totals
+//! (`_total`) are exported as counters, levels as gauges.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -52,17 +53,20 @@ pub struct Metrics {
     pub subscriptions_active: IntGauge,
     /// Streams that identical subscriptions share, running now.
     pub shared_streams: IntGauge,
-    published: IntGauge,
-    delivered: IntGauge,
-    lagged: IntGauge,
+    published: IntCounter,
+    delivered: IntCounter,
+    lagged: IntCounter,
     unsent: IntGauge,
-    notify_failures: IntGauge,
-    notify_dropped: IntGauge,
-    statements: IntGauge,
-    pruned: IntGauge,
+    notify_failures: IntCounter,
+    notify_dropped: IntCounter,
+    statements: IntCounter,
+    pruned: IntCounter,
     pool_size: IntGauge,
     pool_idle: IntGauge,
     names: Mutex<HashSet<String>>,
+    /// Held while a scrape brings the counters up to their sources' totals,
+    /// so that two scrapes at once do not both add the same difference.
+    catching_up: Mutex<()>,
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
@@ -71,6 +75,20 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
         .register(Box::new(g.clone()))
         .expect("unique metric");
     g
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+/// Brings `counter` up to `total`, a running total read from its source;
+/// a source never goes back, so a smaller total changes nothing.
+fn catch_up(counter: &IntCounter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }
 
 impl Default for Metrics {
@@ -146,17 +164,17 @@ impl Metrics {
                 "shared_subscription_streams",
                 "Subscription streams running, each shared by identical subscriptions",
             ),
-            published: gauge(
+            published: counter(
                 &registry,
                 "events_published_total",
                 "Activities published to this process's subscribers",
             ),
-            delivered: gauge(
+            delivered: counter(
                 &registry,
                 "events_delivered_total",
                 "Activities received by subscribers, one per subscriber",
             ),
-            lagged: gauge(
+            lagged: counter(
                 &registry,
                 "subscribers_lagged_total",
                 "Subscribers dropped for falling too far behind",
@@ -166,18 +184,18 @@ impl Metrics {
                 "events_unsent",
                 "Committed activities waiting to be sent to other instances",
             ),
-            notify_failures: gauge(
+            notify_failures: counter(
                 &registry,
                 "notify_failures_total",
                 "Failed attempts to send activities to other instances (each is retried)",
             ),
-            notify_dropped: gauge(
+            notify_dropped: counter(
                 &registry,
                 "notify_dropped_total",
                 "Activities never sent to other instances (queue full, or shutdown with the database unreachable)",
             ),
-            statements: gauge(&registry, "db_statements_total", "SQL statements run"),
-            pruned: gauge(
+            statements: counter(&registry, "db_statements_total", "SQL statements run"),
+            pruned: counter(
                 &registry,
                 "activities_pruned_total",
                 "Activities deleted by prune and the retention job",
@@ -199,6 +217,7 @@ impl Metrics {
             subscriptions_started,
             registry,
             names: Mutex::default(),
+            catching_up: Mutex::default(),
         }
     }
 
@@ -241,15 +260,18 @@ impl Metrics {
     /// The Prometheus text exposition of every metric, read fresh.
     pub fn render(&self, feed: &ActivityFeed, statements: &StatementCounter) -> String {
         let live = feed.live_stats();
+        {
+            let _one_scrape = self.catching_up.lock().unwrap_or_else(|e| e.into_inner());
+            catch_up(&self.published, live.published);
+            catch_up(&self.delivered, live.delivered);
+            catch_up(&self.lagged, live.lagged);
+            catch_up(&self.notify_failures, live.notify_failures);
+            catch_up(&self.notify_dropped, live.notify_dropped);
+            catch_up(&self.statements, statements.get());
+            catch_up(&self.pruned, feed.pruned_total());
+        }
         let set = |g: &IntGauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
-        set(&self.published, live.published);
-        set(&self.delivered, live.delivered);
-        set(&self.lagged, live.lagged);
         set(&self.unsent, live.unsent);
-        set(&self.notify_failures, live.notify_failures);
-        set(&self.notify_dropped, live.notify_dropped);
-        set(&self.statements, statements.get());
-        set(&self.pruned, feed.pruned_total());
         let (size, idle) = pool_usage(feed.db());
         set(&self.pool_size, size);
         set(&self.pool_idle, idle);

@@ -284,12 +284,7 @@ impl Application {
         let rate_limits = rate_limits(&config, &auth)?;
         let trusted = trusted_documents(&config)?;
         let statements = StatementCounter::default();
-        let limits = Limits {
-            max_page_size: config.limits.max_page_size,
-            max_batch_size: config.limits.max_batch_size,
-            max_metadata_bytes: config.limits.max_metadata_bytes,
-            max_search_words: config.limits.max_search_words,
-        };
+        let limits = Limits::from(&config.limits);
         let shutdown = CancellationToken::new();
         let sockets = TaskTracker::new();
         let metrics = Arc::new(Metrics::new());
@@ -297,8 +292,10 @@ impl Application {
         db::migrate(&db, database).await?;
         let live = Live::new(subscriber_capacity(&config));
         let bus = open_bus(database, &config, &live, &shutdown, &sockets).await?;
-        let mut feed = ActivityFeed::new(db, bus, live.clone(), limits)
-            .with_redactor(Redactor::new(&config.redaction.redact_keys));
+        let mut feed = ActivityFeed::new(db, bus, live.clone(), limits);
+        if let Some(keys) = &config.redaction.redact_keys {
+            feed = feed.with_redactor(Redactor::new(keys));
+        }
         if let Some(signer) = signer(&config.signing)? {
             feed = feed.with_signer(signer);
         }

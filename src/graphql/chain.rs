@@ -4,12 +4,11 @@
 use async_graphql::{Enum, InputObject, SimpleObject};
 use uuid::Uuid;
 
-use super::error::UserError;
-use super::error::{coded, BAD_USER_INPUT};
+use super::error::{coded, UserError};
 use super::scalars::DateTime;
 use super::types::Activity;
 use crate::service::seal::{self, SignedHead};
-use crate::service::{Forgotten, Position, ResumeCursor};
+use crate::service::{ErrorCode, Forgotten, Position, ResumeCursor};
 
 /// The newest sealed position of the log and its chain hash, signed with
 /// the server's Ed25519 key. Keep heads somewhere else: only a head kept
@@ -57,7 +56,7 @@ pub fn position(field: &str, cursor: &str) -> async_graphql::Result<Position> {
     match ResumeCursor::decode(cursor) {
         Some(ResumeCursor::Position(p)) => Ok(p),
         _ => Err(coded(
-            BAD_USER_INPUT,
+            ErrorCode::BadUserInput,
             format!(
                 "{field}: not a position cursor (as Activity.cursor or logHead.position give them)"
             ),

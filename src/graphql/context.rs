@@ -3,9 +3,9 @@
 use async_graphql::{Context, Result};
 use chrono::Utc;
 
-use super::error::{coded, UNAUTHENTICATED};
+use super::error::coded;
 use crate::auth::{AuthError, Identity};
-use crate::service::{ActivityFeed, Caller};
+use crate::service::{ActivityFeed, Caller, ErrorCode};
 
 /// The outcome of authenticating the request (or websocket), attached by the HTTP layer.
 #[derive(Debug, Clone)]
@@ -23,9 +23,12 @@ pub fn identity(ctx: &Context<'_>) -> Result<Identity> {
         Some(Authentication(outcome)) => outcome.clone(),
         None => Err(AuthError::Missing),
     };
-    let identity = outcome.map_err(|e| coded(UNAUTHENTICATED, e.to_string()))?;
+    let identity = outcome.map_err(|e| coded(ErrorCode::Unauthenticated, e.to_string()))?;
     if identity.expires_at.is_some_and(|exp| exp < Utc::now()) {
-        return Err(coded(UNAUTHENTICATED, AuthError::Expired.to_string()));
+        return Err(coded(
+            ErrorCode::Unauthenticated,
+            AuthError::Expired.to_string(),
+        ));
     }
     Ok(identity)
 }

@@ -3,32 +3,7 @@
 
 use async_graphql::{Enum, Error, ErrorExtensions, Response, SimpleObject};
 
-use crate::service::{FieldError, ServiceError};
-
-/// Input breaks a documented rule.
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-/// The request carries no valid credentials.
-pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-/// The caller's role does not allow the operation.
-pub const FORBIDDEN: &str = "FORBIDDEN";
-/// Something failed on our side; the details are in the server's log.
-pub const INTERNAL: &str = "INTERNAL";
-/// A subscriber read too slowly and was disconnected; it may resume.
-pub const SUBSCRIBER_LAGGED: &str = "SUBSCRIBER_LAGGED";
-/// The document is larger than the server reads, or asks for more fields,
-/// aliases, depth or complexity than one operation may; nothing ran.
-pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
-/// A websocket already runs as many subscriptions as one socket may.
-pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
-/// The caller spent its rate limit; `extensions.retryAfter` says when to try again.
-pub const RATE_LIMITED: &str = "RATE_LIMITED";
-/// The server runs trusted documents only, and this is not one of them.
-pub const DOCUMENT_NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
-
-/// A request that is not GraphQL over HTTP at all (wrong method, body or media type).
-pub const BAD_REQUEST: &str = "BAD_REQUEST";
-/// An automatic persisted query's hash that the server does not know yet.
-pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+use crate::service::{ErrorCode, FieldError, ServiceError};
 
 /// The request error of an operation refused by the caller's rate limit:
 /// nothing ran; `extensions.retryAfter` holds the seconds to wait.
@@ -41,14 +16,18 @@ pub fn rate_limited(cost: usize, retry_after_secs: u64) -> async_graphql::Server
         None,
     );
     let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", RATE_LIMITED);
+    extensions.set("code", ErrorCode::RateLimited.as_str());
     extensions.set("retryAfter", retry_after_secs);
     error
 }
 
+// The service's `ErrorCode` as the schema's enum: mirrored (async-graphql's
+// `remote` derives both conversions) because the service layer does not
+// derive GraphQL types.
 /// Every code the server puts in `extensions.code` or `UserError.code`.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
+#[graphql(name = "ErrorCode", remote = "crate::service::ErrorCode")]
+pub enum Code {
     /// Input breaks a documented rule.
     BadUserInput,
     /// An idempotency key was replayed with other input than its first use.
@@ -77,53 +56,6 @@ pub enum ErrorCode {
     DocumentNotTrusted,
 }
 
-impl ErrorCode {
-    /// Every code, for the test that keeps this list and the constants together.
-    pub const ALL: [ErrorCode; 13] = [
-        ErrorCode::BadUserInput,
-        ErrorCode::IdempotencyConflict,
-        ErrorCode::BatchRejected,
-        ErrorCode::BadRequest,
-        ErrorCode::Unauthenticated,
-        ErrorCode::Forbidden,
-        ErrorCode::Internal,
-        ErrorCode::SubscriberLagged,
-        ErrorCode::PersistedQueryNotFound,
-        ErrorCode::QueryTooLarge,
-        ErrorCode::TooManySubscriptions,
-        ErrorCode::RateLimited,
-        ErrorCode::DocumentNotTrusted,
-    ];
-
-    /// The code as `extensions.code` carries it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadUserInput => BAD_USER_INPUT,
-            ErrorCode::IdempotencyConflict => crate::service::error::IDEMPOTENCY_CONFLICT,
-            ErrorCode::BatchRejected => super::mutation::BATCH_REJECTED,
-            ErrorCode::BadRequest => BAD_REQUEST,
-            ErrorCode::Unauthenticated => UNAUTHENTICATED,
-            ErrorCode::Forbidden => FORBIDDEN,
-            ErrorCode::Internal => INTERNAL,
-            ErrorCode::SubscriberLagged => SUBSCRIBER_LAGGED,
-            ErrorCode::PersistedQueryNotFound => PERSISTED_QUERY_NOT_FOUND,
-            ErrorCode::QueryTooLarge => QUERY_TOO_LARGE,
-            ErrorCode::TooManySubscriptions => TOO_MANY_SUBSCRIPTIONS,
-            ErrorCode::RateLimited => RATE_LIMITED,
-            ErrorCode::DocumentNotTrusted => DOCUMENT_NOT_TRUSTED,
-        }
-    }
-
-    /// The enum value of a code the server uses; an unknown code (a bug:
-    /// the test below lists every constant) reads as INTERNAL.
-    pub fn of(code: &str) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == code)
-            .unwrap_or(ErrorCode::Internal)
-    }
-}
-
 /// Why a piece of a mutation's input was refused.
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
@@ -133,7 +65,7 @@ pub struct UserError {
     /// What is wrong, for people.
     pub message: String,
     /// What is wrong, for programs.
-    pub code: ErrorCode,
+    pub code: Code,
 }
 
 impl UserError {
@@ -144,7 +76,7 @@ impl UserError {
         Self {
             field,
             message: e.message,
-            code: ErrorCode::of(e.code),
+            code: e.code.into(),
         }
     }
 }
@@ -173,16 +105,44 @@ pub fn user_errors(root: &[&str], e: ServiceError) -> Result<Vec<UserError>, Err
 }
 
 /// A GraphQL error with `extensions.code`.
-pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
-    Error::new(message).extend_with(|_, ext| ext.set("code", code))
+pub fn coded(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
 }
 
-/// A BAD_USER_INPUT error naming the field at fault.
-pub fn field_error(e: &FieldError) -> Error {
-    let field = e.field.clone();
-    Error::new(format!("{}: {}", e.field, e.message)).extend_with(move |_, ext| {
-        ext.set("code", e.code);
+/// One error for every field at fault: the message names them all,
+/// `extensions.field` the first, and, when there are several,
+/// `extensions.fieldErrors` lists each with its message and code, so a
+/// client can mark every bad field from one answer. An error about one
+/// field is as it always was.
+pub fn field_errors(errors: &[FieldError]) -> Error {
+    let Some(first) = errors.first() else {
+        return coded(ErrorCode::BadUserInput, "invalid input");
+    };
+    let message = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let all: Vec<async_graphql::Value> = errors
+        .iter()
+        .map(|e| {
+            let mut entry = async_graphql::indexmap::IndexMap::new();
+            entry.insert(async_graphql::Name::new("field"), e.field.clone().into());
+            entry.insert(
+                async_graphql::Name::new("message"),
+                e.message.clone().into(),
+            );
+            entry.insert(async_graphql::Name::new("code"), e.code.as_str().into());
+            async_graphql::Value::Object(entry)
+        })
+        .collect();
+    let (code, field) = (first.code.as_str(), first.field.clone());
+    Error::new(message).extend_with(move |_, ext| {
+        ext.set("code", code);
         ext.set("field", field.clone());
+        if all.len() > 1 {
+            ext.set("fieldErrors", async_graphql::Value::List(all.clone()));
+        }
     })
 }
 
@@ -190,23 +150,22 @@ pub fn field_error(e: &FieldError) -> Error {
 /// in full here and masked for the client.
 pub fn service_error(e: ServiceError) -> Error {
     match e {
-        ServiceError::Invalid(errors) => errors
-            .first()
-            .map(field_error)
-            .unwrap_or_else(|| coded(BAD_USER_INPUT, "invalid input")),
-        ServiceError::InvalidBatch(errors) => errors
-            .iter()
-            .enumerate()
-            .find_map(|(index, e)| e.first().map(|e| (index, e)))
-            .map(|(index, first)| {
-                // The message and `extensions.field` name the same input.
-                field_error(&FieldError {
-                    field: format!("inputs[{index}].{}", first.field),
-                    ..first.clone()
+        ServiceError::Invalid(errors) => field_errors(&errors),
+        ServiceError::InvalidBatch(per_input) => {
+            // The message and `extensions.field` name each input by its index.
+            let errors: Vec<FieldError> = per_input
+                .into_iter()
+                .enumerate()
+                .flat_map(|(index, errors)| {
+                    errors.into_iter().map(move |e| FieldError {
+                        field: format!("inputs[{index}].{}", e.field),
+                        ..e
+                    })
                 })
-            })
-            .unwrap_or_else(|| coded(BAD_USER_INPUT, "invalid input")),
-        ServiceError::Forbidden(message) => coded(FORBIDDEN, message),
+                .collect();
+            field_errors(&errors)
+        }
+        ServiceError::Forbidden(message) => coded(ErrorCode::Forbidden, message),
         ServiceError::Database(db) => internal(db),
     }
 }
@@ -214,7 +173,7 @@ pub fn service_error(e: ServiceError) -> Error {
 /// Logs an internal failure in full and returns the masked error clients see.
 pub fn internal(cause: impl std::fmt::Display) -> Error {
     tracing::error!(error = %cause, "internal error");
-    coded(INTERNAL, "internal error")
+    coded(ErrorCode::Internal, "internal error")
 }
 
 /// `?`-friendly conversion of service results.
@@ -239,14 +198,14 @@ pub fn with_default_code(mut response: Response) -> Response {
     for error in &mut response.errors {
         // Apollo's name for it, which its clients also recognise.
         let code = match error.message.as_str() {
-            "PersistedQueryNotFound" => PERSISTED_QUERY_NOT_FOUND,
+            "PersistedQueryNotFound" => ErrorCode::PersistedQueryNotFound,
             // The limits of `build_schema`: refused before anything ran, like ours.
-            "Query is too complex." | "Query is nested too deep." => QUERY_TOO_LARGE,
-            _ => BAD_USER_INPUT,
+            "Query is too complex." | "Query is nested too deep." => ErrorCode::QueryTooLarge,
+            _ => ErrorCode::BadUserInput,
         };
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", code);
+            extensions.set("code", code.as_str());
         }
     }
     response
@@ -257,25 +216,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_the_server_uses_is_in_the_enum() {
-        let used = [
-            BAD_USER_INPUT,
-            crate::service::error::BAD_USER_INPUT,
-            crate::service::error::IDEMPOTENCY_CONFLICT,
-            super::super::mutation::BATCH_REJECTED,
-            BAD_REQUEST,
-            UNAUTHENTICATED,
-            FORBIDDEN,
-            INTERNAL,
-            SUBSCRIBER_LAGGED,
-            PERSISTED_QUERY_NOT_FOUND,
-        ];
-        for code in used {
-            assert_eq!(ErrorCode::of(code).as_str(), code);
+    fn the_schema_enum_names_each_code_as_the_wire_does() {
+        // The SDL value of each variant is the string `as_str` puts on the wire.
+        for code in [
+            ErrorCode::BadUserInput,
+            ErrorCode::BatchRejected,
+            ErrorCode::PersistedQueryNotFound,
+            ErrorCode::TooManySubscriptions,
+        ] {
+            let value = async_graphql::InputType::to_value(&Code::from(code));
+            assert_eq!(
+                value,
+                async_graphql::Value::Enum(async_graphql::Name::new(code.as_str()))
+            );
+            assert_eq!(ErrorCode::from(Code::from(code)), code);
         }
-        for code in ErrorCode::ALL {
-            assert_eq!(ErrorCode::of(code.as_str()), code);
-        }
+    }
+
+    #[test]
+    fn every_field_error_reaches_the_client() {
+        let e = ServiceError::Invalid(vec![
+            FieldError::invalid("action", "must not be empty"),
+            FieldError::invalid("module", "must be at most 50 characters"),
+        ]);
+        let error = service_error(e).into_server_error(async_graphql::Pos::default());
+        assert_eq!(
+            error.message,
+            "action: must not be empty; module: must be at most 50 characters"
+        );
+        let ext = error.extensions.unwrap();
+        assert_eq!(ext.get("field"), Some(&"action".into()));
+        let Some(async_graphql::Value::List(all)) = ext.get("fieldErrors") else {
+            panic!("no fieldErrors in {ext:?}");
+        };
+        assert_eq!(all.len(), 2);
+        let one = service_error(ServiceError::invalid("action", "must not be empty"))
+            .into_server_error(async_graphql::Pos::default());
+        assert_eq!(one.message, "action: must not be empty");
+        assert!(one.extensions.unwrap().get("fieldErrors").is_none());
     }
 
     #[test]
@@ -287,6 +265,6 @@ mod tests {
         let errors = user_errors(&["inputs"], e).unwrap();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, ["inputs", "1", "action"]);
-        assert_eq!(errors[0].code, ErrorCode::BadUserInput);
+        assert_eq!(errors[0].code, Code::BadUserInput);
     }
 }

@@ -4,7 +4,7 @@
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult};
 
-use super::error::BAD_USER_INPUT;
+use crate::service::ErrorCode;
 
 /// Whether any selection, however nested or fragmented, asks for the schema.
 fn introspects(set: &SelectionSet) -> bool {
@@ -34,7 +34,7 @@ pub fn refuse(document: &ExecutableDocument) -> ServerResult<()> {
         error
             .extensions
             .get_or_insert_with(Default::default)
-            .set("code", BAD_USER_INPUT);
+            .set("code", ErrorCode::BadUserInput.as_str());
         return Err(error);
     }
     Ok(())

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult};
 
-use super::error::QUERY_TOO_LARGE;
+use crate::config::LimitsConfig;
+use crate::service::ErrorCode;
 
 /// The complexity of a field that reads every matching row: a count, a
 /// grouped count, a grouping, a distinct list, or an offset page (which
@@ -47,14 +48,23 @@ pub struct DocumentLimits {
     pub max_aliases: usize,
 }
 
+// Written here rather than in `config`, so that the settings need not know
+// the GraphQL layer that reads them.
+impl LimitsConfig {
+    /// The bounds on one GraphQL document these settings ask for.
+    pub fn documents(&self) -> DocumentLimits {
+        DocumentLimits {
+            max_bytes: self.max_query_bytes,
+            max_tokens: self.max_query_tokens,
+            max_root_fields: self.max_root_fields,
+            max_aliases: self.max_aliases,
+        }
+    }
+}
+
 impl Default for DocumentLimits {
     fn default() -> Self {
-        Self {
-            max_bytes: 64 * 1024,
-            max_tokens: 10_000,
-            max_root_fields: 32,
-            max_aliases: 64,
-        }
+        LimitsConfig::default().documents()
     }
 }
 
@@ -64,7 +74,7 @@ fn too_large(message: String) -> ServerError {
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", QUERY_TOO_LARGE);
+        .set("code", ErrorCode::QueryTooLarge.as_str());
     error
 }
 

@@ -9,14 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Lookahead};
 use entity::{activity, user};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
-use super::error::service_error;
-use super::types::resource_user_uuid;
+use super::error::{internal, service_error};
 use crate::service::{ActivityFeed, ServiceError};
 
 /// Loads people by uuid, one `IN` query per batch.
@@ -51,6 +50,26 @@ impl Prefetched {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The person `resourceUser` shows: the resource, when its type is "user".
+pub fn resource_user_uuid(row: &activity::Model) -> Option<Uuid> {
+    let is_user = row.resource_type.as_deref() == Some("user");
+    row.resource_uuid.filter(|_| is_user)
+}
+
+/// Loads one person: looked up ahead by the request's list, or through the
+/// batching loader.
+pub async fn load_user(
+    ctx: &Context<'_>,
+    uuid: Option<Uuid>,
+) -> async_graphql::Result<Option<user::Model>> {
+    let Some(uuid) = uuid else { return Ok(None) };
+    if let Some(known) = ctx.data_opt::<Prefetched>().and_then(|p| p.get(uuid)) {
+        return Ok(known);
+    }
+    let loader = ctx.data::<DataLoader<UserLoader>>()?;
+    loader.load_one(uuid).await.map_err(internal)
 }
 
 /// Looks up, in one query, the people that the `actor`, `target` and

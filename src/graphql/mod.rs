@@ -15,7 +15,7 @@ use persisted::PersistedQueries;
 
 /// The tamper-evident log and erasure: heads, verification, forgetting a person.
 pub mod chain;
-/// Relay connections: described types, slice arguments, totals when selected.
+/// Relay's slice arguments: edge cursors, page sizes and their defaults.
 pub mod connection;
 /// The service and caller of a request.
 pub mod context;
@@ -23,6 +23,10 @@ pub mod context;
 pub mod error;
 /// The per-request hooks: error codes, metrics, spans, prefetch, persisted queries, document limits.
 pub mod hooks;
+/// Opaque global ids for client caches.
+pub mod id;
+/// Input types and how each becomes the service's input.
+pub mod input;
 /// Refusing introspection when it is turned off.
 pub mod introspection;
 /// What one document may ask for: size, tokens, root fields, aliases, field costs.
@@ -35,8 +39,10 @@ pub mod loaders;
 pub mod metrics;
 /// Write operations.
 pub mod mutation;
-/// Global ids, the Node interface and reading objects back by id.
+/// The Node interface over the objects a global id reads back.
 pub mod node;
+/// What mutations answer with.
+pub mod payload;
 /// Apollo's automatic persisted queries, in a store bounded by bytes.
 pub mod persisted;
 /// Read operations.
@@ -47,7 +53,7 @@ pub mod scalars;
 pub mod subscription;
 /// Trusted documents: the operation allow-list of `TRUSTED_DOCUMENTS`.
 pub mod trusted;
-/// Object, input and enum types.
+/// The object graph: activities, people, groups and their connections.
 pub mod types;
 
 pub use mutation::MutationRoot;

@@ -5,12 +5,14 @@ use async_graphql::{Context, Object, Result};
 use super::chain::ForgetPersonPayload;
 use super::context::service;
 use super::error::{service_error, user_errors, IntoGraphql};
-use super::scalars::DateTime;
-use super::types::{
-    Activity, FieldError, LogActivitiesPayload, LogInput, LogPayload, LogUserChangeInput,
-    LogUserChangePayload, PruneActivitiesPayload, PruneResult, SaveUsersPayload, User, UserInput,
+use super::input::{LogInput, LogUserChangeInput, UserInput};
+use super::payload::{
+    FieldError, LogActivitiesPayload, LogPayload, LogUserChangePayload, PruneActivitiesPayload,
+    PruneResult, SaveUsersPayload,
 };
-use crate::service::{self, RequestContext, ServiceError};
+use super::scalars::DateTime;
+use super::types::{Activity, User};
+use crate::service::{self, ErrorCode, RequestContext, ServiceError};
 
 /// Where the request came from, as the HTTP layer attached it: only when the
 /// deployment records request context.
@@ -26,9 +28,6 @@ fn new_activity(input: LogInput, context: &RequestContext) -> service::NewActivi
     context.apply(&mut input);
     input
 }
-
-/// The code given to valid entries of a batch that was refused because of others.
-pub const BATCH_REJECTED: &str = "BATCH_REJECTED";
 
 /// Write operations on the activity feed.
 #[derive(Default)]
@@ -286,7 +285,7 @@ fn batch_refusal(per_input: Vec<Vec<service::FieldError>>) -> Vec<LogPayload> {
                 vec![FieldError {
                     field: "inputs".into(),
                     message: format!("not written: entry {culprit} of this batch is invalid"),
-                    code: BATCH_REJECTED.into(),
+                    code: ErrorCode::BatchRejected.as_str().into(),
                 }]
             } else {
                 errors.into_iter().map(Into::into).collect()

@@ -1,24 +1,24 @@
-//! The read side of the API.
+//! The read side of the API: the `Query` root, one unit because
+//! async-graphql takes a root's fields from one `#[Object]` impl.
 
 use async_graphql::{Context, Object, Result, ID};
 use entity::activity::Column;
 use uuid::Uuid;
 
 use super::chain::{self, LogHead, LogHeadInput, LogVerification};
-use super::connection::{
-    self, edge_cursor, slice_size, ActivityConnection, ActivityGroupConnection, ActivityGroupEdge,
-    FeedArgsInput, PageInfo, UserConnection, DEFAULT_GROUPS, DEFAULT_USERS,
-};
+use super::connection::{edge_cursor, slice_size, FeedArgsInput, DEFAULT_GROUPS, DEFAULT_USERS};
 use super::context::{identity, service};
-use super::error::{coded, IntoGraphql, BAD_USER_INPUT};
+use super::error::{coded, IntoGraphql};
+use super::id::{self, Kind};
+use super::input::{filter_of, ActivityFilterInput, ActivityGroupBy};
 use super::limits::{list_cost, SCAN, STATEMENT};
 use super::loaders::prefetch_people;
-use super::node::{self, Kind, Node};
+use super::node::Node;
 use super::types::{
-    filter_of, Activity, ActivityFilterInput, ActivityGroup, ActivityGroupBy, ActivityPage,
-    CountBucket, Tone, User, Viewer,
+    self, Activity, ActivityConnection, ActivityGroup, ActivityGroupConnection, ActivityGroupEdge,
+    ActivityPage, CountBucket, PageInfo, Tone, User, UserConnection, Viewer,
 };
-use crate::service::{badge, ActivityFilter, GroupArgs, PageArgs, MAX_UUIDS_PER_READ};
+use crate::service::{badge, ActivityFilter, ErrorCode, GroupArgs, PageArgs, MAX_UUIDS_PER_READ};
 
 /// The retention the server was configured with, in days.
 pub struct RetentionDays(pub u32);
@@ -175,7 +175,7 @@ impl QueryRoot {
             last,
             before,
         };
-        connection::activities(ctx, filter_of(filter)?, args).await
+        types::activities(ctx, filter_of(filter)?, args).await
     }
 
     /// Matching activities collapsed into groups, newest group first, as a
@@ -404,7 +404,7 @@ impl QueryRoot {
         first: Option<i32>,
         #[graphql(desc = "An edge cursor: only people after it.")] after: Option<String>,
     ) -> Result<UserConnection> {
-        connection::users(ctx, &search, first, after).await
+        types::users(ctx, &search, first, after).await
     }
 }
 
@@ -413,16 +413,16 @@ async fn read_nodes(ctx: &Context<'_>, arg: &str, ids: Vec<ID>) -> Result<Vec<Op
     let (feed, caller) = service(ctx)?;
     if ids.len() > MAX_UUIDS_PER_READ {
         return Err(coded(
-            BAD_USER_INPUT,
+            ErrorCode::BadUserInput,
             format!("{arg}: at most {MAX_UUIDS_PER_READ} per request"),
         ));
     }
     let parsed: Vec<(Kind, Uuid)> = ids
         .iter()
         .map(|id| {
-            node::parse(id).ok_or_else(|| {
+            id::parse(id).ok_or_else(|| {
                 coded(
-                    BAD_USER_INPUT,
+                    ErrorCode::BadUserInput,
                     format!("{arg}: {} is not a global id", id.as_str()),
                 )
             })

@@ -6,12 +6,11 @@ use async_graphql::{Context, Result, Subscription};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use super::context::{identity, service};
-use super::error::{
-    coded, IntoGraphql, BAD_USER_INPUT, INTERNAL, SUBSCRIBER_LAGGED, UNAUTHENTICATED,
-};
-use super::types::{filter_of, Activity, ActivityFilterInput};
+use super::error::{coded, IntoGraphql};
+use super::input::{filter_of, ActivityFilterInput};
+use super::types::Activity;
 use crate::service::live::Narrower;
-use crate::service::{LiveError, LiveItem, ResumeCursor};
+use crate::service::{ErrorCode, LiveError, LiveItem, ResumeCursor};
 
 /// The live stream a shared subscription reads instead of subscribing
 /// itself: its owner (the websocket fan-out) numbers the events it hands
@@ -35,14 +34,14 @@ impl LiveSource {
 /// What a subscriber that fell `missed` events behind is told before its stream ends.
 pub fn lagged(missed: u64) -> async_graphql::Error {
     coded(
-        SUBSCRIBER_LAGGED,
+        ErrorCode::SubscriberLagged,
         format!("subscriber fell behind and missed {missed} activities; subscribe again"),
     )
 }
 
 /// What a subscriber whose token expired is told.
 pub fn expired() -> async_graphql::Error {
-    coded(UNAUTHENTICATED, "the token has expired")
+    coded(ErrorCode::Unauthenticated, "the token has expired")
 }
 
 /// Live operations on the activity feed.
@@ -79,7 +78,7 @@ impl SubscriptionRoot {
         let after = match after {
             Some(c) => {
                 let cursor = ResumeCursor::decode(&c)
-                    .ok_or_else(|| coded(BAD_USER_INPUT, "after: invalid cursor"))?;
+                    .ok_or_else(|| coded(ErrorCode::BadUserInput, "after: invalid cursor"))?;
                 Some(feed.resume_point(&caller, cursor).await.graphql()?)
             }
             None => None,
@@ -123,7 +122,7 @@ impl SubscriptionRoot {
                         Ok(row) => Ok(Activity::exact((*row).clone())),
                         Err(End::Lagged(missed)) => Err(lagged(missed)),
                         Err(End::TokenExpired) => Err(expired()),
-                        Err(End::Unavailable) => Err(coded(INTERNAL, "internal error")),
+                        Err(End::Unavailable) => Err(coded(ErrorCode::Internal, "internal error")),
                     })
                 };
                 futures_util::future::ready(out)

@@ -12,7 +12,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult};
 use sha2::{Digest, Sha256};
 
-use super::error::{DOCUMENT_NOT_TRUSTED, PERSISTED_QUERY_NOT_FOUND};
+use crate::service::ErrorCode;
 
 /// The dashboard's own documents, generated from `dashboard/js/queries.js`
 /// (`e2e/trusted-documents.mjs`), trusted with any manifest so the
@@ -233,7 +233,7 @@ impl TrustedDocuments {
             if request.query.is_empty() {
                 let id = document_id.clone().or(persisted_hash).ok_or_else(|| {
                     coded(
-                        PERSISTED_QUERY_NOT_FOUND,
+                        ErrorCode::PersistedQueryNotFound,
                         "the request has no document".into(),
                     )
                 })?;
@@ -249,7 +249,7 @@ impl TrustedDocuments {
                     }
                     None => {
                         return Err(coded(
-                            PERSISTED_QUERY_NOT_FOUND,
+                            ErrorCode::PersistedQueryNotFound,
                             format!("no trusted document has the id {id:?}"),
                         ))
                     }
@@ -259,7 +259,7 @@ impl TrustedDocuments {
                     Some(trusted) => trusted.clone(),
                     None if admin && self.inner.admin_may_run_any => return Ok(request),
                     None => return Err(coded(
-                        DOCUMENT_NOT_TRUSTED,
+                        ErrorCode::DocumentNotTrusted,
                         "this server runs trusted documents only, and this document is not one \
                          of them: send one of the documents of its manifest, by id or as text"
                             .into(),
@@ -279,15 +279,15 @@ pub const DOCUMENT_ID: &str = "documentId";
 
 /// A PERSISTED_QUERY_NOT_FOUND request error: no document has this id.
 pub fn not_found(message: String) -> ServerError {
-    coded(PERSISTED_QUERY_NOT_FOUND, message)
+    coded(ErrorCode::PersistedQueryNotFound, message)
 }
 
-fn coded(code: &str, message: String) -> ServerError {
+fn coded(code: ErrorCode, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", code);
+        .set("code", code.as_str());
     error
 }
 

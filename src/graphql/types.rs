@@ -1,18 +1,26 @@
-//! The GraphQL object, input and enum types, each a thin view of a service type.
+//! The schema's object graph: an activity shows its actor, a `User`, whose
+//! `activities` are a connection of activities. Types that name each other
+//! like that are one unit, so the objects and the connections that list
+//! them live here together; inputs are in [`super::input`] and mutation
+//! payloads in [`super::payload`].
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
+use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, Union, ID};
 use entity::{activity, user};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::connection::{self, ActivityConnection, FeedArgsInput};
-use super::error::{field_error, internal, UserError};
-use super::limits::{list_cost, STATEMENT};
-use super::loaders::{Prefetched, UserLoader};
-use super::node::{global_id, opaque, Kind};
+use super::connection::{
+    edge_cursor, slice_size, user_cursor, user_edge_cursor, FeedArgsInput, DEFAULT_USERS,
+};
+use super::context::service;
+use super::error::{internal, IntoGraphql};
+use super::id::{global_id, opaque, Kind};
+use super::input::{filter_of, ActivityFilterInput, ActivityGroupBy};
+use super::limits::{list_cost, SCAN, STATEMENT};
+use super::loaders::{load_user, prefetch_people, resource_user_uuid, UserLoader};
 use super::scalars::{format_utc, DateTime, Json};
-use crate::service::{self, badge};
+use crate::service::{self, badge, ActivityFilter, Cursor, FeedArgs};
 
 /// One logged business action, and how it reached the client.
 pub struct Activity(pub activity::Model, pub Delivery);
@@ -48,22 +56,9 @@ impl Activity {
 #[derive(Debug, Clone, Copy)]
 pub struct ReadFloor(pub Option<service::Position>);
 
-/// The person `resourceUser` shows: the resource, when its type is "user".
-pub fn resource_user_uuid(row: &activity::Model) -> Option<Uuid> {
-    let is_user = row.resource_type.as_deref() == Some("user");
-    row.resource_uuid.filter(|_| is_user)
-}
-
-/// Loads one person: looked up ahead by the request's list, or through the
-/// batching loader.
-async fn load_user(ctx: &Context<'_>, uuid: Option<Uuid>) -> async_graphql::Result<Option<User>> {
-    let Some(uuid) = uuid else { return Ok(None) };
-    if let Some(known) = ctx.data_opt::<Prefetched>().and_then(|p| p.get(uuid)) {
-        return Ok(known.map(User));
-    }
-    let loader = ctx.data::<DataLoader<UserLoader>>()?;
-    let user = loader.load_one(uuid).await.map_err(internal)?;
-    Ok(user.map(User))
+/// The person with `uuid`, as the request's loaders find them.
+async fn person(ctx: &Context<'_>, uuid: Option<Uuid>) -> Result<Option<User>> {
+    Ok(load_user(ctx, uuid).await?.map(User))
 }
 
 /// One logged business action: who did what to which resource, and when.
@@ -96,7 +91,7 @@ impl Activity {
     }
     /// The person who performed it; null when unknown.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, self.0.actor_uuid).await
+        person(ctx, self.0.actor_uuid).await
     }
     /// The kind of thing acted upon, e.g. "post" or "user".
     async fn resource_type(&self) -> Option<&str> {
@@ -109,7 +104,7 @@ impl Activity {
     /// The thing acted upon, when its type is one the API resolves (today
     /// "user", as a User); null otherwise or when unknown.
     async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
-        Ok(load_user(ctx, resource_user_uuid(&self.0))
+        Ok(person(ctx, resource_user_uuid(&self.0))
             .await?
             .map(Resource::User))
     }
@@ -118,7 +113,7 @@ impl Activity {
         deprecation = "Use `resource { ... on User { ... } }`, which other resource types can join."
     )]
     async fn resource_user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, resource_user_uuid(&self.0)).await
+        person(ctx, resource_user_uuid(&self.0)).await
     }
     /// The person the action was aimed at.
     async fn target_uuid(&self) -> Option<Uuid> {
@@ -126,7 +121,7 @@ impl Activity {
     }
     /// The person the action was aimed at; null when unknown.
     async fn target(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, self.0.target_uuid).await
+        person(ctx, self.0.target_uuid).await
     }
     /// Free-form details; always a JSON object.
     async fn metadata(&self) -> Json<&Value> {
@@ -231,7 +226,7 @@ impl ActivityGroup {
     }
     /// The thing acted upon, as `Activity.resource` resolves it.
     async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
-        Ok(load_user(ctx, resource_user_uuid(&self.group.latest))
+        Ok(person(ctx, resource_user_uuid(&self.group.latest))
             .await?
             .map(Resource::User))
     }
@@ -328,7 +323,7 @@ impl User {
             last,
             before,
         };
-        connection::activities(ctx, filter, args).await
+        activities(ctx, filter, args).await
     }
 }
 
@@ -403,7 +398,7 @@ impl Viewer {
     }
     /// The caller as a stored person; null when the subject is unknown or absent.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, self.0.subject).await
+        person(ctx, self.0.subject).await
     }
     /// When the credentials expire; null when they do not (open development mode).
     async fn expires_at(&self) -> Option<DateTime> {
@@ -469,7 +464,7 @@ impl CountBucket {
             return Ok(None);
         }
         let uuid = self.key.as_deref().and_then(|k| Uuid::parse_str(k).ok());
-        load_user(ctx, uuid).await
+        person(ctx, uuid).await
     }
 }
 
@@ -484,361 +479,182 @@ impl CountBucket {
     }
 }
 
-/// Why a piece of input was refused (the shape `errors` fields keep; new
-/// code reads `userErrors`, whose `field` is a path and `code` an enum).
-#[derive(SimpleObject, Clone)]
-pub struct FieldError {
-    /// The input field at fault.
-    pub field: String,
-    /// What is wrong, for people.
-    pub message: String,
-    /// A stable code for programs, e.g. BAD_USER_INPUT.
-    pub code: String,
+/// Information about pagination in a connection.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// When paginating backwards, are there more items?
+    pub has_previous_page: bool,
+    /// When paginating forwards, are there more items?
+    pub has_next_page: bool,
+    /// When paginating backwards, the cursor to continue.
+    pub start_cursor: Option<String>,
+    /// When paginating forwards, the cursor to continue.
+    pub end_cursor: Option<String>,
 }
 
-impl From<service::FieldError> for FieldError {
-    fn from(e: service::FieldError) -> Self {
-        Self {
-            field: e.field,
-            message: e.message,
-            code: e.code.into(),
-        }
+/// An activity and its place in a connection.
+#[derive(SimpleObject)]
+pub struct ActivityEdge {
+    /// The item at the end of the edge
+    pub node: Activity,
+    /// A cursor for use in pagination
+    pub cursor: String,
+}
+
+/// A slice of activities, newest first, keyset-paged on (insertedAt, uuid).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ActivityConnection {
+    /// Information to aid in pagination.
+    pub page_info: PageInfo,
+    /// A list of edges.
+    pub edges: Vec<ActivityEdge>,
+    /// How many activities match in all, counted exactly when selected.
+    #[graphql(skip)]
+    pub total: Option<u64>,
+}
+
+#[ComplexObject]
+impl ActivityConnection {
+    /// A list of nodes.
+    async fn nodes(&self) -> Vec<&Activity> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// How many activities match the filter in all (one more statement,
+    /// run only when this field is selected).
+    #[graphql(complexity = "SCAN")]
+    async fn total_count(&self) -> Result<u64> {
+        self.total
+            .ok_or_else(|| internal("a connection's total was asked for but not counted"))
     }
 }
 
-/// The result of `log`: the activity, or why it was refused.
+/// An activity group and its place in a connection.
 #[derive(SimpleObject)]
-pub struct LogPayload {
-    /// The stored activity; null when the input was refused.
-    pub activity: Option<Activity>,
-    /// Whether an earlier `log` with the same idempotency key and input
-    /// stored the activity, so that this one wrote nothing.
-    pub replayed: bool,
-    /// What is wrong with the input, by path (e.g. `["input", "action"]`); empty on success.
-    pub user_errors: Vec<UserError>,
-    /// What is wrong with the input; empty on success.
-    #[graphql(deprecation = "Use `userErrors`: `field` as a path, `code` as an enum.")]
-    pub errors: Vec<FieldError>,
+pub struct ActivityGroupEdge {
+    /// The item at the end of the edge
+    pub node: ActivityGroup,
+    /// A cursor for use in pagination
+    pub cursor: String,
 }
 
-/// The result of `logActivities`: every activity, or why the batch was refused.
+/// A slice of activity groups, newest group first.
 #[derive(SimpleObject)]
-pub struct LogActivitiesPayload {
-    /// The stored activities in input order; empty when the batch was refused.
-    pub activities: Vec<Activity>,
-    /// What is wrong, by path (e.g. `["inputs", "3", "action"]`); empty on success.
-    pub user_errors: Vec<UserError>,
+#[graphql(complex)]
+pub struct ActivityGroupConnection {
+    /// Information to aid in pagination.
+    pub page_info: PageInfo,
+    /// A list of edges.
+    pub edges: Vec<ActivityGroupEdge>,
 }
 
-/// The result of `logUserChange`.
-#[derive(SimpleObject)]
-pub struct LogUserChangePayload {
-    /// Whether any field actually changed (and so an activity was written).
-    pub changed: bool,
-    /// The stored activity; null when nothing changed or the input was refused.
-    pub activity: Option<Activity>,
-    /// What is wrong with the input, by path (e.g. `["input", "changes"]`); empty on success.
-    pub user_errors: Vec<UserError>,
-    /// What is wrong with the input; empty on success.
-    #[graphql(deprecation = "Use `userErrors`: `field` as a path, `code` as an enum.")]
-    pub errors: Vec<FieldError>,
-}
-
-/// The result of `saveUsers`: the people as stored, or why none was saved.
-#[derive(SimpleObject)]
-pub struct SaveUsersPayload {
-    /// The people as stored, in input order; empty when the input was refused.
-    pub users: Vec<User>,
-    /// What is wrong, by path (e.g. `["inputs", "0", "firstName"]`); empty on success.
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of `pruneActivities`.
-#[derive(SimpleObject)]
-pub struct PruneActivitiesPayload {
-    /// How many activities were deleted; null when the input was refused.
-    pub deleted: Option<u64>,
-    /// Activities stored before this instant were deleted; null when the input was refused.
-    pub cutoff: Option<DateTime>,
-    /// What is wrong, by path (e.g. `["days"]`); empty on success.
-    pub user_errors: Vec<UserError>,
-}
-
-/// What a prune removed.
-#[derive(SimpleObject)]
-pub struct PruneResult {
-    /// How many activities were deleted.
-    pub deleted: u64,
-    /// Activities stored before this instant were deleted.
-    pub cutoff: DateTime,
-}
-
-/// How `activityCounts` groups activities.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ActivityGroupBy {
-    /// By action.
-    Action,
-    /// By module.
-    Module,
-    /// By mode.
-    Mode,
-    /// By resource type.
-    ResourceType,
-    /// By actor uuid.
-    Actor,
-    /// By UTC day; keys look like "2026-11-26".
-    Day,
-    /// By UTC hour; keys look like "2026-11-26T14:00:00Z".
-    Hour,
-}
-
-impl From<ActivityGroupBy> for service::GroupBy {
-    fn from(g: ActivityGroupBy) -> Self {
-        match g {
-            ActivityGroupBy::Action => Self::Action,
-            ActivityGroupBy::Module => Self::Module,
-            ActivityGroupBy::Mode => Self::Mode,
-            ActivityGroupBy::ResourceType => Self::ResourceType,
-            ActivityGroupBy::Actor => Self::Actor,
-            ActivityGroupBy::Day => Self::Day,
-            ActivityGroupBy::Hour => Self::Hour,
-        }
+#[ComplexObject]
+impl ActivityGroupConnection {
+    /// A list of nodes.
+    async fn nodes(&self) -> Vec<&ActivityGroup> {
+        self.edges.iter().map(|e| &e.node).collect()
     }
 }
 
-/// Conditions on activities; every field that is set must hold.
-///
-/// Also read from JSON (camelCase, as in GraphQL) by `GET /export`, so the
-/// export takes exactly the filter the API takes.
-#[derive(InputObject, Default, serde::Deserialize)]
-#[graphql(name = "ActivityFilter")]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ActivityFilterInput {
-    /// Exact action, or a prefix when it ends in ".*": "post.*" matches
-    /// "post.created" but not "postage.paid". `%` and `_` are literal.
-    pub action: Option<String>,
-    /// Exact module.
-    pub module: Option<String>,
-    /// Exact mode.
-    pub mode: Option<String>,
-    /// Exact actor.
-    pub actor_uuid: Option<Uuid>,
-    /// Exact resource type.
-    pub resource_type: Option<String>,
-    /// Exact resource.
-    pub resource_uuid: Option<Uuid>,
-    /// Exact target.
-    pub target_uuid: Option<Uuid>,
-    /// Stored at or after this instant (inclusive, to the microsecond; for
-    /// "new since I looked" use `after`).
-    pub since: Option<DateTime>,
-    /// Stored at or before this instant.
-    pub until: Option<DateTime>,
-    /// Exact correlation id.
-    pub correlation_id: Option<String>,
-    /// Exact client IP address, as recorded.
-    pub client_ip: Option<String>,
-    /// User agents containing this text (case-sensitive).
-    pub user_agent: Option<String>,
-    /// Metadata containing this JSON object, as PostgreSQL's jsonb `@>`
-    /// decides: each key present with a containing value; a list contains
-    /// another when each of the other's items is contained by one of its items.
-    pub metadata: Option<Json<Map<String, Value>>>,
-    /// Metadata whose words (of its string and number values, at any depth,
-    /// case-insensitive) include every word of this text.
-    pub metadata_text: Option<String>,
-    /// Any of these exact actions (at most 100); an empty list matches nothing.
-    pub action_in: Option<Vec<String>>,
-    /// Not this action: exact, or a prefix when it ends in ".*", as `action`.
-    pub action_not: Option<String>,
-    /// Any of these actors (at most 100); an empty list matches nothing.
-    pub actor_uuid_in: Option<Vec<Uuid>>,
-    /// Any of these resource types (at most 100); an empty list matches nothing.
-    pub resource_type_in: Option<Vec<String>>,
-    /// Only activities that became visible after this one (exclusive): an
-    /// `Activity.cursor`. `activityCount(filter: {after})` is "N new since I looked".
-    pub after: Option<String>,
+/// A person and their place in a connection.
+#[derive(SimpleObject)]
+pub struct UserEdge {
+    /// The item at the end of the edge
+    pub node: User,
+    /// A cursor for use in pagination
+    pub cursor: String,
 }
 
-/// A filter argument as the service takes it; an invalid one is BAD_USER_INPUT.
-pub fn filter_of(f: Option<ActivityFilterInput>) -> async_graphql::Result<service::ActivityFilter> {
-    match f {
-        None => Ok(Default::default()),
-        Some(f) => f.try_into().map_err(|e| field_error(&e)),
+/// A slice of people, in uuid order.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct UserConnection {
+    /// Information to aid in pagination.
+    pub page_info: PageInfo,
+    /// A list of edges.
+    pub edges: Vec<UserEdge>,
+}
+
+#[ComplexObject]
+impl UserConnection {
+    /// A list of nodes.
+    async fn nodes(&self) -> Vec<&User> {
+        self.edges.iter().map(|e| &e.node).collect()
     }
 }
 
-/// The most entries a list condition of a filter may hold.
-pub const MAX_FILTER_LIST: usize = 100;
-
-impl TryFrom<ActivityFilterInput> for service::ActivityFilter {
-    type Error = service::FieldError;
-
-    fn try_from(f: ActivityFilterInput) -> Result<Self, Self::Error> {
-        let lists = [
-            ("actionIn", f.action_in.as_ref().map(Vec::len)),
-            ("actorUuidIn", f.actor_uuid_in.as_ref().map(Vec::len)),
-            ("resourceTypeIn", f.resource_type_in.as_ref().map(Vec::len)),
-        ];
-        for (field, len) in lists {
-            if len.is_some_and(|n| n > MAX_FILTER_LIST) {
-                return Err(service::FieldError::invalid(
-                    format!("filter.{field}"),
-                    format!("at most {MAX_FILTER_LIST} entries"),
-                ));
-            }
-        }
-        let after = match f.after.as_deref() {
-            None => None,
-            Some(cursor) => match service::ResumeCursor::decode(cursor) {
-                Some(service::ResumeCursor::Position(p)) => Some(p),
-                _ => {
-                    return Err(service::FieldError::invalid(
-                        "filter.after",
-                        "must be an Activity.cursor",
-                    ))
-                }
-            },
-        };
-        Ok(Self {
-            action: f.action,
-            module: f.module,
-            mode: f.mode,
-            actor_uuid: f.actor_uuid,
-            resource_type: f.resource_type,
-            resource_uuid: f.resource_uuid,
-            target_uuid: f.target_uuid,
-            within_actor: None,
-            since: f.since.map(|d| d.0),
-            until: f.until.map(|d| d.0),
-            correlation_id: f.correlation_id,
-            client_ip: f.client_ip,
-            user_agent: f.user_agent,
-            metadata: f.metadata.map(|m| m.0),
-            metadata_text: f.metadata_text,
-            action_in: f.action_in,
-            action_not: f.action_not,
-            actor_uuid_in: f.actor_uuid_in,
-            resource_type_in: f.resource_type_in,
-            after,
+/// The activities of `filter` as a connection, reading the actors in the
+/// same statement and counting the total only when the query selects them.
+pub async fn activities(
+    ctx: &Context<'_>,
+    filter: ActivityFilter,
+    args: FeedArgsInput,
+) -> Result<ActivityConnection> {
+    let (feed, caller) = service(ctx)?;
+    let look = ctx.look_ahead();
+    let nodes = [look.field("edges").field("node"), look.field("nodes")];
+    let args = FeedArgs {
+        after: edge_cursor("after", args.after)?,
+        before: edge_cursor("before", args.before)?,
+        first: slice_size("first", args.first)?,
+        last: slice_size("last", args.last)?,
+        actors: nodes.iter().any(|n| n.field("actor").exists()),
+    };
+    let slice = feed.feed(&caller, &filter, args).await.graphql()?;
+    let total = match look.field("totalCount").exists() {
+        true => Some(feed.count(&caller, &filter).await.graphql()?),
+        false => None,
+    };
+    prefetch_people(ctx, &slice.entries, &nodes, slice.actors).await?;
+    let edges: Vec<ActivityEdge> = slice
+        .entries
+        .into_iter()
+        .map(|row| ActivityEdge {
+            cursor: Cursor::of(&row).encode(),
+            node: Activity::read(row),
         })
-    }
+        .collect();
+    Ok(ActivityConnection {
+        page_info: PageInfo {
+            has_previous_page: slice.has_previous_page,
+            has_next_page: slice.has_next_page,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total,
+    })
 }
 
-/// An activity to log; the server assigns its uuid and time.
-#[derive(InputObject)]
-pub struct LogInput {
-    /// What happened, e.g. "post.created"; 1 to 100 characters.
-    pub action: String,
-    /// The part of the platform logging it; at most 50 characters.
-    pub module: Option<String>,
-    /// How it was triggered; at most 20 characters.
-    pub mode: Option<String>,
-    /// Who did it.
-    pub actor_uuid: Option<Uuid>,
-    /// What kind of thing it was done to; at most 50 characters.
-    pub resource_type: Option<String>,
-    /// The thing it was done to.
-    pub resource_uuid: Option<Uuid>,
-    /// The person it was aimed at.
-    pub target_uuid: Option<Uuid>,
-    /// Details; must be a JSON object.
-    pub metadata: Option<Json<Value>>,
-    /// A key that makes retries safe, 1 to 200 characters, your own (keys are
-    /// scoped by the caller's role and `sub`): a second log with the same key
-    /// and input writes nothing and returns the first activity; with other
-    /// input it is refused with code IDEMPOTENCY_CONFLICT.
-    pub idempotency_key: Option<String>,
-    /// Groups the activities one request, job or import writes; 1 to 100 characters.
-    pub correlation_id: Option<String>,
-}
-
-impl From<LogInput> for service::NewActivity {
-    fn from(i: LogInput) -> Self {
-        Self {
-            action: i.action,
-            module: i.module,
-            mode: i.mode,
-            actor_uuid: i.actor_uuid,
-            resource_type: i.resource_type,
-            resource_uuid: i.resource_uuid,
-            target_uuid: i.target_uuid,
-            metadata: i.metadata.map(|m| m.0),
-            idempotency_key: i.idempotency_key,
-            correlation_id: i.correlation_id,
-            // Request context comes from the request, never from the input.
-            client_ip: None,
-            user_agent: None,
-        }
-    }
-}
-
-/// A person as the host platform knows them now.
-#[derive(InputObject)]
-pub struct UserInput {
-    /// The host platform's id.
-    pub uuid: Uuid,
-    /// Contact address; at most 320 characters.
-    pub email: Option<String>,
-    /// Given name; at most 100 characters.
-    pub first_name: Option<String>,
-    /// Family name; at most 100 characters.
-    pub last_name: Option<String>,
-}
-
-impl From<UserInput> for service::NewUser {
-    fn from(i: UserInput) -> Self {
-        Self {
-            uuid: i.uuid,
-            email: i.email,
-            first_name: i.first_name,
-            last_name: i.last_name,
-        }
-    }
-}
-
-/// A change to a person's fields, logged as one activity holding the diff.
-#[derive(InputObject)]
-pub struct LogUserChangeInput {
-    /// What happened, e.g. "user.updated".
-    pub action: String,
-    /// The person whose fields changed.
-    pub user_uuid: Uuid,
-    /// Field name to new value (a JSON object).
-    pub changes: Json<Value>,
-    /// Field name to old value (a JSON object); the stored user row when omitted.
-    pub before: Option<Json<Value>>,
-    /// Who made the change; the user themself when omitted.
-    pub actor_uuid: Option<Uuid>,
-    /// The person the change was aimed at.
-    pub target_uuid: Option<Uuid>,
-    /// How it was triggered; "auto" when omitted.
-    pub mode: Option<String>,
-    /// The actor's role, stored as metadata.actor_role; "user" when omitted.
-    pub actor_role: Option<String>,
-    /// More metadata stored beside the diff (a JSON object).
-    pub extra_metadata: Option<Json<Value>>,
-    /// Fields never diffed; ["custom_fields"] when omitted.
-    pub skip_fields: Option<Vec<String>>,
-    /// Groups the activity with others of one request, job or import; 1 to 100 characters.
-    pub correlation_id: Option<String>,
-}
-
-impl From<LogUserChangeInput> for service::UserChange {
-    fn from(i: LogUserChangeInput) -> Self {
-        Self {
-            action: i.action,
-            user_uuid: i.user_uuid,
-            changes: i.changes.0,
-            before: i.before.map(|b| b.0),
-            actor_uuid: i.actor_uuid,
-            target_uuid: i.target_uuid,
-            mode: i.mode,
-            actor_role: i.actor_role,
-            extra_metadata: i.extra_metadata.map(|m| m.0),
-            skip_fields: i.skip_fields,
-            correlation_id: i.correlation_id,
-            context: Default::default(),
-        }
-    }
+/// People matching `search` that the caller may see, as a connection.
+pub async fn users(
+    ctx: &Context<'_>,
+    search: &str,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<UserConnection> {
+    let (feed, caller) = service(ctx)?;
+    let first = slice_size("first", first.or(Some(DEFAULT_USERS)))?.unwrap_or(0);
+    let after = user_edge_cursor("after", after)?;
+    let slice = feed
+        .search_users(&caller, search, first, after)
+        .await
+        .graphql()?;
+    let edges: Vec<UserEdge> = slice
+        .users
+        .into_iter()
+        .map(|u| UserEdge {
+            cursor: user_cursor(u.uuid),
+            node: User(u),
+        })
+        .collect();
+    Ok(UserConnection {
+        page_info: PageInfo {
+            has_previous_page: after.is_some(),
+            has_next_page: slice.has_next_page,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+    })
 }

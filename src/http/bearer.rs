@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::graphql::error::BAD_REQUEST;
+use crate::service::ErrorCode;
 
 /// The request's `Authorization` header as sent (`Bearer <token>`), or
 /// `None` without one; [`crate::auth::Authenticator`] judges what it says.
@@ -30,7 +30,7 @@ impl IntoResponse for UnreadableAuthorization {
         // run as an anonymous caller, hiding the client's mistake.
         let body = json!({ "errors": [{
             "message": "the Authorization header must be visible ASCII text: \"Bearer <token>\"",
-            "extensions": { "code": BAD_REQUEST },
+            "extensions": { "code": ErrorCode::BadRequest.as_str() },
         }]});
         (
             StatusCode::BAD_REQUEST,

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::bearer::Authorization;
 use super::AppState;
+use crate::graphql::input::ActivityFilterInput;
 use crate::graphql::scalars::format_utc;
-use crate::graphql::types::ActivityFilterInput;
-use crate::service::{ActivityFilter, ServiceError};
+use crate::service::{ActivityFilter, ErrorCode, ServiceError};
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -37,8 +37,8 @@ pub struct ExportParams {
     filter: Option<String>,
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] });
+fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] });
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -141,11 +141,17 @@ pub async fn export(
 ) -> Response {
     let identity = match state.auth.authenticate(authorization.as_deref()).await {
         Ok(identity) => identity,
-        Err(e) => return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.to_string()),
+        Err(e) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                e.to_string(),
+            )
+        }
     };
     let params = match params(query.as_deref()) {
         Ok(params) => params,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message),
+        Err(message) => return error(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message),
     };
     let filter: ActivityFilter = match params
         .filter
@@ -155,23 +161,35 @@ pub async fn export(
         None => ActivityFilter::default(),
         Some(Ok(input)) => match ActivityFilter::try_from(input) {
             Ok(filter) => filter,
-            Err(e) => {
-                let message = format!("{}: {}", e.field, e.message);
-                return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message);
+            Err(errors) => {
+                let message = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return error(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message);
             }
         },
         Some(Err(e)) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 format!("filter: {e}"),
             )
         }
     };
     let rows = match state.feed.export(&identity.caller, filter) {
         Ok(rows) => rows,
-        Err(ServiceError::Forbidden(m)) => return error(StatusCode::FORBIDDEN, "FORBIDDEN", m),
-        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", e.to_string()),
+        Err(ServiceError::Forbidden(m)) => {
+            return error(StatusCode::FORBIDDEN, ErrorCode::Forbidden, m)
+        }
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                e.to_string(),
+            )
+        }
     };
     let format = params.format;
     let header_line = (format == Format::Csv)

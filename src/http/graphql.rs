@@ -9,8 +9,8 @@ use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
-use crate::graphql::error::RATE_LIMITED;
 use crate::ratelimit::Bucket;
+use crate::service::ErrorCode;
 
 /// GET: a websocket upgrade, GraphiQL for a browser, or a query in the URL.
 pub async fn get(
@@ -132,7 +132,7 @@ fn rate_limited(response: &BatchResponse) -> Option<Limited> {
         .map(|r| {
             r.errors.iter().find_map(|e| {
                 let extensions = e.extensions.as_ref()?;
-                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == RATE_LIMITED);
+                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == ErrorCode::RateLimited.as_str());
                 match extensions.get("retryAfter") {
                     Some(async_graphql::Value::Number(n)) if is_limited => n.as_u64(),
                     _ => None,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::bearer::Authorization;
 use super::AppState;
-use crate::service::{Health, Role};
+use crate::service::{Health, Operation};
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -45,11 +45,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     (status, Json(body))
 }
 
-/// Prometheus metrics. With authentication on, only an admin token may read them.
+/// Prometheus metrics. With authentication on, only a caller the role table
+/// lets [`Operation::ReadMetrics`] may read them.
 pub async fn metrics(State(state): State<AppState>, authorization: Authorization) -> Response {
     if !state.auth.is_open() {
         match state.auth.authenticate(authorization.as_deref()).await {
-            Ok(identity) if identity.caller.role == Role::Admin => {}
+            Ok(identity) if identity.caller.allows(Operation::ReadMetrics) => {}
             Ok(_) => return StatusCode::FORBIDDEN.into_response(),
             Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
         }

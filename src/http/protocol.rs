@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::graphql::is_request_error;
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::trusted::DOCUMENT_ID;
+use crate::service::ErrorCode;
 
 /// The response media types we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,7 @@ impl RequestError {
     pub fn into_response(self, media: MediaType) -> HttpResponse {
         let body = json!({ "errors": [{
             "message": self.message,
-            "extensions": { "code": crate::graphql::error::BAD_REQUEST },
+            "extensions": { "code": ErrorCode::BadRequest.as_str() },
         }]});
         let mut res = (self.status, body.to_string()).into_response();
         res.headers_mut()

@@ -55,6 +55,9 @@ pub enum Operation {
     Verify,
     /// `forgetPerson`: erasing a person.
     Forget,
+    /// `GET /metrics`: the server's Prometheus metrics, which describe every
+    /// caller's traffic and so are for operators alone.
+    ReadMetrics,
 }
 
 /// Who is calling the service.
@@ -85,7 +88,10 @@ impl Caller {
     pub fn allows(&self, op: Operation) -> bool {
         match (self.role, op) {
             (Role::Admin, _) => true,
-            (Role::Service, Operation::Prune | Operation::Verify | Operation::Forget) => false,
+            (
+                Role::Service,
+                Operation::Prune | Operation::Verify | Operation::Forget | Operation::ReadMetrics,
+            ) => false,
             (Role::Service, _) => true,
             (Role::User, Operation::Read) => true,
             (Role::User, _) => false,
@@ -107,6 +113,7 @@ impl Caller {
                     Operation::Prune => "prune",
                     Operation::Verify => "verify the log",
                     Operation::Forget => "erase a person",
+                    Operation::ReadMetrics => "read the metrics",
                 }
             )))
         }
@@ -144,6 +151,24 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_admin_reads_the_metrics() {
+        assert!(Caller::SYSTEM.allows(Operation::ReadMetrics));
+        let service = Caller {
+            role: Role::Service,
+            subject: None,
+        };
+        assert!(!service.allows(Operation::ReadMetrics));
+        assert!(!Caller::user(Uuid::now_v7()).allows(Operation::ReadMetrics));
+        assert_eq!(
+            service
+                .require(Operation::ReadMetrics)
+                .unwrap_err()
+                .to_string(),
+            "forbidden: the service role may not read the metrics"
+        );
+    }
 
     #[test]
     fn role_table() {

@@ -10,26 +10,80 @@ pub struct FieldError {
     /// A sentence for people.
     pub message: String,
     /// A stable code for programs.
-    pub code: &'static str,
+    pub code: ErrorCode,
 }
 
-/// The code of input that breaks a documented rule.
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// Every code a client can read in an error (`extensions.code`, a user
+/// error's `code`, an HTTP error body): the one list of them, whichever
+/// layer refuses the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Input breaks a documented rule.
+    BadUserInput,
+    /// An idempotency key was replayed with other input than its first use.
+    IdempotencyConflict,
+    /// A valid entry of a batch that was refused because of other entries.
+    BatchRejected,
+    /// The request is not GraphQL over HTTP (method, body or media type).
+    BadRequest,
+    /// The request carries no valid credentials.
+    Unauthenticated,
+    /// The caller's role does not allow the operation.
+    Forbidden,
+    /// Something failed on the server; the details are in its log.
+    Internal,
+    /// A subscriber read too slowly and was disconnected; it may resume.
+    SubscriberLagged,
+    /// An automatic persisted query's hash is unknown: send the query text.
+    PersistedQueryNotFound,
+    /// The document is larger, or asks for more, than one operation may; nothing ran.
+    QueryTooLarge,
+    /// A websocket already runs as many subscriptions as one socket may.
+    TooManySubscriptions,
+    /// The caller spent its rate limit and nothing ran: retry after `extensions.retryAfter` seconds.
+    RateLimited,
+    /// The server runs trusted documents only (its manifest) and this is not one: nothing ran.
+    DocumentNotTrusted,
+}
 
-/// The code of an idempotency key replayed with input other than its first use's.
-pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
+impl ErrorCode {
+    /// The code as clients read it; these strings are the API and never change.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            ErrorCode::BatchRejected => "BATCH_REJECTED",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::SubscriberLagged => "SUBSCRIBER_LAGGED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::QueryTooLarge => "QUERY_TOO_LARGE",
+            ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::DocumentNotTrusted => "DOCUMENT_NOT_TRUSTED",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl FieldError {
-    /// A [`BAD_USER_INPUT`] error on `field`.
+    /// A [`ErrorCode::BadUserInput`] error on `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
-            code: BAD_USER_INPUT,
+            code: ErrorCode::BadUserInput,
         }
     }
 
-    /// The [`IDEMPOTENCY_CONFLICT`] error of a key whose first use, activity
+    /// The [`ErrorCode::IdempotencyConflict`] error of a key whose first use, activity
     /// `first`, had other input.
     pub fn idempotency_conflict(first: uuid::Uuid) -> Self {
         Self {
@@ -38,7 +92,7 @@ impl FieldError {
                 "this key was first used for activity {first} with other input; \
                  a retry must repeat it, a new activity needs a new key"
             ),
-            code: IDEMPOTENCY_CONFLICT,
+            code: ErrorCode::IdempotencyConflict,
         }
     }
 }

@@ -11,8 +11,8 @@ use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::log::holds_nul;
 use super::search;
+use super::validate::holds_nul;
 use super::Position;
 
 /// Conditions on activities; every field that is set must hold.

@@ -3,6 +3,8 @@
 //! they did is cleared, and their known emails and names in metadata become
 //! "[ERASED]". The chain still verifies: each rewritten field's salt is
 //! deleted and its commitment kept, so it verifies as erased.
+//! One unit because the erasure's steps (begin, rewrite in batches, finish)
+//! share its state and must run in this order.
 
 use std::collections::BTreeSet;
 
@@ -16,10 +18,12 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::log::{now, write_rows, NUL_REFUSED};
+use super::clock::now;
+use super::log::write_rows;
 use super::seal::form::{self, Field, FieldMap, PERSONAL_FIELDS};
 use super::seal::sealer::{lock_chain, statement};
 use super::seal::ERASED;
+use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
 
 /// The action of the entry each erasure logs.

@@ -1,4 +1,8 @@
-use chrono::{DateTime, SubsecRound, Utc};
+//! Writing activities: an input's rules, idempotent retries, and the
+//! batched insert. One unit, because one write's transaction runs them all
+//! in order and each step relies on the one before.
+
+use chrono::{DateTime, Utc};
 use entity::activity;
 use std::collections::{HashMap, HashSet};
 
@@ -11,6 +15,8 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::clock::now;
+use super::validate::{check_correlation_id, check_len, holds_nul, NUL_REFUSED};
 use super::{search, ActivityFeed, Caller, FieldError, Operation, Position, Result, ServiceError};
 
 /// An activity to be logged; the server assigns its uuid and time.
@@ -72,43 +78,6 @@ impl RequestContext {
     pub fn apply(&self, input: &mut NewActivity) {
         input.client_ip.clone_from(&self.client_ip);
         input.user_agent.clone_from(&self.user_agent);
-    }
-}
-
-/// Refuses an empty or overlong correlation id.
-fn check_correlation_id(errors: &mut Vec<FieldError>, id: Option<&str>) {
-    if id.is_some_and(str::is_empty) {
-        errors.push(FieldError::invalid("correlationId", "must not be empty"));
-    }
-    check_len(errors, "correlationId", id, 100);
-    if id.is_some_and(|id| id.contains('\0')) {
-        errors.push(FieldError::invalid("correlationId", NUL_REFUSED));
-    }
-}
-
-/// Checks that an optional text field fits its column.
-fn check_len(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max: usize) {
-    if let Some(v) = value {
-        if v.chars().count() > max {
-            errors.push(FieldError::invalid(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-        }
-    }
-}
-
-/// Why text holding NUL is refused: PostgreSQL cannot store it in text or
-/// JSON, so it would fail as a database error there and be stored on SQLite.
-pub(super) const NUL_REFUSED: &str = "must not contain NUL characters";
-
-/// Whether any key or string inside `value` holds a NUL character.
-pub(super) fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -241,12 +210,6 @@ pub struct Logged {
     /// Whether an earlier call with the same idempotency key and input
     /// wrote it, so that this call wrote nothing.
     pub replayed: bool,
-}
-
-/// The time stored for a new row. Both databases keep microseconds, so the
-/// value returned to the caller is cut to microseconds too and equals the stored one.
-pub(super) fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 impl ActivityFeed {

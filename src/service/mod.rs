@@ -12,6 +12,10 @@ use sea_orm::DatabaseConnection;
 pub mod access;
 /// Badge colours for actions and modes.
 pub mod badge;
+/// The time stored for new rows.
+mod clock;
+/// Grouped counts: their groupings and order.
+mod counts;
 /// Opaque keyset cursors.
 pub mod cursor;
 /// The service's error type.
@@ -52,6 +56,8 @@ pub mod seed;
 mod user_change;
 /// The people table.
 mod users;
+/// The length and NUL checks of text input.
+mod validate;
 
 /// Rows for the service's unit tests.
 #[cfg(test)]
@@ -84,8 +90,9 @@ mod testing {
 }
 
 pub use access::{Caller, Operation, Role};
+pub use counts::{Bucket, GroupBy};
 pub use cursor::Cursor;
-pub use error::{FieldError, Result, ServiceError};
+pub use error::{ErrorCode, FieldError, Result, ServiceError};
 pub use filter::ActivityFilter;
 pub use forget::Forgotten;
 pub use group::{ActivityGroup, GroupArgs, GroupSlice};
@@ -93,7 +100,7 @@ pub use live::{Bus, Health, Live, LiveError, LiveItem, LiveStats, Wake};
 pub use log::{Logged, NewActivity, RequestContext};
 pub use position::{Position, ResumeCursor};
 pub use prune::PruneResult;
-pub use query::{Bucket, FeedArgs, FeedSlice, GroupBy, Page, PageArgs, MAX_UUIDS_PER_READ};
+pub use query::{FeedArgs, FeedSlice, Page, PageArgs, MAX_UUIDS_PER_READ};
 pub use redact::Redactor;
 pub use seed::SeedPlan;
 pub use user_change::{UserChange, UserChangeOutcome};
@@ -113,14 +120,20 @@ pub struct Limits {
     pub max_search_words: usize,
 }
 
+impl Limits {
+    /// The limits when the deployment names none: also the defaults of
+    /// their settings (`MAX_PAGE_SIZE`, …), which read them from here.
+    pub const DEFAULT: Limits = Limits {
+        max_page_size: 500,
+        max_batch_size: 1000,
+        max_metadata_bytes: 64 * 1024,
+        max_search_words: 32,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_page_size: 500,
-            max_batch_size: 1000,
-            max_metadata_bytes: 64 * 1024,
-            max_search_words: 32,
-        }
+        Self::DEFAULT
     }
 }
 

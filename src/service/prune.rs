@@ -5,8 +5,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::clock::now;
 use super::seal::sealer::{lock_chain, statement};
-use super::{log::now, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
+use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

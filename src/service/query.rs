@@ -1,3 +1,8 @@
+//! Reading activities: pages, keyset slices, single reads, counts and
+//! distinct values. One unit because every read goes through the same
+//! visibility condition and filter, and sharing them here keeps lists,
+//! counts and single reads from drifting apart.
+
 use std::collections::HashSet;
 
 use entity::activity::{self, Column, Entity};
@@ -9,9 +14,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    rollup, rows, ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError,
-};
+use super::counts::{self, Bucket, GroupBy};
+use super::{rows, ActivityFeed, ActivityFilter, Caller, Cursor, Operation, Result, ServiceError};
 
 /// Which numbered page to read, and what to read with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,34 +69,6 @@ pub struct FeedSlice {
     /// The stored actors of the rows, when asked for; an actor missing here
     /// is not stored.
     pub actors: Option<Vec<user::Model>>,
-}
-
-/// How `counts` groups activities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    /// By action.
-    Action,
-    /// By module.
-    Module,
-    /// By mode.
-    Mode,
-    /// By resource type.
-    ResourceType,
-    /// By actor uuid.
-    Actor,
-    /// By UTC day, "YYYY-MM-DD".
-    Day,
-    /// By UTC hour, "YYYY-MM-DDTHH:00:00Z".
-    Hour,
-}
-
-/// One group of a grouped count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    /// The group's value; `None` for rows where it is not set.
-    pub key: Option<String>,
-    /// How many activities fall in the group.
-    pub count: u64,
 }
 
 /// The most uuids one read by uuid may name: one statement, a bounded IN list.
@@ -332,7 +308,7 @@ impl ActivityFeed {
             .rolled_up_counts(caller, filter, Some(group_by))
             .await?
         {
-            rollup::sort_buckets(&mut buckets, group_by, self.db.get_database_backend());
+            counts::sort_buckets(&mut buckets, group_by, self.db.get_database_backend());
             return Ok(buckets);
         }
         self.scanned_counts(caller, filter, group_by).await

@@ -17,6 +17,9 @@
 //! distinct lists over all time), `activity_rollup_hour_totals` (per hour, no
 //! dimensions: unfiltered counts by day or hour) and `activity_rollup_hours`
 //! (per hour and dimensions: everything else the rollups answer).
+//!
+//! One unit because folding, prune's subtraction and the reads must agree on
+//! the watermark and the three grains; split, each would need the others' SQL.
 
 use std::time::Duration;
 
@@ -31,9 +34,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::counts::{Bucket, GroupBy};
 use super::position::{BOOKKEEPING_SQL, HORIZON_SQL};
-use super::query::GroupBy;
-use super::{ActivityFeed, ActivityFilter, Bucket, Caller, Position, Result};
+use super::{ActivityFeed, ActivityFilter, Caller, Position, Result};
 
 /// Rows one fold adds at most: a fold is one transaction, and a bounded one
 /// keeps the lock, the WAL and a prune waiting for it short.
@@ -748,23 +751,6 @@ pub fn spawn(
             }
         }
     });
-}
-
-/// Sorts grouped counts as a scan returns them: by key for days and hours,
-/// else largest first with the key breaking ties, where the group of rows
-/// without a value sorts as the database sorts NULL: last on PostgreSQL,
-/// first on SQLite.
-pub(super) fn sort_buckets(buckets: &mut [Bucket], group_by: GroupBy, backend: DbBackend) {
-    let nulls_last = backend == DbBackend::Postgres;
-    let by_key = |a: &Bucket, b: &Bucket| match (&a.key, &b.key) {
-        (None, Some(_)) if nulls_last => std::cmp::Ordering::Greater,
-        (Some(_), None) if nulls_last => std::cmp::Ordering::Less,
-        (a, b) => a.cmp(b),
-    };
-    match group_by {
-        GroupBy::Day | GroupBy::Hour => buckets.sort_by(by_key),
-        _ => buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| by_key(a, b))),
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use uuid::{Builder, Uuid};
 
-use super::{log::now, ActivityFeed, Caller, NewUser, Result, ServiceError};
+use super::clock::now;
+use super::{ActivityFeed, Caller, NewUser, Result, ServiceError};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

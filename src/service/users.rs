@@ -7,9 +7,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    log::now, log::NUL_REFUSED, ActivityFeed, Caller, FieldError, Operation, Result, ServiceError,
-};
+use super::clock::now;
+use super::validate::NUL_REFUSED;
+use super::{ActivityFeed, Caller, FieldError, Operation, Result, ServiceError};
 
 /// A person as the host platform knows them now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

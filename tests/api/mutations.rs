@@ -276,6 +276,44 @@ async fn upsert_users_of_nothing_is_empty() {
 }
 
 #[tokio::test]
+async fn upsert_users_reports_every_bad_field_of_every_entry() {
+    // Arrange
+    let app = spawn_app().await;
+    let long = "x".repeat(101);
+
+    // Act
+    let error = app
+        .error(
+            "mutation($u: [UserInput!]!) { upsertUsers(inputs: $u) { uuid } }",
+            json!({ "u": [
+                { "uuid": Uuid::now_v7(), "firstName": long, "lastName": long },
+                { "uuid": Uuid::now_v7(), "email": "ok@example.com" },
+                { "uuid": Uuid::now_v7(), "lastName": long },
+            ]}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["field"], "inputs[0].firstName");
+    let fields: Vec<&str> = error["extensions"]["fieldErrors"]
+        .as_array()
+        .expect("fieldErrors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("a field"))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "inputs[0].firstName",
+            "inputs[0].lastName",
+            "inputs[2].lastName"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn upsert_users_with_an_invalid_entry_writes_none() {
     // Arrange
     let app = spawn_app().await;

@@ -27,6 +27,50 @@ fn sample(text: &str, prefix: &str) -> f64 {
 }
 
 #[tokio::test]
+async fn running_totals_are_counters_and_levels_gauges() {
+    // Arrange
+    let app = spawn_app_with(|_| {}).await;
+    app.graphql("{ activities { total } }", json!({})).await;
+
+    // Act
+    let (first, second) = (app.metrics().await, app.metrics().await);
+
+    // Assert
+    let types: Vec<(&str, &str)> = second
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let totals: Vec<&str> = types
+        .iter()
+        .filter(|(name, _)| name.ends_with("_total"))
+        .map(|(name, _)| *name)
+        .collect();
+    for name in [
+        "activity_feed_events_published_total",
+        "activity_feed_db_statements_total",
+        "activity_feed_activities_pruned_total",
+        "activity_feed_notify_dropped_total",
+    ] {
+        assert!(totals.contains(&name), "{name} missing from {second}");
+    }
+    for (name, kind) in &types {
+        let expected = if name.ends_with("_total") {
+            "counter"
+        } else {
+            kind
+        };
+        assert_eq!(*kind, expected, "{name}");
+    }
+    assert!(types.contains(&("activity_feed_websockets_open", "gauge")));
+    // A counter read at scrape time keeps its source's total, however often scraped.
+    let statements = "activity_feed_db_statements_total ";
+    assert!(sample(&second, statements) >= sample(&first, statements));
+    assert!(sample(&first, statements) >= 1.0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn metrics_count_operations_errors_and_live_traffic() {
     let app = spawn_app_with(|_| {}).await;
     let scrape = || app.metrics();

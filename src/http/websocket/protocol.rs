@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::graphql::error::TOO_MANY_SUBSCRIPTIONS;
+use crate::service::ErrorCode;
 
 /// The subprotocols a socket may speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -544,7 +544,7 @@ fn connection_error(message: &str) -> Action {
 fn too_many_operations(max: usize, protocol: Protocol) -> Arc<RawValue> {
     let error = json!({
         "message": format!("a websocket may run at most {max} subscriptions at once; complete one first"),
-        "extensions": { "code": TOO_MANY_SUBSCRIPTIONS },
+        "extensions": { "code": ErrorCode::TooManySubscriptions.as_str() },
     });
     // graphql-transport-ws sends a list of errors, the legacy protocol one.
     match protocol {
@@ -816,7 +816,7 @@ mod tests {
         assert_eq!(refusal["id"], "2");
         assert_eq!(
             refusal["payload"][0]["extensions"]["code"],
-            TOO_MANY_SUBSCRIPTIONS
+            ErrorCode::TooManySubscriptions.as_str()
         );
         assert!(s.closed().is_none());
         // A finished operation frees its place.
@@ -934,7 +934,7 @@ mod tests {
         assert_eq!(refusal["type"], "error");
         assert_eq!(
             refusal["payload"]["extensions"]["code"],
-            TOO_MANY_SUBSCRIPTIONS
+            ErrorCode::TooManySubscriptions.as_str()
         );
         s.text(r#"{"type":"stop","id":"1"}"#);
         s.text(&start("2"));

@@ -275,7 +275,7 @@ impl ActivityFeed {
 
     /// `end` as a head, signed now.
     fn head_of(&self, end: ChainPoint) -> LogHead {
-        let signed_at = super::super::log::now();
+        let signed_at = super::super::clock::now();
         let hash = form::to_hex(&end.hash);
         LogHead {
             position: end.position,
@@ -311,7 +311,7 @@ impl ActivityFeed {
             .transpose()?;
         let interval = TimeDelta::from_std(interval).unwrap_or(TimeDelta::MAX);
         let end = chain_end(&txn).await?;
-        let due = newest.is_none_or(|at| super::super::log::now() - at >= interval);
+        let due = newest.is_none_or(|at| super::super::clock::now() - at >= interval);
         if !due || end == ChainPoint::GENESIS {
             txn.commit().await?;
             return Ok(false);

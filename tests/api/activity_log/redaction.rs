@@ -154,7 +154,8 @@ async fn redacted_values_cannot_be_searched_for() {
 
 #[tokio::test]
 async fn the_configured_list_replaces_the_default() {
-    let app = spawn_app_with(|c| c.redaction.redact_keys = vec!["ssn".into(), "Card".into()]).await;
+    let app =
+        spawn_app_with(|c| c.redaction.redact_keys = Some(vec!["ssn".into(), "Card".into()])).await;
     let row = log(
         &app,
         json!({"action": "a", "metadata": {"ssn": "078-05-1120", "card": {"n": 1}, "password": "kept"}}),
@@ -166,7 +167,7 @@ async fn the_configured_list_replaces_the_default() {
     );
     app.stop().await;
 
-    let off = spawn_app_with(|c| c.redaction.redact_keys = Vec::new()).await;
+    let off = spawn_app_with(|c| c.redaction.redact_keys = Some(Vec::new())).await;
     let row = log(&off, json!({"action": "a", "metadata": {"password": "p"}})).await;
     assert_eq!(row["metadata"], json!({"password": "p"}));
     off.stop().await;
@@ -271,7 +272,7 @@ async fn common_spellings_of_sensitive_keys_are_redacted() {
 #[tokio::test]
 async fn configured_keys_are_normalized_like_metadata_keys() {
     // Arrange: the deployment writes its key in camelCase.
-    let app = spawn_app_with(|c| c.redaction.redact_keys = vec!["cardNumber".into()]).await;
+    let app = spawn_app_with(|c| c.redaction.redact_keys = Some(vec!["cardNumber".into()])).await;
 
     // Act
     let row = log(

@@ -124,6 +124,41 @@ async fn bad_filter_values_are_bad_user_input() {
 }
 
 #[tokio::test]
+async fn a_filter_with_several_bad_fields_reports_every_one() {
+    // Arrange
+    let app = spawn_app().await;
+    let count = "query($f: ActivityFilter) { activityCount(filter: $f) }";
+    let many: Vec<String> = (0..101).map(|i| format!("a.{i}")).collect();
+    let many_actors: Vec<Uuid> = (0..101).map(|_| Uuid::now_v7()).collect();
+
+    // Act
+    let error = app
+        .error(
+            count,
+            json!({ "f": { "actionIn": many, "actorUuidIn": many_actors, "after": "nope" } }),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(
+        error["message"],
+        "filter.actionIn: at most 100 entries; filter.actorUuidIn: at most 100 entries; \
+         filter.after: must be an Activity.cursor"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["field"], "filter.actionIn");
+    assert_eq!(
+        error["extensions"]["fieldErrors"],
+        json!([
+            { "field": "filter.actionIn", "message": "at most 100 entries", "code": "BAD_USER_INPUT" },
+            { "field": "filter.actorUuidIn", "message": "at most 100 entries", "code": "BAD_USER_INPUT" },
+            { "field": "filter.after", "message": "must be an Activity.cursor", "code": "BAD_USER_INPUT" },
+        ])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn live_delivery_applies_the_new_conditions_as_lists_do() {
     // Arrange
     let app = spawn_app().await;
