@@ -67,8 +67,12 @@ async fn execute(state: AppState, req: Request) -> Response {
         .then(|| Bucket::of(identity.as_ref().ok(), client_address(&state, &req)));
     let batch = if req.method() == Method::GET {
         let documents = state.limits.documents();
-        protocol::parse_get(req.uri().query().unwrap_or_default(), &documents)
-            .map(BatchRequest::Single)
+        protocol::parse_get(
+            req.uri().query().unwrap_or_default(),
+            &documents,
+            state.trusted.as_ref(),
+        )
+        .map(BatchRequest::Single)
     } else {
         let content_type = req
             .headers()
