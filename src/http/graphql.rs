@@ -6,10 +6,11 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
 use super::{client, delivery, websocket, AppState};
+use crate::auth::AuthError;
 use crate::config::Origin;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
-use crate::graphql::error::RATE_LIMITED;
+use crate::graphql::error::{RATE_LIMITED, UNAUTHENTICATED};
 use crate::ratelimit::Bucket;
 
 /// Bytes each websocket reads at a time.
@@ -60,6 +61,8 @@ async fn execute(state: AppState, req: Request) -> Response {
         .auth
         .authenticate(authorization(req.headers()).as_deref())
         .await;
+    // Kept for the status: a refused token answers 401 (RFC 6750).
+    let refused = identity.as_ref().err().cloned();
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let bucket = state
         .rate_limits
@@ -107,7 +110,13 @@ async fn execute(state: AppState, req: Request) -> Response {
     // gone) are interrupted on SQLite, as they are not left to run on.
     let response = watchdog::request_scope(state.schema.execute_batch(batch)).await;
     let limited = rate_limited(&response);
+    let refused = refused.filter(|_| every_response_has(&response, UNAUTHENTICATED));
     let mut http = protocol::respond_batch(media, response);
+    if let Some(refused) = refused {
+        *http.status_mut() = StatusCode::UNAUTHORIZED;
+        http.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge(&refused));
+    }
     if let Some(limited) = limited {
         if limited.all {
             *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -127,6 +136,47 @@ fn client_address(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
     client::client_ip(peer, req.headers(), &state.context.trusted_proxies)
 }
 
+/// The `WWW-Authenticate` challenge for a refused request (RFC 6750, 3):
+/// a bare `Bearer` when no token came, else `invalid_token` with the reason.
+fn challenge(refused: &AuthError) -> HeaderValue {
+    if *refused == AuthError::Missing {
+        return HeaderValue::from_static("Bearer");
+    }
+    // A quoted-string holds visible ASCII only, and the reason may quote
+    // the token's own claims.
+    let reason: String = refused
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "Bearer error=\"invalid_token\", error_description=\"{reason}\""
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
+}
+
+/// The `code` extension of a GraphQL error.
+fn code_of(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code") {
+        Some(async_graphql::Value::String(code)) => Some(code),
+        _ => None,
+    }
+}
+
+/// Whether every response of the batch has an error coded `code`.
+fn every_response_has(response: &BatchResponse, code: &str) -> bool {
+    let has = |r: &async_graphql::Response| r.errors.iter().any(|e| code_of(e) == Some(code));
+    match response {
+        BatchResponse::Single(one) => has(one),
+        BatchResponse::Batch(all) => all.iter().all(has),
+    }
+}
+
 /// What the rate limit refused in a response.
 struct Limited {
     /// Every operation was refused: the request as a whole gets 429.
@@ -144,9 +194,8 @@ fn rate_limited(response: &BatchResponse) -> Option<Limited> {
         .iter()
         .map(|r| {
             r.errors.iter().find_map(|e| {
-                let extensions = e.extensions.as_ref()?;
-                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == RATE_LIMITED);
-                match extensions.get("retryAfter") {
+                let is_limited = code_of(e) == Some(RATE_LIMITED);
+                match e.extensions.as_ref()?.get("retryAfter") {
                     Some(async_graphql::Value::Number(n)) if is_limited => n.as_u64(),
                     _ => None,
                 }
