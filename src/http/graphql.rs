@@ -1,8 +1,7 @@
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::protocol::{self, MediaType};
 use super::{client, delivery, websocket, AppState};
@@ -25,11 +24,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
         return upgrade(state, req).await;
     }
     if state.limits.graphiql && wants_html(req.headers()) {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .finish();
-        return Html(page).into_response();
+        return super::graphiql::page(req.headers());
     }
     execute(state, req).await
 }
