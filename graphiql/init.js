@@ -6,6 +6,10 @@ import { loadToken, normalizeToken, saveToken } from '/dashboard/js/auth.js';
 
 const { React, ReactDOM, GraphiQL } = window;
 
+// GraphiQL's dialogs add a <style> element (to lock scrolling) and give it
+// the nonce they find in this global, which the page's CSP lets through.
+window.__webpack_nonce__ = document.querySelector('meta[name="style-nonce"]')?.content;
+
 const endpoint = new URL('/graphql', window.location.href);
 const socket = new URL(endpoint);
 socket.protocol = endpoint.protocol === 'https:' ? 'wss:' : 'ws:';

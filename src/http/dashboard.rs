@@ -2,7 +2,7 @@
 //! stylesheet, scripts and icon, all compiled into the binary (`embedded`).
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -58,7 +58,19 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 /// `GET /`: the page.
 async fn index(headers: HeaderMap) -> Response {
-    embedded::page(&INDEX, &headers, CONTENT_SECURITY_POLICY)
+    let mut response = embedded::serve(&INDEX, &headers);
+    let security = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ];
+    response.headers_mut().extend(security);
+    response
 }
 
 /// `GET /dashboard/<path>`: one asset, or 404.

@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// One embedded file.
@@ -42,24 +42,6 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-/// A page: the asset with `policy` as its Content-Security-Policy and no
-/// referrer sent from it.
-pub fn page(asset: &Asset, request: &HeaderMap, policy: &'static str) -> Response {
-    let mut response = serve(asset, request);
-    let security = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(policy),
-        ),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-    ];
-    response.headers_mut().extend(security);
-    response
 }
 
 /// The asset with its content type and validators, or `304` when the

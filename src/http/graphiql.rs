@@ -4,22 +4,34 @@
 //! served under `/graphiql/…` while `GRAPHIQL` is on.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 
 use super::embedded::{self, Asset};
 use super::AppState;
 
 /// What the page may load and connect to: its own origin only, as the
-/// dashboard's (whose token it shares). Two sources beyond `'self'`, both
-/// `data:`, because GraphiQL's stylesheet carries its fonts (and icons) as
-/// `data:` URLs; nothing runs from them. `connect-src 'self'` covers the
-/// `/graphql` websocket (CSP 3 matches `ws:`/`wss:` to the page's own host).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; font-src data:; img-src 'self' data:; connect-src 'self'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// dashboard's (whose token it shares), with two exceptions GraphiQL needs.
+/// `data:` fonts and images: its stylesheet carries its fonts as `data:`
+/// URLs, and nothing runs from them. A style nonce: its dialogs (Radix)
+/// lock the page's scrolling by adding a `<style>` element, which takes
+/// the nonce from `window.__webpack_nonce__` (set by init.js from the page).
+/// `connect-src 'self'` covers the `/graphql` websocket (CSP 3 matches
+/// `ws:`/`wss:` to the page's own host).
+fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; \
+         font-src data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// Where the page holds the response's style nonce.
+const NONCE_PLACEHOLDER: &str = "{{STYLE_NONCE}}";
 
 /// Embeds `graphiql/<path>`.
 macro_rules! asset {
@@ -28,8 +40,9 @@ macro_rules! asset {
     };
 }
 
-/// The page, served at `GET /graphql` to a browser.
-static INDEX: Asset = asset!("index.html");
+/// The page, served at `GET /graphql` to a browser, with a fresh nonce in
+/// place of [`NONCE_PLACEHOLDER`] each time.
+const INDEX: &str = include_str!("../../graphiql/index.html");
 
 /// What the page loads, under `/graphiql/`; a test checks the vendored files
 /// against their recorded sha256.
@@ -47,9 +60,28 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/graphiql/{*path}", get(asset))
 }
 
-/// The GraphiQL page, with its Content-Security-Policy.
-pub fn page(headers: &HeaderMap) -> Response {
-    embedded::page(&INDEX, headers, CONTENT_SECURITY_POLICY)
+/// The GraphiQL page with a style nonce of its own, under its
+/// Content-Security-Policy; never cached, as no two responses are alike.
+pub fn page() -> Response {
+    let nonce = STANDARD.encode(rand::random::<[u8; 16]>());
+    let policy = content_security_policy(&nonce);
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        INDEX.replace(NONCE_PLACEHOLDER, &nonce),
+    )
+        .into_response();
+    // Base64 and ASCII text only: always a header value.
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 /// `GET /graphiql/<path>`: one asset, or 404 (always, with `GRAPHIQL=false`).
@@ -98,6 +130,23 @@ mod tests {
     }
 
     #[test]
+    fn each_page_has_its_own_nonce_in_its_policy_and_its_page() {
+        let nonce_of = |response: &Response| {
+            let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let start = policy.find("'nonce-").unwrap() + "'nonce-".len();
+            let end = start + policy[start..].find('\'').unwrap();
+            policy[start..end].to_owned()
+        };
+        let (first, second) = (page(), page());
+        assert_ne!(nonce_of(&first), nonce_of(&second));
+        assert_eq!(STANDARD.decode(nonce_of(&first)).unwrap().len(), 16);
+        assert!(INDEX.contains(NONCE_PLACEHOLDER));
+    }
+
+    #[test]
     fn every_served_file_of_graphiql_is_embedded() {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphiql");
         let mut on_disk = Vec::new();
@@ -105,9 +154,9 @@ mod tests {
         // The build script, its records and the licenses are not served.
         on_disk.retain(|f| f.ends_with(".js") || f.ends_with(".css") || f.ends_with(".html"));
         on_disk.sort();
-        let mut served: Vec<String> = std::iter::once(&INDEX)
-            .chain(&ASSETS)
-            .map(|a| a.path.to_owned())
+        let mut served: Vec<String> = std::iter::once("index.html")
+            .chain(ASSETS.iter().map(|a| a.path))
+            .map(str::to_owned)
             .collect();
         served.sort();
         assert_eq!(

@@ -24,7 +24,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
         return upgrade(state, req).await;
     }
     if state.limits.graphiql && wants_html(req.headers()) {
-        return super::graphiql::page(req.headers());
+        return super::graphiql::page();
     }
     execute(state, req).await
 }

@@ -62,7 +62,7 @@ async fn a_browser_getting_graphql_gets_the_pinned_graphiql_page_under_a_strict_
     for directive in [
         "default-src 'none'",
         "script-src 'self';",
-        "style-src 'self';",
+        "style-src 'self' 'nonce-",
         "connect-src 'self';",
         "frame-ancestors 'none'",
         "base-uri 'none'",
@@ -74,6 +74,16 @@ async fn a_browser_getting_graphql_gets_the_pinned_graphiql_page_under_a_strict_
     let page = res.text().await.unwrap();
     assert!(
         page.contains("<title>GraphiQL · activity-feed</title>"),
+        "{page}"
+    );
+    // The style nonce of the policy is the one the page hands GraphiQL.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"<meta name="style-nonce" content="{nonce}">"#)),
         "{page}"
     );
     let links = linked(&page);
