@@ -53,13 +53,15 @@ export function createGraphQLClient({ endpoint, token, fetchImpl = (...args) => 
       if (error?.name === 'AbortError') throw error;
       throw new RequestError('The server cannot be reached.');
     }
-    if (response.status === 401) throw new AuthError();
     let body = null;
     try {
       body = await response.json();
     } catch {
+      if (response.status === 401) throw new AuthError();
       throw new RequestError(`The server answered ${response.status} ${response.statusText}`.trim());
     }
+    // A 401's body says why the token was refused (expired, wrong issuer…).
+    if (response.status === 401) throw new AuthError(isAuthErrorList(body?.errors) ? messageOf(body.errors) : undefined);
     if (isAuthErrorList(body?.errors)) throw new AuthError(messageOf(body.errors));
     if (Array.isArray(body?.errors) && body.errors.length) throw new RequestError(messageOf(body.errors), body.errors);
     if (!response.ok || !body?.data) {

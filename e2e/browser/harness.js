@@ -8,6 +8,10 @@
 //                   EXPIRED_TOKEN and USER_UUID (the user token's subject) the
 //                   token tests run
 //   EMPTY_BASE_URL  a server on an empty database, for the first-run view
+//   TRUSTED_BASE_URL   a server with AUTH_BASE_URL's secret that runs only the
+//                      dashboard's trusted documents; TRUSTED_WRITER_URL a
+//                      server without authentication on the same database,
+//                      through which its tests write
 //   ARTIFACTS_DIR   where screenshots go (default e2e/artifacts)
 //
 // Every test uses its own action names, so tests do not see each other's rows.
@@ -25,6 +29,7 @@ import { launch } from './chromium.js';
 export const BASE_URL = process.env.BASE_URL;
 if (!BASE_URL) throw new Error('set BASE_URL to a running activity-feed server');
 export const EMPTY_BASE_URL = process.env.EMPTY_BASE_URL;
+export const TRUSTED = { url: process.env.TRUSTED_BASE_URL, writer: process.env.TRUSTED_WRITER_URL };
 export const ARTIFACTS = process.env.ARTIFACTS_DIR ?? path.join(import.meta.dirname, '..', 'artifacts');
 export const AUTH = {
   url: process.env.AUTH_BASE_URL,
@@ -91,12 +96,17 @@ export function prefix() {
   return `e2e${randomUUID().slice(0, 8)}`;
 }
 
+/** What Chromium logs for a response with status 401. */
+const UNAUTHORIZED = /^Failed to load resource: the server responded with a status of 401 \(Unauthorized\)$/;
+
 /** A new page that records console errors, at `url` (relative to BASE_URL unless absolute). */
 export async function open(url = '/', { viewport = DESKTOP, setup } = {}) {
   const page = await state.context.newPage();
   await page.setViewportSize(viewport);
   page.on('console', (message) => {
-    if (message.type() === 'error') state.consoleErrors.push(`console.error: ${message.text()}`);
+    // The browser itself logs every 401; a page that then asks for a token
+    // has done nothing wrong.
+    if (message.type() === 'error' && !UNAUTHORIZED.test(message.text())) state.consoleErrors.push(`console.error: ${message.text()}`);
   });
   page.on('pageerror', (error) => state.consoleErrors.push(`page error: ${error.message}`));
   await setup?.(page);

@@ -39,6 +39,15 @@ test('HTTP 401 and UNAUTHENTICATED errors are AuthErrors', async () => {
   await assert.rejects(coded.request('{ ok }'), (e) => e instanceof AuthError && e.message === 'who are you');
 });
 
+test('a 401 gives the reason its body states', async () => {
+  const expired = createGraphQLClient({
+    endpoint: '/g',
+    token: () => 'old',
+    fetchImpl: respond(401, { errors: [{ message: 'the token has expired', extensions: { code: 'UNAUTHENTICATED' } }] }),
+  });
+  await assert.rejects(expired.request('{ ok }'), (e) => e instanceof AuthError && e.message === 'the token has expired');
+});
+
 test('other errors are RequestErrors with the server\'s message', async () => {
   const api = createGraphQLClient({
     endpoint: '/g',

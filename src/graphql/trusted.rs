@@ -87,6 +87,14 @@ pub fn sha256(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
+/// The key a document id is held and looked up under: Codegen's client
+/// preset writes "sha256:<hex>" ids, others the bare hex, in either case.
+fn lookup_key(id: &str) -> String {
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .to_ascii_lowercase()
+}
+
 fn is_sha256(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -160,12 +168,7 @@ impl TrustedDocuments {
                     reason,
                 };
                 let actual = sha256(text);
-                // Codegen's client preset writes "sha256:<hex>" keys; ids are
-                // held without the prefix, as requests are looked up.
-                let key = id
-                    .strip_prefix("sha256:")
-                    .unwrap_or(&id)
-                    .to_ascii_lowercase();
+                let key = lookup_key(&id);
                 if is_sha256(&key) && key != actual {
                     return Err(ManifestError::WrongHash {
                         origin: origin.clone(),
@@ -204,6 +207,12 @@ impl TrustedDocuments {
         self.len() == 0
     }
 
+    /// The text of the document whose id is `id` (with or without its
+    /// `sha256:` prefix), if it is trusted.
+    pub fn text_of(&self, id: &str) -> Option<&str> {
+        self.inner.by_id.get(&lookup_key(id)).map(|t| &*t.text)
+    }
+
     /// Whether `text` is a trusted document.
     pub fn trusts_text(&self, text: &str) -> bool {
         self.inner.by_text_hash.contains_key(&sha256(text))
@@ -237,11 +246,7 @@ impl TrustedDocuments {
                         "the request has no document".into(),
                     )
                 })?;
-                let key = id
-                    .strip_prefix("sha256:")
-                    .unwrap_or(&id)
-                    .to_ascii_lowercase();
-                match self.inner.by_id.get(&key) {
+                match self.inner.by_id.get(&lookup_key(&id)) {
                     Some(trusted) => trusted.clone(),
                     // An admin's automatic persisted query, for the store to answer.
                     None if admin && self.inner.admin_may_run_any && document_id.is_none() => {

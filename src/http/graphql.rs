@@ -1,12 +1,12 @@
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::bearer::Authorization;
 use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
+use crate::auth::AuthError;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
 use crate::ratelimit::Bucket;
@@ -22,11 +22,7 @@ pub async fn get(
         return websocket::upgrade(state, authorization, req).await;
     }
     if state.limits.graphiql && wants_html(req.headers()) {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .finish();
-        return Html(page).into_response();
+        return super::graphiql::page();
     }
     execute(state, authorization, req).await
 }
@@ -51,6 +47,8 @@ async fn execute(state: AppState, authorization: Authorization, req: Request) ->
         return protocol::not_acceptable().into_response(MediaType::Json);
     };
     let identity = state.auth.authenticate(authorization.as_deref()).await;
+    // Kept for the status: a refused token answers 401 (RFC 6750).
+    let refused = identity.as_ref().err().cloned();
     let context = client::request_context(&state.context, req.headers(), req.extensions());
     let bucket = state
         .rate_limits
@@ -58,8 +56,12 @@ async fn execute(state: AppState, authorization: Authorization, req: Request) ->
         .then(|| Bucket::of(identity.as_ref().ok(), client_address(&state, &req)));
     let batch = if req.method() == Method::GET {
         let documents = state.limits.documents();
-        protocol::parse_get(req.uri().query().unwrap_or_default(), &documents)
-            .map(BatchRequest::Single)
+        protocol::parse_get(
+            req.uri().query().unwrap_or_default(),
+            &documents,
+            state.trusted.as_ref(),
+        )
+        .map(BatchRequest::Single)
     } else {
         let content_type = req
             .headers()
@@ -94,7 +96,14 @@ async fn execute(state: AppState, authorization: Authorization, req: Request) ->
     // gone) are interrupted on SQLite, as they are not left to run on.
     let response = watchdog::request_scope(state.schema.execute_batch(batch)).await;
     let limited = rate_limited(&response);
+    let refused =
+        refused.filter(|_| every_response_has(&response, ErrorCode::Unauthenticated.as_str()));
     let mut http = protocol::respond_batch(media, response);
+    if let Some(refused) = refused {
+        *http.status_mut() = StatusCode::UNAUTHORIZED;
+        http.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge(&refused));
+    }
     if let Some(limited) = limited {
         if limited.all {
             *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -114,6 +123,47 @@ fn client_address(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
     client::client_ip(peer, req.headers(), &state.context.trusted_proxies)
 }
 
+/// The `WWW-Authenticate` challenge for a refused request (RFC 6750, 3):
+/// a bare `Bearer` when no token came, else `invalid_token` with the reason.
+fn challenge(refused: &AuthError) -> HeaderValue {
+    if *refused == AuthError::Missing {
+        return HeaderValue::from_static("Bearer");
+    }
+    // A quoted-string holds visible ASCII only, and the reason may quote
+    // the token's own claims.
+    let reason: String = refused
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "Bearer error=\"invalid_token\", error_description=\"{reason}\""
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
+}
+
+/// The `code` extension of a GraphQL error.
+fn code_of(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code") {
+        Some(async_graphql::Value::String(code)) => Some(code),
+        _ => None,
+    }
+}
+
+/// Whether every response of the batch has an error coded `code`.
+fn every_response_has(response: &BatchResponse, code: &str) -> bool {
+    let has = |r: &async_graphql::Response| r.errors.iter().any(|e| code_of(e) == Some(code));
+    match response {
+        BatchResponse::Single(one) => has(one),
+        BatchResponse::Batch(all) => all.iter().all(has),
+    }
+}
+
 /// What the rate limit refused in a response.
 struct Limited {
     /// Every operation was refused: the request as a whole gets 429.
@@ -131,9 +181,8 @@ fn rate_limited(response: &BatchResponse) -> Option<Limited> {
         .iter()
         .map(|r| {
             r.errors.iter().find_map(|e| {
-                let extensions = e.extensions.as_ref()?;
-                let is_limited = matches!(extensions.get("code"), Some(async_graphql::Value::String(c)) if c == ErrorCode::RateLimited.as_str());
-                match extensions.get("retryAfter") {
+                let is_limited = code_of(e) == Some(ErrorCode::RateLimited.as_str());
+                match e.extensions.as_ref()?.get("retryAfter") {
                     Some(async_graphql::Value::Number(n)) if is_limited => n.as_u64(),
                     _ => None,
                 }

@@ -28,8 +28,12 @@ mod client;
 mod dashboard;
 /// The threads websockets run on.
 pub mod delivery;
+/// Files compiled into the binary, served with validators.
+mod embedded;
 /// `/export`: the filtered feed as NDJSON or CSV.
 mod export;
+/// `/graphiql/…`: the pinned GraphiQL a browser's GET of `/graphql` loads.
+mod graphiql;
 /// `/graphql`: queries over HTTP, subscriptions over websockets, GraphiQL for browsers.
 mod graphql;
 /// `/healthz`, `/readyz` and `/metrics`.
@@ -83,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/export", get(export::export))
         .merge(dashboard::router())
+        .merge(graphiql::router())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::graphql::is_request_error;
 use crate::graphql::limits::{self, DocumentLimits};
-use crate::graphql::trusted::DOCUMENT_ID;
+use crate::graphql::trusted::{TrustedDocuments, DOCUMENT_ID};
 use crate::service::ErrorCode;
 
 /// The response media types we speak.
@@ -204,8 +204,13 @@ pub fn parse_post(
 }
 
 /// Reads a GET: parameters in the query string, `variables` and
-/// `extensions` as JSON text. Only queries may be executed this way.
-pub fn parse_get(query_string: &str, documents: &DocumentLimits) -> Result<Request, RequestError> {
+/// `extensions` as JSON text. Only queries may be executed this way; a
+/// `documentId` is looked up in `trusted` to tell.
+pub fn parse_get(
+    query_string: &str,
+    documents: &DocumentLimits,
+    trusted: Option<&TrustedDocuments>,
+) -> Result<Request, RequestError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query_string).map_err(|e| RequestError::bad(e.to_string()))?;
     let mut params = Map::new();
@@ -218,14 +223,25 @@ pub fn parse_get(query_string: &str, documents: &DocumentLimits) -> Result<Reque
         };
         params.insert(key, value);
     }
-    if params.get("query").is_none_or(Value::is_null) {
-        // A hashed query would hide its operation type from the check below.
+    let has_query = !params.get("query").is_none_or(Value::is_null);
+    let document_id = match params.get(DOCUMENT_ID) {
+        Some(Value::String(id)) if !has_query => Some(id.clone()),
+        _ => None,
+    };
+    if !has_query && document_id.is_none() {
+        // An automatic persisted query's hash would hide its operation type
+        // from the check below; a trusted document's id does not.
         return Err(RequestError::bad(
             "the `query` parameter is missing (persisted queries need POST)",
         ));
     }
     let request = request_from(params)?;
-    if !reads_only(&request, documents) {
+    // An id no trusted document has runs nothing: execution refuses it.
+    let text = match &document_id {
+        Some(id) => trusted.and_then(|t| t.text_of(id)).unwrap_or_default(),
+        None => request.query.as_str(),
+    };
+    if !reads_only(text, request.operation_name.as_deref(), documents) {
         return Err(RequestError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "only queries may be sent with GET; use POST".into(),
@@ -237,15 +253,14 @@ pub fn parse_get(query_string: &str, documents: &DocumentLimits) -> Result<Reque
 /// Whether the operation the request would run is a query. A document that
 /// does not parse counts as read-only: execution reports its syntax error,
 /// as it refuses one over the size or token limit, which is not parsed here.
-fn reads_only(request: &Request, documents: &DocumentLimits) -> bool {
-    if limits::check_text(&request.query, documents).is_err() {
+fn reads_only(text: &str, operation_name: Option<&str>, documents: &DocumentLimits) -> bool {
+    if limits::check_text(text, documents).is_err() {
         return true;
     }
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+    let Ok(doc) = async_graphql::parser::parse_query(text) else {
         return true;
     };
-    let kind = crate::graphql::selected_operation(&doc, request.operation_name.as_deref())
-        .map(|(_, op)| op.node.ty);
+    let kind = crate::graphql::selected_operation(&doc, operation_name).map(|(_, op)| op.node.ty);
     kind.is_none_or(|ty| ty == OperationType::Query)
 }
 
@@ -356,33 +371,42 @@ mod tests {
 
     #[test]
     fn get_runs_queries_only() {
-        assert!(parse_get("query=%7B%20a%20%7D", &DocumentLimits::default()).is_ok());
-        let err =
-            parse_get("query=mutation%20%7B%20a%20%7D", &DocumentLimits::default()).unwrap_err();
+        assert!(parse_get("query=%7B%20a%20%7D", &DocumentLimits::default(), None).is_ok());
+        let err = parse_get(
+            "query=mutation%20%7B%20a%20%7D",
+            &DocumentLimits::default(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.status, StatusCode::METHOD_NOT_ALLOWED);
         let named =
             "query=query%20A%20%7B%20a%20%7D%20mutation%20B%20%7B%20b%20%7D&operationName=B";
         assert_eq!(
-            parse_get(named, &DocumentLimits::default())
+            parse_get(named, &DocumentLimits::default(), None)
                 .unwrap_err()
                 .status,
             StatusCode::METHOD_NOT_ALLOWED
         );
         assert_eq!(
-            parse_get("", &DocumentLimits::default())
+            parse_get("", &DocumentLimits::default(), None)
                 .unwrap_err()
                 .status,
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            parse_get("query=%7Ba%7D&variables=nope", &DocumentLimits::default())
-                .unwrap_err()
-                .status,
+            parse_get(
+                "query=%7Ba%7D&variables=nope",
+                &DocumentLimits::default(),
+                None
+            )
+            .unwrap_err()
+            .status,
             StatusCode::BAD_REQUEST
         );
         assert!(parse_get(
             "query=%7Ba%7D&variables=%7B%22x%22%3A1%7D",
-            &DocumentLimits::default()
+            &DocumentLimits::default(),
+            None
         )
         .is_ok());
     }

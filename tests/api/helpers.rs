@@ -574,6 +574,8 @@ pub struct Answer {
     pub status: reqwest::StatusCode,
     /// The body: its JSON, or its text as a JSON string when it is not JSON.
     pub body: Value,
+    /// The `WWW-Authenticate` header, when there is one.
+    pub challenge: Option<String>,
 }
 
 impl Client {
@@ -594,9 +596,17 @@ impl Client {
         }
         let res = request.send().await.expect("request sent");
         let status = res.status();
+        let challenge = res
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().expect("an ASCII challenge").to_owned());
         let text = res.text().await.expect("response body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        Answer {
+            status,
+            body,
+            challenge,
+        }
     }
 
     /// POSTs a GraphQL document with `Authorization: Bearer token`.

@@ -184,9 +184,16 @@ pub fn error_codes(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Asserts the answer is a GraphQL response refused with `code` alone, and no data.
+/// Asserts the answer is a GraphQL response refused with `code` alone, and
+/// no data; UNAUTHENTICATED is a 401 with a bearer challenge (RFC 6750).
 pub fn assert_refused(answer: &Answer, code: &str) {
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    if code == "UNAUTHENTICATED" {
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        let challenge = answer.challenge.as_deref().unwrap_or_default();
+        assert!(challenge.starts_with("Bearer"), "{challenge:?}");
+    } else {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
     assert_eq!(error_codes(&answer.body), [code], "{}", answer.body);
     assert_no_data(&answer.body);
     assert_no_leak(&answer.body.to_string());

@@ -136,6 +136,7 @@ async fn perform(
     Ok(Answer {
         status: reqwest::StatusCode::OK,
         body: msg["payload"].clone(),
+        challenge: None,
     })
 }
 

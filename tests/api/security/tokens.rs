@@ -423,3 +423,63 @@ async fn an_authorization_header_that_is_not_text_is_a_bad_request_on_every_rout
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_token_is_a_401_whose_challenge_says_why() {
+    // Arrange
+    let app = secured_app().await;
+    let sub = Uuid::now_v7().to_string();
+    let expired = format!("Bearer {}", hs256("admin", &sub, -3600));
+    let forged = format!(
+        "Bearer {}",
+        hs256_with("not-the-secret", "admin", &sub, 3600)
+    );
+
+    // Act
+    let missing = app.graphql_authorized(None, READ, json!({})).await;
+    let expired = app
+        .graphql_authorized(Some(&expired), READ, json!({}))
+        .await;
+    let forged = app
+        .graphql_authorized(Some(&forged), WRITE, json!({}))
+        .await;
+    let by_get = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", READ)])
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: 401, the challenge of RFC 6750, and the GraphQL error that
+    // gives the same reason.
+    assert_eq!(missing.status, 401, "{}", missing.body);
+    assert_eq!(missing.challenge.as_deref(), Some("Bearer"));
+    assert_eq!(expired.status, 401, "{}", expired.body);
+    assert_eq!(
+        expired.challenge.as_deref(),
+        Some(r#"Bearer error="invalid_token", error_description="the token has expired""#)
+    );
+    assert_eq!(
+        expired.body["errors"][0]["message"],
+        "the token has expired"
+    );
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let challenge = forged.challenge.unwrap_or_default();
+    let message = forged.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_token", error_description="invalid token"#),
+        "{challenge}"
+    );
+    assert!(challenge.contains(message), "{challenge} / {message}");
+    assert_eq!(by_get.status(), 401);
+    assert!(by_get.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with(r#"Bearer error="invalid_token""#));
+    let body: serde_json::Value = by_get.json().await.unwrap();
+    assert_eq!(super::error_codes(&body), ["UNAUTHENTICATED"], "{body}");
+    app.stop().await;
+}

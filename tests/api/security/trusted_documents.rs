@@ -145,6 +145,74 @@ async fn only_the_manifests_documents_run_by_id_or_by_text() {
     app.stop().await;
 }
 
+/// GETs `/graphql` with `params` in the query string, as `token`; returns
+/// status and body.
+async fn get(app: &TestApp, token: &str, params: &[(&str, String)]) -> (u16, Value) {
+    let res = app
+        .http
+        .get(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("accept", "application/json")
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_get_runs_a_trusted_query_by_document_id_but_never_a_mutation() {
+    // Arrange
+    let (app, _dir) = trusted_app(&[COUNT, LOG], |_| {}).await;
+    let who = Callers::new();
+    let db = Db::open(&app).await;
+    let before = db.rows().await;
+
+    // Act
+    let by_id = get(
+        &app,
+        &who.service,
+        &[("documentId", format!("sha256:{}", sha256(COUNT)))],
+    )
+    .await;
+    let by_bare_id = get(&app, &who.service, &[("documentId", sha256(COUNT))]).await;
+    let mutation = get(
+        &app,
+        &who.admin,
+        &[
+            ("documentId", format!("sha256:{}", sha256(LOG))),
+            (
+                "variables",
+                json!({ "action": "trusted.by_get" }).to_string(),
+            ),
+        ],
+    )
+    .await;
+    let unknown = get(
+        &app,
+        &who.admin,
+        &[("documentId", format!("sha256:{}", sha256(OTHER)))],
+    )
+    .await;
+
+    // Assert
+    ok("GET by documentId", &by_id);
+    assert!(by_id.1["data"]["activityCount"].is_number(), "{}", by_id.1);
+    ok("GET by bare documentId", &by_bare_id);
+    assert_eq!(mutation.0, 405, "{}", mutation.1);
+    assert_eq!(error_codes(&mutation.1), ["BAD_REQUEST"], "{}", mutation.1);
+    assert_eq!(unknown.0, 200, "{}", unknown.1);
+    assert_eq!(
+        error_codes(&unknown.1),
+        ["PERSISTED_QUERY_NOT_FOUND"],
+        "{}",
+        unknown.1
+    );
+    assert_eq!(db.rows().await, before, "a GET wrote");
+    db.close().await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_media_type_of_graphql_over_http_gets_400_for_a_refused_document() {
     // Arrange
