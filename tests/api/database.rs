@@ -231,7 +231,7 @@ async fn postgres_connections_send_without_waiting_for_acknowledgements() {
         .fetch_one(&mut **conn)
         .await
         .unwrap();
-        let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+        let nodelay = crate::sockets::nodelay_of(local as u16, peer as u16);
         assert_eq!(nodelay, Some(true), "TCP_NODELAY on {local} -> {peer}");
         // The hook that sets it also keeps the configured schema.
         let schema = db.config.schema.clone().unwrap();
@@ -379,7 +379,7 @@ async fn the_notifier_connection_sends_without_waiting_for_acknowledgements() {
     let local: i32 = row.try_get_by_index(0).unwrap();
     let peer: i32 = row.try_get_by_index(1).unwrap();
 
-    let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+    let nodelay = crate::sockets::nodelay_of(local as u16, peer as u16);
     assert_eq!(nodelay, Some(true));
     admin.close().await.ok();
     app.stop().await;

@@ -33,6 +33,7 @@ mod rollups;
 mod scale_out;
 mod schema;
 mod security;
+mod sockets;
 mod subscription;
 mod user_change;
 mod user_search;
