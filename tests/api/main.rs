@@ -4,6 +4,7 @@ mod helpers;
 mod instances;
 
 mod activity_log;
+mod architecture;
 mod bad_input;
 mod cli;
 mod core;
