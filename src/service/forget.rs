@@ -3,6 +3,10 @@
 //! they did is cleared, and their known emails and names in metadata become
 //! "[ERASED]". The chain still verifies: each rewritten field's salt is
 //! deleted and its commitment kept, so it verifies as erased.
+//!
+//! One file, because the rewrite of a row, the commitments that keep it
+//! verifiable and the batches that apply both are one invariant: a field is
+//! rewritten exactly when its salt is deleted, in the same transaction.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +22,7 @@ use uuid::Uuid;
 
 use super::log::{now, write_rows, NUL_REFUSED};
 use super::seal::form::{self, Field, FieldMap, PERSONAL_FIELDS};
-use super::seal::sealer::{lock_chain, statement};
+use super::seal::sealer::statement;
 use super::seal::ERASED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
 
@@ -217,9 +221,7 @@ impl ActivityFeed {
     /// person's known emails and names and deletes their `users` row, in one
     /// transaction. `None` when nothing is held about them.
     async fn begin_erasure(&self, person: Uuid, reason: &str) -> Result<Option<Erasure>> {
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let running = txn
             .query_one_raw(statement(
@@ -363,9 +365,7 @@ impl ActivityFeed {
     /// transaction under the chain's lock (so no row is sealed half-way);
     /// returns how many it rewrote.
     async fn erase_batch(&self, person: Uuid, erasure: &Erasure, uuids: &[Uuid]) -> Result<u64> {
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let rows = Entity::find()
             .filter(Column::Uuid.is_in(uuids.iter().copied()))
