@@ -12,8 +12,6 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseConfig;
 
-/// Turns off Nagle's algorithm on the pool's TCP connections.
-pub mod nodelay;
 /// Interrupts SQLite statements past their time or their request.
 pub mod watchdog;
 
@@ -67,7 +65,7 @@ pub async fn connect(
             .after_release(|conn, _| Box::pin(watchdog::reusable(conn)))
     });
     // sqlx keeps one `after_connect`, and sea-orm's would set the search
-    // path: this one does that and turns off Nagle's algorithm.
+    // path: this one does that. (sqlx 0.9.1 sets TCP_NODELAY itself.)
     let search_path = config
         .schema
         .as_ref()
@@ -79,9 +77,6 @@ pub async fn connect(
             Box::pin(async move {
                 if let Some(sql) = search_path {
                     sqlx::Executor::execute(&mut *conn, sqlx::AssertSqlSafe(sql)).await?;
-                }
-                if !nodelay::disable_nagle(conn).await? {
-                    tracing::debug!("no TCP socket found for a database connection");
                 }
                 Ok(())
             })

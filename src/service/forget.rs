@@ -3,8 +3,10 @@
 //! they did is cleared, and their known emails and names in metadata become
 //! "[ERASED]". The chain still verifies: each rewritten field's salt is
 //! deleted and its commitment kept, so it verifies as erased.
-//! One unit because the erasure's steps (begin, rewrite in batches, finish)
-//! share its state and must run in this order.
+//!
+//! One file, because the rewrite of a row, the commitments that keep it
+//! verifiable and the batches that apply both are one invariant: a field is
+//! rewritten exactly when its salt is deleted, in the same transaction.
 
 use std::collections::BTreeSet;
 
@@ -21,7 +23,7 @@ use uuid::Uuid;
 use super::clock::now;
 use super::log::write_rows;
 use super::seal::form::{self, Field, FieldMap, PERSONAL_FIELDS};
-use super::seal::sealer::{lock_chain, statement};
+use super::seal::sealer::statement;
 use super::seal::ERASED;
 use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
@@ -221,9 +223,7 @@ impl ActivityFeed {
     /// person's known emails and names and deletes their `users` row, in one
     /// transaction. `None` when nothing is held about them.
     async fn begin_erasure(&self, person: Uuid, reason: &str) -> Result<Option<Erasure>> {
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let running = txn
             .query_one_raw(statement(
@@ -367,9 +367,7 @@ impl ActivityFeed {
     /// transaction under the chain's lock (so no row is sealed half-way);
     /// returns how many it rewrote.
     async fn erase_batch(&self, person: Uuid, erasure: &Erasure, uuids: &[Uuid]) -> Result<u64> {
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let rows = Entity::find()
             .filter(Column::Uuid.is_in(uuids.iter().copied()))

@@ -6,7 +6,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::clock::now;
-use super::seal::sealer::{lock_chain, statement};
+use super::seal::sealer::statement;
 use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
@@ -71,9 +71,7 @@ impl ActivityFeed {
     /// pruned prefix, in one transaction under the chain's lock (so that
     /// the sealer never seals a row half-deleted).
     async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let old: Vec<(Uuid, i64, i64)> = Entity::find()
             .select_only()

@@ -183,7 +183,7 @@ async fn metadata_defaults_to_an_empty_object_in_the_database() {
 #[tokio::test]
 async fn postgres_connections_plan_for_the_actual_values_within_the_statement_timeout() {
     let db = crate::helpers::TestDb::new().await;
-    if !db.is_postgres() {
+    if !db.runs_postgres_only() {
         return; // Both settings are PostgreSQL's; SQLite has neither.
     }
     let pool = activity_feed::db::connect(&db.config, &Default::default())
@@ -213,7 +213,7 @@ async fn postgres_connections_plan_for_the_actual_values_within_the_statement_ti
 #[tokio::test]
 async fn postgres_connections_send_without_waiting_for_acknowledgements() {
     let db = crate::helpers::TestDb::new().await;
-    if !db.is_postgres() {
+    if !db.runs_postgres_only() {
         return; // SQLite has no socket.
     }
     let pool = activity_feed::db::connect(&db.config, &Default::default())
@@ -231,7 +231,7 @@ async fn postgres_connections_send_without_waiting_for_acknowledgements() {
         .fetch_one(&mut **conn)
         .await
         .unwrap();
-        let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+        let nodelay = crate::sockets::nodelay_of(local as u16, peer as u16);
         assert_eq!(nodelay, Some(true), "TCP_NODELAY on {local} -> {peer}");
         // The hook that sets it also keeps the configured schema.
         let schema = db.config.schema.clone().unwrap();
@@ -360,7 +360,7 @@ async fn the_notifier_connection_sends_without_waiting_for_acknowledgements() {
     use sea_orm::Database;
 
     let app = spawn_app().await;
-    if !app.db.is_postgres() {
+    if !app.db.runs_postgres_only() {
         app.stop().await;
         return; // SQLite has no notifier.
     }
@@ -379,7 +379,7 @@ async fn the_notifier_connection_sends_without_waiting_for_acknowledgements() {
     let local: i32 = row.try_get_by_index(0).unwrap();
     let peer: i32 = row.try_get_by_index(1).unwrap();
 
-    let nodelay = activity_feed::db::nodelay::nodelay_of(local as u16, peer as u16);
+    let nodelay = crate::sockets::nodelay_of(local as u16, peer as u16);
     assert_eq!(nodelay, Some(true));
     admin.close().await.ok();
     app.stop().await;
@@ -433,7 +433,7 @@ async fn a_statement_past_the_statement_timeout_is_stopped_and_its_connection_se
 #[tokio::test]
 async fn a_sqlite_statement_whose_request_ended_is_interrupted_at_once() {
     let mut db = crate::helpers::TestDb::new().await;
-    if db.is_postgres() {
+    if !db.runs_sqlite_only() {
         return; // PostgreSQL runs on to its statement timeout; the watchdog is SQLite's.
     }
     // Arrange: one connection, and a timeout far beyond the patience below.

@@ -78,9 +78,8 @@ async fn readyz_is_unavailable_when_the_database_is_not_but_healthz_stays_up() {
 async fn readyz_says_the_listener_is_unavailable_without_the_reason() {
     // Arrange: PostgreSQL's listener is the part that can fail; SQLite has none.
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        eprintln!("the listener exists on PostgreSQL only (TEST_DATABASE_URL=postgres://…); skipped on SQLite");
-        return;
+    if !db.runs_postgres_only() {
+        return; // The listener exists on PostgreSQL only.
     }
     let app = crate::helpers::spawn_app_on(db, |c| {
         c.listener_max_reconnect_delay = Duration::from_millis(200);

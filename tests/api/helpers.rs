@@ -2,6 +2,7 @@
 //! fresh database (an SQLite file, or a PostgreSQL schema when
 //! TEST_DATABASE_URL points at PostgreSQL), and talks HTTP and websocket to it.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -77,6 +78,18 @@ impl TestDb {
     /// Whether the test runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.config.url.starts_with("postgres")
+    }
+
+    /// Whether a PostgreSQL-only test can run here; on SQLite, a `SKIPPED`
+    /// line for it first.
+    pub fn runs_postgres_only(&self) -> bool {
+        self.is_postgres() || skipped("needs PostgreSQL (TEST_DATABASE_URL=postgres://…)")
+    }
+
+    /// Whether an SQLite-only test can run here; on PostgreSQL, a `SKIPPED`
+    /// line for it first.
+    pub fn runs_sqlite_only(&self) -> bool {
+        !self.is_postgres() || skipped("needs SQLite (runs without TEST_DATABASE_URL)")
     }
 
     /// Drops a PostgreSQL test schema; SQLite files go with their temp dir.
@@ -754,4 +767,19 @@ pub async fn kill_listeners(conn: &DatabaseConnection, db: &TestDb, pids: &[u32]
     .await
     .expect("terminate listeners")
     .rows_affected()
+}
+
+/// Says `SKIPPED <test>: <why>` for the running test, and returns `false`.
+///
+/// libtest keeps a passing test's `println!` to itself; this line goes to
+/// the process's stderr directly, so a plain `cargo test` shows every test
+/// that passed without running, and `.ci/run` counts them per database.
+/// libtest names each test's thread after the test.
+pub fn skipped(why: &str) -> bool {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<unnamed test>");
+    let line = format!("SKIPPED {test}: {why}\n");
+    // One write, so that lines from tests running side by side stay whole.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    false
 }

@@ -268,8 +268,8 @@ const ACTORS: [&str; 2] = [
 async fn a_chaos_loop_of_killed_listeners_and_resuming_subscribers_delivers_exactly_once_in_order()
 {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        println!("SKIPPED live_faults::chaos: needs PostgreSQL (several instances)");
+    if !db.runs_postgres_only() {
+        // Several instances need PostgreSQL.
         return;
     }
     // Arrange: two instances, six subscribers with different filters split

@@ -4,6 +4,7 @@ mod helpers;
 mod instances;
 
 mod activity_log;
+mod architecture;
 mod bad_input;
 mod cli;
 mod core;
@@ -33,6 +34,7 @@ mod rollups;
 mod scale_out;
 mod schema;
 mod security;
+mod sockets;
 mod subscription;
 mod user_change;
 mod user_search;

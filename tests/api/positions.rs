@@ -203,10 +203,9 @@ async fn a_write_held_open(db: &TestDb, reader: &Client, writer: &Client) {
 async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skipped_on_one_instance()
 {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
+    if !db.runs_postgres_only() {
         // SQLite has one writer at a time: a write cannot be held open while
         // later ones commit, so there is nothing to race.
-        eprintln!("SKIPPED positions::held_open_one_instance: needs PostgreSQL");
         return;
     }
     let app = spawn_app_on(db, |_| {}).await;
@@ -218,8 +217,7 @@ async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skippe
 async fn a_row_that_commits_after_later_ones_is_delivered_first_and_never_skipped_across_instances()
 {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        eprintln!("SKIPPED positions::held_open_two_instances: needs PostgreSQL");
+    if !db.runs_postgres_only() {
         return;
     }
     let reader = Instance::start(&db, &[]).await;
@@ -245,8 +243,7 @@ fn in_database(url: &str, database: &str) -> String {
 #[tokio::test]
 async fn a_transaction_open_in_another_database_of_the_cluster_holds_no_row_back() {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        eprintln!("SKIPPED positions::other_database: needs PostgreSQL");
+    if !db.runs_postgres_only() {
         return;
     }
     let elsewhere = sea_orm::Database::connect(in_database(&db.config.url, "postgres"))
@@ -281,8 +278,7 @@ async fn a_transaction_open_in_another_database_of_the_cluster_holds_no_row_back
 #[tokio::test]
 async fn a_bookkeeping_transaction_held_open_holds_no_row_back_and_an_undeclared_one_does() {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        eprintln!("SKIPPED positions::bookkeeping: needs PostgreSQL");
+    if !db.runs_postgres_only() {
         return;
     }
     let app = spawn_app_on(db, |_| {}).await;
@@ -386,8 +382,7 @@ async fn a_transaction_that_commits_30_s_after_its_row_was_stamped_is_delivered_
 #[tokio::test]
 async fn a_listener_killed_before_any_notification_loses_nothing_committed_meanwhile() {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        eprintln!("SKIPPED positions::listener_killed_first: needs PostgreSQL");
+    if !db.runs_postgres_only() {
         return;
     }
     for run in 0..3 {
@@ -582,8 +577,7 @@ async fn the_migration_gives_existing_rows_positions_in_their_old_cursor_order_a
 #[tokio::test]
 async fn a_forged_notification_delivers_nothing_that_was_not_committed() {
     let db = TestDb::new().await;
-    if !db.is_postgres() {
-        println!("SKIPPED positions::forged_notify: needs PostgreSQL");
+    if !db.runs_postgres_only() {
         return;
     }
     // Arrange: a subscriber, and a database role that may NOTIFY.

@@ -3,7 +3,7 @@
 //! long: on a shared server they would break or stall every other test,
 //! since an open transaction holds back live delivery server-wide. These
 //! tests take turns, and without `TEST_PRIVATE_DATABASE_URL` and
-//! `TEST_PRIVATE_PGDATA` they print `SKIPPED <name>` and return.
+//! `TEST_PRIVATE_PGDATA` they say `SKIPPED <name>` and return.
 
 use tokio::process::Command;
 use tokio::sync::{Mutex, MutexGuard};
@@ -22,7 +22,7 @@ pub struct Private {
 }
 
 impl Private {
-    /// The private cluster, or `None` after a `SKIPPED` line naming `test`.
+    /// The private cluster, or `None` after a `SKIPPED` line.
     pub async fn take(test: &str) -> Option<Self> {
         let (Ok(url), Ok(pgdata)) = (
             std::env::var("TEST_PRIVATE_DATABASE_URL"),
@@ -35,7 +35,7 @@ impl Private {
                 !(postgres_run && std::env::var_os("CI").is_some()),
                 "{test}: CI runs on PostgreSQL without the private cluster"
             );
-            println!("SKIPPED {test}: needs a private PostgreSQL (source .ci/private-pg start)");
+            crate::helpers::skipped("needs a private PostgreSQL (source .ci/private-pg start)");
             return None;
         };
         let turn = TURN.lock().await;

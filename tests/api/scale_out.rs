@@ -21,15 +21,11 @@ const ADDED: &str = r#"subscription($after: String) {
     activityAdded(filter: {action: "scale.*"}, after: $after) { uuid action cursor }
 }"#;
 
-/// A fresh PostgreSQL test database, or `None` (with a note) on SQLite.
+/// A fresh PostgreSQL test database, or `None` (with a `SKIPPED` line) on
+/// SQLite: several instances need one database they all reach.
 async fn postgres_db() -> Option<TestDb> {
     let db = TestDb::new().await;
-    if db.is_postgres() {
-        Some(db)
-    } else {
-        eprintln!("multi-instance tests need TEST_DATABASE_URL=postgres://…; skipped on SQLite");
-        None
-    }
+    db.runs_postgres_only().then_some(db)
 }
 
 /// Subscribes to the "scale.*" activities on `client`, live once this returns.

@@ -40,14 +40,6 @@ pub async fn notifier_pool(url: &str, channel: &str) -> Result<PgPool, sea_orm::
         // connection that died fails instead, and its retry reconnects.
         .test_before_acquire(false)
         .acquire_timeout(CONNECT_TIMEOUT)
-        // Without TCP_NODELAY a send's last segment can wait for
-        // PostgreSQL's delayed ACK, ~40 ms per send.
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                crate::db::nodelay::disable_nagle(conn).await?;
-                Ok(())
-            })
-        })
         .connect_with(options)
         .await
 }

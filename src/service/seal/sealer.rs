@@ -144,6 +144,18 @@ pub struct LogHead {
 }
 
 impl ActivityFeed {
+    /// A write transaction holding the chain: this process's guard (held
+    /// for as long as the returned guard lives) and the database's lock, so
+    /// that sealing, pruning, erasing and checkpoints take turns.
+    pub(crate) async fn begin_chain(
+        &self,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, DatabaseTransaction)> {
+        let guard = self.chain.lock().await;
+        let txn = self.begin_write().await?;
+        lock_chain(&txn).await?;
+        Ok((guard, txn))
+    }
+
     /// Seals the next batch of released rows, at most [`SEAL_BATCH`], in one
     /// transaction under the chain's lock; returns how many it sealed.
     pub async fn seal_batch(&self) -> Result<u64> {
@@ -295,9 +307,7 @@ impl ActivityFeed {
         if self.signer.is_none() || interval.is_zero() {
             return Ok(false);
         }
-        let _chain = self.chain.lock().await;
-        let txn = self.begin_write().await?;
-        lock_chain(&txn).await?;
+        let (_chain, txn) = self.begin_chain().await?;
         let backend = txn.get_database_backend();
         let newest = txn
             .query_one_raw(statement(

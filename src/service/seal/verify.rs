@@ -1,5 +1,9 @@
 //! Verification: recomputes the chain from the rows as they are now and
 //! names the first position that does not match, and why.
+//!
+//! One file: the walk over seals and rows, the reading of erased fields and
+//! the reasons it reports are one algorithm, and split up they would pass
+//! half-checked state between modules.
 
 use std::collections::{HashSet, VecDeque};
 
