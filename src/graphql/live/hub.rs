@@ -12,7 +12,6 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::member::{Member, Membership};
 use super::plan::{Key, Plan};
 use super::ring::{Frame, Ring};
 use super::source::{Source, SourceStream};
@@ -62,8 +61,10 @@ impl Fanout {
         }
     }
 
-    /// Joins the hub for `plan`, starting it if there is none.
-    pub fn join(&self, plan: Plan) -> Member {
+    /// Enters the hub for `plan`, starting it if there is none: the ring's
+    /// receiver, the number of the last event before it, and the membership
+    /// that leaves when dropped. [`super::member`] makes a member of them.
+    pub(super) fn enter(&self, plan: Plan) -> Entry {
         let Plan {
             key,
             variables,
@@ -90,10 +91,9 @@ impl Fanout {
         drop(hubs);
         self.metrics.subscriptions_started.inc();
         self.metrics.subscriptions_active.inc();
-        Member {
+        Entry {
             frames,
             after,
-            done: false,
             pos,
             response_key,
             membership: Membership {
@@ -257,6 +257,29 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Hands every frame of `burst` to the members.
 fn send_all(hub: &Hub, burst: &mut Vec<Frame>) {
     lock(&hub.ring).send(burst.drain(..));
+}
+
+/// A place in a hub, before it becomes a [`super::Member`].
+pub(super) struct Entry {
+    pub(super) frames: async_broadcast::Receiver<Frame>,
+    pub(super) after: u64,
+    pub(super) pos: async_graphql::Pos,
+    pub(super) response_key: String,
+    pub(super) membership: Membership,
+}
+
+/// Leaves the hub when dropped.
+pub(super) struct Membership {
+    pub(super) fanout: Fanout,
+    pub(super) key: Key,
+    pub(super) hub: Arc<Hub>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.fanout.leave(&self.key, &self.hub);
+        self.fanout.metrics.subscriptions_active.dec();
+    }
 }
 
 #[cfg(test)]

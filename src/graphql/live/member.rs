@@ -9,22 +9,29 @@ use async_graphql::{PathSegment, Pos, Response};
 use futures_util::stream::Stream;
 use serde_json::value::RawValue;
 
-use super::hub::{Fanout, Hub};
-use super::plan::Key;
+use super::hub::{Entry, Fanout, Membership};
+use super::plan::Plan;
 use super::render;
 use super::ring::Frame;
 
-/// Leaves the hub when dropped.
-pub(super) struct Membership {
-    pub(super) fanout: Fanout,
-    pub(super) key: Key,
-    pub(super) hub: Arc<Hub>,
-}
-
-impl Drop for Membership {
-    fn drop(&mut self) {
-        self.fanout.leave(&self.key, &self.hub);
-        self.fanout.metrics.subscriptions_active.dec();
+impl Fanout {
+    /// Joins the hub for `plan`, starting it if there is none.
+    pub fn join(&self, plan: Plan) -> Member {
+        let Entry {
+            frames,
+            after,
+            pos,
+            response_key,
+            membership,
+        } = self.enter(plan);
+        Member {
+            frames,
+            after,
+            done: false,
+            pos,
+            response_key,
+            membership,
+        }
     }
 }
 
@@ -47,12 +54,12 @@ pub enum Delivery {
 /// One subscriber of a hub: a stream of what to send it, ending after
 /// [`Delivery::End`] or [`Delivery::Lagged`]. Dropping it leaves the hub.
 pub struct Member {
-    pub(super) frames: async_broadcast::Receiver<Frame>,
-    pub(super) after: u64,
-    pub(super) done: bool,
-    pub(super) pos: Pos,
-    pub(super) response_key: String,
-    pub(super) membership: Membership,
+    frames: async_broadcast::Receiver<Frame>,
+    after: u64,
+    done: bool,
+    pos: Pos,
+    response_key: String,
+    membership: Membership,
 }
 
 impl Member {
