@@ -1,5 +1,6 @@
 //! The layers stay layers: no module in `src/` imports a module that imports
-//! it back, directly or through others.
+//! it back, directly or through others; and ARCHITECTURE.md's table of
+//! imports between top-level modules is the one the code has.
 //!
 //! Every file under `src/` (but `main.rs`, a crate of its own) is parsed and
 //! every path it names that starts with `crate`, `super` or `self` — in `use`
@@ -305,4 +306,37 @@ fn the_cycle_check_sees_a_cycle_through_a_use_a_type_and_super() {
     // Breaking the ring at one edge clears it.
     write("c.rs", "pub fn g() {}\n");
     assert!(cycles(&edges(src)).is_empty());
+}
+
+#[test]
+fn architecture_md_lists_exactly_the_imports_between_top_level_modules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut actual: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, targets) in edges(&root.join("src")) {
+        let top = |m: &str| m.split("::").next().unwrap_or(m).to_owned();
+        let entry = actual.entry(top(&from)).or_default();
+        entry.extend(targets.iter().map(|t| top(t)).filter(|t| *t != top(&from)));
+    }
+    actual.remove("crate");
+
+    // The table's rows: | `module` | a, b, c |
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let documented: BTreeMap<String, BTreeSet<String>> = doc
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let module = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let imports = cells.get(2)?;
+            let imports = if imports.starts_with('(') {
+                BTreeSet::new()
+            } else {
+                imports.split(',').map(|s| s.trim().to_owned()).collect()
+            };
+            (cells.len() == 4).then(|| (module.to_owned(), imports))
+        })
+        .collect();
+    assert_eq!(
+        documented, actual,
+        "ARCHITECTURE.md's table of imports differs from src/"
+    );
 }
