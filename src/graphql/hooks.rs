@@ -3,7 +3,7 @@
 //! async-graphql runs every field of every result through each installed
 //! extension's `resolve` in turn, a boxed future per extension per field,
 //! even for extensions that never look at fields. With one extension per
-//! concern (error codes, metrics, spans, the people prefetch store, persisted
+//! concern (error codes, metrics, spans, the people loader, persisted
 //! queries) that was about a fifth of the instructions of a 50-row page
 //! (callgrind, BENCHMARKS.md). So the concerns stay in their own modules and
 //! this one extension calls them.
@@ -24,7 +24,7 @@ use super::context::Authentication;
 use super::error::with_default_code;
 use super::introspection;
 use super::limits::{self, DocumentLimits};
-use super::loaders::Prefetched;
+use super::loaders::request_users;
 use super::metrics::OperationMetrics;
 use super::persisted::PersistedQueries;
 use super::trusted::{TrustedDocuments, DOCUMENT_ID};
@@ -130,11 +130,15 @@ impl Extension for Hooks {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         self.metrics.requested(&request);
-        // Each request's own store of the people its lists looked up ahead.
+        // Each request's own cached people loader (see `loaders`).
         // The floor is read before anything the request reads, so the
         // cursors of what it reads can be kept at or below it.
+        let feed = ctx
+            .data::<crate::service::ActivityFeed>()
+            .map_err(|e| e.into_server_error(Default::default()))?
+            .clone();
         let request = request
-            .data(Prefetched::default())
+            .data(request_users(feed))
             .data(ReadFloor(self.live.floor()));
         // Before anything is parsed or stored; a stored document passed it
         // when it was stored.

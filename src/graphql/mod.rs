@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 use async_graphql::{Name, Positioned};
 use async_graphql::{SDLExportOptions, Schema};
@@ -114,14 +113,9 @@ pub struct SchemaConfig {
 
 /// Builds the schema over `feed`; every limit on queries is applied here.
 pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
-    // Keys asked for while one result resolves still share a batch without
-    // the default 1 ms wait, which was most of a small page's latency.
-    let users = DataLoader::new(loaders::UserLoader(feed.clone()), tokio::spawn)
-        .delay(std::time::Duration::ZERO);
     let live = feed.live().clone();
     let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(feed)
-        .data(users)
         .data(RetentionDays(config.retention_days))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)

@@ -4,7 +4,6 @@
 //! them live here together; inputs are in [`super::input`] and mutation
 //! payloads in [`super::payload`].
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, Union, ID};
 use entity::{activity, user};
 use serde_json::Value;
@@ -18,7 +17,7 @@ use super::error::{internal, IntoGraphql};
 use super::id::{global_id, opaque, Kind};
 use super::input::{filter_of, ActivityFilterInput, ActivityGroupBy};
 use super::limits::{list_cost, SCAN, STATEMENT};
-use super::loaders::{load_user, prefetch_people, resource_user_uuid, UserLoader};
+use super::loaders::{load_user, prefetch_people, resource_user_uuid, RequestUsers};
 use super::scalars::{format_utc, DateTime, Json};
 use crate::service::{self, badge, ActivityFilter, Cursor, FeedArgs};
 
@@ -244,7 +243,7 @@ impl ActivityGroup {
     }
     /// The people of actorUuids, in the same order; unknown people are left out.
     async fn actors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        let loader = ctx.data::<RequestUsers>()?;
         let mut found = loader
             .load_many(self.group.actor_uuids.iter().copied())
             .await
@@ -253,7 +252,7 @@ impl ActivityGroup {
             .group
             .actor_uuids
             .iter()
-            .filter_map(|uuid| found.remove(uuid).map(User))
+            .filter_map(|uuid| found.remove(uuid).flatten().map(User))
             .collect())
     }
     /// When the group's oldest activity was stored.

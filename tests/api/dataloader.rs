@@ -87,6 +87,40 @@ async fn a_page_of_500_with_all_three_people_costs_one_users_query() {
     app.stop().await;
 }
 
+/// The people lookup's cost in time, for BENCHMARKS.md: the median of 30
+/// runs of a 500-row page showing all three people, and its statements.
+/// Ignored by default; run it with
+/// `cargo test --release --test api -- --ignored --nocapture people_page_timing`.
+#[tokio::test]
+#[ignore = "a measurement, not a check: run by hand"]
+async fn people_page_timing() {
+    // Arrange
+    let app = spawn_app().await;
+    arrange(&app).await;
+    measured(&app, PAGE, json!({ "n": 500 })).await;
+
+    // Act
+    let mut times = Vec::new();
+    let mut statements = 0;
+    for _ in 0..30 {
+        let started = std::time::Instant::now();
+        let (data, cost) = measured(&app, PAGE, json!({ "n": 500 })).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        statements = cost;
+        assert_people(&data["activities"]["entries"]);
+    }
+
+    // Assert: the page stays right while it is timed.
+    times.sort_by(f64::total_cmp);
+    println!(
+        "people page of 500: median {:.2} ms, min {:.2} ms, {statements} statements",
+        times[times.len() / 2],
+        times[0]
+    );
+    assert_eq!(statements, 2);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_cost_does_not_grow_with_the_page_size() {
     // Arrange
