@@ -3,9 +3,9 @@
 //! Without a configured key the server runs in open development mode, where
 //! every caller is the system; [`crate::startup`] allows that only on loopback.
 //!
-//! Over 400 lines with its tests (about 120); the code is the token rules
-//! and the authenticator that applies them, while key sets and claim paths
-//! have modules of their own.
+//! One unit: the token rules and the authenticator that applies them (about
+//! 350 lines, the rest tests); key sets and claim paths have modules of
+//! their own.
 
 use std::sync::Arc;
 

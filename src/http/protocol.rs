@@ -3,8 +3,8 @@
 //! queries only over GET. async-graphql executes; this module decides what
 //! goes in and how the answer is framed.
 //!
-//! Over 400 lines with its tests (about 110); the code is one specification's
-//! request and response rules, which read each other's media types and errors.
+//! One unit: one specification's request and response rules, which read
+//! each other's media types and errors (about 300 lines, the rest tests).
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
