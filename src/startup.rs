@@ -337,12 +337,7 @@ impl Application {
             feed.clone(),
             SchemaConfig {
                 retention_days: config.retention_days,
-                max_depth: config.limits.max_depth,
-                max_complexity: config.limits.max_complexity,
-                introspection: config.limits.introspection,
-                persisted_queries: config.limits.persisted_queries,
-                persisted_queries_bytes: config.limits.persisted_queries_cache_bytes,
-                documents: config.limits.documents(),
+                limits: config.limits.clone(),
                 metrics: metrics.clone(),
                 rate_limits: rate_limits.clone(),
                 trusted: trusted.clone(),

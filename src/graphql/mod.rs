@@ -7,9 +7,9 @@ use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 use async_graphql::{Name, Positioned};
 use async_graphql::{SDLExportOptions, Schema};
 
+use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
 use crate::service::ActivityFeed;
-use limits::DocumentLimits;
 use persisted::PersistedQueries;
 
 /// The tamper-evident log and erasure: heads, verification, forgetting a person.
@@ -91,18 +91,9 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct SchemaConfig {
     /// Days activities are kept, as reported by `retentionDays`.
     pub retention_days: u32,
-    /// Deepest nesting of selections in one query.
-    pub max_depth: usize,
-    /// Highest complexity of one query.
-    pub max_complexity: usize,
-    /// Whether the schema may be introspected.
-    pub introspection: bool,
-    /// Whether Apollo's automatic persisted queries are accepted.
-    pub persisted_queries: bool,
-    /// Most bytes of persisted documents kept.
-    pub persisted_queries_bytes: usize,
-    /// The bounds on one document.
-    pub documents: DocumentLimits,
+    /// The limits on queries: depth, complexity, introspection, persisted
+    /// queries and the bounds on one document, as configured.
+    pub limits: LimitsConfig,
     /// Where operations are counted.
     pub metrics: Arc<Metrics>,
     /// The callers' buckets, charged each operation's cost.
@@ -114,26 +105,27 @@ pub struct SchemaConfig {
 /// Builds the schema over `feed`; every limit on queries is applied here.
 pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
     let live = feed.live().clone();
+    let limits = &config.limits;
     let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(feed)
         .data(RetentionDays(config.retention_days))
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .limit_recursive_depth(config.max_depth.max(32))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_depth.max(32))
         .limit_directives(16)
         // The only extension: each one costs every field of every result a hop.
         .extension(hooks::HooksFactory::new(
             config.metrics.clone(),
             live,
-            config.introspection,
-            config
+            limits.introspection,
+            limits
                 .persisted_queries
-                .then(|| PersistedQueries::new(config.persisted_queries_bytes)),
-            config.documents,
+                .then(|| PersistedQueries::new(limits.persisted_queries_cache_bytes)),
+            limits.documents(),
             config.rate_limits.clone(),
             config.trusted.clone(),
         ));
-    if config.introspection {
+    if limits.introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
