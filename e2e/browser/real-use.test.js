@@ -446,8 +446,14 @@ test('14: "Show newer" pages back to the top, which then follows live rows again
   while (await page.locator('#load-older').isVisible()) {
     const before = await page.locator('#rows tr:last-child').getAttribute('data-uuid');
     await page.click('#load-older');
-    await page.waitForFunction((uuid) => document.querySelector('#rows tr:last-child')?.dataset.uuid !== uuid, before, { timeout: WAIT });
+    // A row must be there: while a page is drawn the table can be empty for
+    // a moment, and an empty table also has no last row with the old uuid.
+    await page.waitForFunction((uuid) => {
+      const last = document.querySelector('#rows tr:last-child');
+      return last !== null && last.dataset.uuid !== uuid;
+    }, before, { timeout: WAIT });
   }
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 200, null, { timeout: WAIT });
   let shown = await numbers();
   assert.equal(shown.length, 200);
   assert.deepEqual(shown, Array.from({ length: 200 }, (_, i) => 199 - i), 'the oldest 200, in order');
@@ -461,7 +467,10 @@ test('14: "Show newer" pages back to the top, which then follows live rows again
   while (await page.locator('#load-newer').isVisible()) {
     const before = await page.locator('#rows tr:first-child').getAttribute('data-uuid');
     await page.click('#load-newer');
-    await page.waitForFunction((uuid) => document.querySelector('#rows tr:first-child')?.dataset.uuid !== uuid || document.querySelector('#newer-bar').hidden, before, { timeout: WAIT });
+    await page.waitForFunction((uuid) => {
+      const first = document.querySelector('#rows tr:first-child');
+      return (first !== null && first.dataset.uuid !== uuid) || document.querySelector('#newer-bar').hidden;
+    }, before, { timeout: WAIT });
   }
   await waitRow(page, arrived.uuid);
   shown = await numbers();
