@@ -5,7 +5,8 @@
 //! with a cache, so a person is looked up once per request. A long list
 //! takes longer to resolve than one batch waits, so the list queries also
 //! load the people of the whole page up front ([`prefetch_people`]), and the
-//! resolvers find them in the cache.
+//! resolvers find them in the cache. Activities delivered live or just
+//! written go through [`FreshUsers`] instead, which caches nothing.
 //!
 //! This replaced a hand-written per-request map (`Prefetched`). Measured on
 //! 2026-12-06 (BENCHMARKS.md, "People of a page"): both cost 2 statements
@@ -18,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader, NoCache};
 use async_graphql::{Context, Lookahead};
 use entity::{activity, user};
 use sea_orm::DbErr;
@@ -57,6 +58,18 @@ pub fn request_users(feed: ActivityFeed) -> RequestUsers {
         .delay(std::time::Duration::ZERO)
 }
 
+/// People looked up at every call, never cached (concurrent calls still
+/// share one batch): for activities delivered live or just written. A
+/// subscription's request lives as long as the subscription, and a cache
+/// there would keep showing a person as they were when first looked up,
+/// after an edit and after `forgetPerson` deleted them.
+pub type FreshUsers = DataLoader<UserLoader, NoCache>;
+
+/// The schema's one [`FreshUsers`].
+pub fn fresh_users(feed: ActivityFeed) -> FreshUsers {
+    DataLoader::new(UserLoader(feed), tokio::spawn).delay(std::time::Duration::ZERO)
+}
+
 /// The person `resourceUser` shows: the resource, when its type is "user".
 pub fn resource_user_uuid(row: &activity::Model) -> Option<Uuid> {
     let is_user = row.resource_type.as_deref() == Some("user");
@@ -70,6 +83,16 @@ pub async fn load_user(
 ) -> async_graphql::Result<Option<user::Model>> {
     let Some(uuid) = uuid else { return Ok(None) };
     let loader = ctx.data::<RequestUsers>()?;
+    Ok(loader.load_one(uuid).await.map_err(internal)?.flatten())
+}
+
+/// Loads one person as they are now, past any cache ([`FreshUsers`]).
+pub async fn load_user_fresh(
+    ctx: &Context<'_>,
+    uuid: Option<Uuid>,
+) -> async_graphql::Result<Option<user::Model>> {
+    let Some(uuid) = uuid else { return Ok(None) };
+    let loader = ctx.data::<FreshUsers>()?;
     Ok(loader.load_one(uuid).await.map_err(internal)?.flatten())
 }
 

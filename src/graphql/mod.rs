@@ -107,6 +107,7 @@ pub fn build_schema(feed: ActivityFeed, config: SchemaConfig) -> AppSchema {
     let live = feed.live().clone();
     let limits = &config.limits;
     let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(loaders::fresh_users(feed.clone()))
         .data(feed)
         .data(RetentionDays(config.retention_days))
         .limit_depth(limits.max_depth)

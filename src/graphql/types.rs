@@ -17,7 +17,9 @@ use super::error::{internal, IntoGraphql};
 use super::id::{global_id, opaque, Kind};
 use super::input::{filter_of, ActivityFilterInput, ActivityGroupBy};
 use super::limits::{list_cost, SCAN, STATEMENT};
-use super::loaders::{load_user, prefetch_people, resource_user_uuid, RequestUsers};
+use super::loaders::{
+    load_user, load_user_fresh, prefetch_people, resource_user_uuid, RequestUsers,
+};
 use super::scalars::{format_utc, DateTime, Json};
 use crate::service::{self, badge, ActivityFilter, Cursor, FeedArgs};
 
@@ -46,6 +48,18 @@ impl Activity {
     /// An activity delivered by a subscription, or written by a mutation.
     pub fn exact(row: activity::Model) -> Self {
         Self(row, Delivery::Exact)
+    }
+
+    /// The person with `uuid`: through the request's cache for an activity
+    /// a query read, and as they are now for one delivered live or just
+    /// written, whose request may have begun long before (see
+    /// [`super::loaders::FreshUsers`]).
+    async fn person(&self, ctx: &Context<'_>, uuid: Option<Uuid>) -> Result<Option<User>> {
+        let found = match self.1 {
+            Delivery::Read => load_user(ctx, uuid).await?,
+            Delivery::Exact => load_user_fresh(ctx, uuid).await?,
+        };
+        Ok(found.map(User))
     }
 }
 
@@ -90,7 +104,7 @@ impl Activity {
     }
     /// The person who performed it; null when unknown.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        person(ctx, self.0.actor_uuid).await
+        self.person(ctx, self.0.actor_uuid).await
     }
     /// The kind of thing acted upon, e.g. "post" or "user".
     async fn resource_type(&self) -> Option<&str> {
@@ -103,7 +117,8 @@ impl Activity {
     /// The thing acted upon, when its type is one the API resolves (today
     /// "user", as a User); null otherwise or when unknown.
     async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
-        Ok(person(ctx, resource_user_uuid(&self.0))
+        Ok(self
+            .person(ctx, resource_user_uuid(&self.0))
             .await?
             .map(Resource::User))
     }
@@ -112,7 +127,7 @@ impl Activity {
         deprecation = "Use `resource { ... on User { ... } }`, which other resource types can join."
     )]
     async fn resource_user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        person(ctx, resource_user_uuid(&self.0)).await
+        self.person(ctx, resource_user_uuid(&self.0)).await
     }
     /// The person the action was aimed at.
     async fn target_uuid(&self) -> Option<Uuid> {
@@ -120,7 +135,7 @@ impl Activity {
     }
     /// The person the action was aimed at; null when unknown.
     async fn target(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        person(ctx, self.0.target_uuid).await
+        self.person(ctx, self.0.target_uuid).await
     }
     /// Free-form details; always a JSON object.
     async fn metadata(&self) -> Json<&Value> {

@@ -375,3 +375,54 @@ async fn every_row_of_many_concurrent_writers_arrives_exactly_once() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn live_events_show_people_as_they_are_now_edited_and_erased() {
+    // Arrange: a person, and a subscriber that shows each event's actor.
+    let app = spawn_app().await;
+    let user = Uuid::now_v7();
+    app.upsert_users(json!([{ "uuid": user, "email": "before@example.com" }]))
+        .await;
+    let mut ws = subscribed(
+        &app,
+        json!({ "action": "people.*" }),
+        "action actor { email }",
+    )
+    .await;
+    let act = |action: &'static str| json!({ "action": action, "actorUuid": user });
+
+    // Act: an event, an edit of the person, an event, their erasure, an event.
+    app.log(act("people.first")).await;
+    let first = ws.next_data().await;
+    app.upsert_users(json!([{ "uuid": user, "email": "after@example.com" }]))
+        .await;
+    app.log(act("people.edited")).await;
+    let edited = ws.next_data().await;
+    app.data(
+        "mutation($u: UUID!) { forgetPerson(uuid: $u, reason: \"request\") { found } }",
+        json!({ "u": user }),
+    )
+    .await;
+    app.log(act("people.erased")).await;
+    let erased = loop {
+        // forgetPerson logs its own `person.forgotten`, which the filter
+        // leaves out; anything else here is the next event.
+        let data = ws.next_data().await;
+        if data["activityAdded"]["action"] == "people.erased" {
+            break data;
+        }
+    };
+
+    // Assert: each event shows the person as stored when it was delivered,
+    // and nobody once they are erased, however long the subscription lives.
+    assert_eq!(
+        first["activityAdded"]["actor"],
+        json!({ "email": "before@example.com" })
+    );
+    assert_eq!(
+        edited["activityAdded"]["actor"],
+        json!({ "email": "after@example.com" })
+    );
+    assert_eq!(erased["activityAdded"]["actor"], Value::Null, "{erased}");
+    app.stop().await;
+}
