@@ -59,32 +59,56 @@ impl DeliveryRuntime {
 
 fn build() -> std::io::Result<Runtime> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // One level for every thread of the runtime, read from the thread that
+    // builds it: a thread the runtime starts later (a blocking task's, say)
+    // may be started by one already lowered, and must not go lower still.
+    let level = delivery_level();
     Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("ws-delivery")
         .enable_all()
-        .on_thread_start(lower_priority)
+        .on_thread_start(move || lower_priority(level))
         .build()
 }
 
-/// Lowers the calling thread's priority by [`NICENESS`] below the thread
-/// that started it (on Linux the nice value is per thread, so the request
-/// threads keep theirs).
-fn lower_priority() {
+/// The nice value of the delivery threads: [`NICENESS`] below the calling
+/// thread's (so a server started under `nice` keeps the order between its
+/// request and delivery threads); `None` where it cannot be read.
+#[cfg(target_os = "linux")]
+fn delivery_level() -> Option<i32> {
     let this_thread = Some(rustix::thread::gettid());
-    let lowered = rustix::process::getpriority_process(this_thread).and_then(|inherited| {
-        rustix::process::setpriority_process(this_thread, (inherited + NICENESS).min(MAX_NICE))
-    });
-    if let Err(error) = lowered {
+    rustix::process::getpriority_process(this_thread)
+        .ok()
+        .map(|level| (level + NICENESS).min(MAX_NICE))
+}
+
+/// Elsewhere the nice value is per process, and lowering it would lower the
+/// request threads too.
+#[cfg(not(target_os = "linux"))]
+fn delivery_level() -> Option<i32> {
+    None
+}
+
+/// Sets the calling thread's nice value to `level` (on Linux the nice value
+/// is per thread, so the request threads keep theirs).
+#[cfg(target_os = "linux")]
+fn lower_priority(level: Option<i32>) {
+    let Some(level) = level else { return };
+    let this_thread = Some(rustix::thread::gettid());
+    if let Err(error) = rustix::process::setpriority_process(this_thread, level) {
         tracing::debug!(%error, "cannot lower the websocket threads' priority");
     }
 }
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_level: Option<i32>) {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn delivery_threads_run_at_a_lower_priority_and_stop_with_the_last_clone() {
         let delivery = DeliveryRuntime::start();
         let here = rustix::process::getpriority_process(None).unwrap();
@@ -96,6 +120,20 @@ mod tests {
             .unwrap()
         });
         assert_eq!(there, (here + NICENESS).min(MAX_NICE));
+        // A thread the runtime starts from one of its own lowered threads
+        // (a blocking task's) runs at the same level, not lower still.
+        let blocking = delivery.handle().block_on(async {
+            tokio::task::spawn(async {
+                tokio::task::spawn_blocking(|| {
+                    rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+                })
+                .await
+                .unwrap()
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(blocking, there);
         let clone = delivery.clone();
         drop(delivery);
         // Still running for the clone that is left.
