@@ -249,6 +249,71 @@ async fn a_token_that_expires_while_the_socket_is_open_closes_it_with_4403() {
 }
 
 #[tokio::test]
+async fn at_expiry_each_subscription_gets_its_unauthenticated_error_before_the_4403() {
+    // Arrange: a token valid for two more seconds, with one shared
+    // subscription (no cursor) and one of its own (resuming after one).
+    let app = secured_app().await;
+    let who = Callers::new();
+    let cursor = app
+        .graphql_authorized(
+            Some(&format!("Bearer {}", who.admin)),
+            r#"mutation { log(input: {action: "expiry.before"}) { activity { cursor } } }"#,
+            json!({}),
+        )
+        .await
+        .body["data"]["log"]["activity"]["cursor"]
+        .clone();
+    let short = hs256("user", &who.alice.to_string(), 2);
+    let mut ws = acked(&app, &short).await;
+    ws.subscribe(
+        "shared",
+        "subscription { activityAdded { uuid } }",
+        json!({}),
+    )
+    .await;
+    ws.subscribe(
+        "own",
+        "subscription($c: String) { activityAdded(after: $c) { uuid } }",
+        json!({ "c": cursor }),
+    )
+    .await;
+
+    // Act: read everything until the server closes the socket.
+    let mut messages = Vec::new();
+    let code = loop {
+        match ws.next_json_or_close(PATIENCE).await {
+            Ok(msg) => messages.push(msg),
+            Err(code) => break code,
+        }
+    };
+
+    // Assert: the replayed row first, then exactly one UNAUTHENTICATED
+    // result per subscription, no `complete`, and the close last.
+    assert_eq!(code, Some(4403));
+    let errors_of = |id: &str| {
+        messages
+            .iter()
+            .filter(|m| m["id"] == id && m["payload"]["errors"].is_array())
+            .map(|m| {
+                assert_eq!(m["type"], "next", "{m}");
+                m["payload"]["errors"][0]["extensions"]["code"].clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors_of("shared"),
+        [json!("UNAUTHENTICATED")],
+        "{messages:?}"
+    );
+    assert_eq!(errors_of("own"), [json!("UNAUTHENTICATED")], "{messages:?}");
+    assert!(
+        messages.iter().all(|m| m["type"] != "complete"),
+        "{messages:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_legacy_protocol_refuses_a_bad_token_too() {
     // Arrange
     let app = secured_app().await;
