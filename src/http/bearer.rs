@@ -2,10 +2,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::AuthError;
 use crate::service::ErrorCode;
 
 /// The request's `Authorization` header as sent (`Bearer <token>`), or
@@ -53,6 +54,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorization {
                 .map_err(|_| UnreadableAuthorization),
         }
     }
+}
+
+/// The `WWW-Authenticate` challenge for a refused request (RFC 6750, 3):
+/// a bare `Bearer` when no token came, else `invalid_token` with the reason.
+pub fn challenge(refused: &AuthError) -> HeaderValue {
+    if *refused == AuthError::Missing {
+        return HeaderValue::from_static("Bearer");
+    }
+    // A quoted-string holds visible ASCII only, and the reason may quote
+    // the token's own claims.
+    let reason: String = refused
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "Bearer error=\"invalid_token\", error_description=\"{reason}\""
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
 }
 
 #[cfg(test)]

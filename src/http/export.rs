@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::bearer::Authorization;
+use super::bearer::{challenge, Authorization};
 use super::AppState;
 use crate::graphql::input::ActivityFilterInput;
 use crate::graphql::scalars::format_utc;
@@ -142,11 +142,15 @@ pub async fn export(
     let identity = match state.auth.authenticate(authorization.as_deref()).await {
         Ok(identity) => identity,
         Err(e) => {
-            return error(
+            let mut refused = error(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 e.to_string(),
-            )
+            );
+            refused
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge(&e));
+            return refused;
         }
     };
     let params = match params(query.as_deref()) {

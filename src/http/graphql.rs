@@ -3,10 +3,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::bearer::Authorization;
+use super::bearer::{challenge, Authorization};
 use super::protocol::{self, MediaType};
 use super::{client, websocket, AppState};
-use crate::auth::AuthError;
 use crate::db::watchdog;
 use crate::graphql::context::Authentication;
 use crate::ratelimit::Bucket;
@@ -121,30 +120,6 @@ fn client_address(state: &AppState, req: &Request) -> Option<std::net::IpAddr> {
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     client::client_ip(peer, req.headers(), &state.context.trusted_proxies)
-}
-
-/// The `WWW-Authenticate` challenge for a refused request (RFC 6750, 3):
-/// a bare `Bearer` when no token came, else `invalid_token` with the reason.
-fn challenge(refused: &AuthError) -> HeaderValue {
-    if *refused == AuthError::Missing {
-        return HeaderValue::from_static("Bearer");
-    }
-    // A quoted-string holds visible ASCII only, and the reason may quote
-    // the token's own claims.
-    let reason: String = refused
-        .to_string()
-        .chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '/',
-            ' '..='~' => c,
-            _ => '?',
-        })
-        .collect();
-    HeaderValue::from_str(&format!(
-        "Bearer error=\"invalid_token\", error_description=\"{reason}\""
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
 }
 
 /// The `code` extension of a GraphQL error.

@@ -4,7 +4,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::bearer::Authorization;
+use super::bearer::{challenge, Authorization};
 use super::AppState;
 use crate::service::{Health, Operation};
 
@@ -52,7 +52,13 @@ pub async fn metrics(State(state): State<AppState>, authorization: Authorization
         match state.auth.authenticate(authorization.as_deref()).await {
             Ok(identity) if identity.caller.allows(Operation::ReadMetrics) => {}
             Ok(_) => return StatusCode::FORBIDDEN.into_response(),
-            Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+            Err(e) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, challenge(&e))],
+                )
+                    .into_response()
+            }
         }
     }
     let body = state.metrics.render(&state.feed, &state.statements);

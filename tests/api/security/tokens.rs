@@ -421,6 +421,54 @@ async fn an_authorization_header_that_is_not_text_is_a_bad_request_on_every_rout
             "{path}: {body}"
         );
     }
+
+    // The websocket upgrade is refused the same way, before any protocol
+    // (written by hand: websocket clients will not send such a header).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut upgrade = format!(
+        "GET /graphql HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: graphql-transport-ws\r\nAuthorization: ",
+        app.addr
+    )
+    .into_bytes();
+    upgrade.extend_from_slice(b"Bearer \xff\r\n\r\n");
+    tcp.write_all(&upgrade).await.unwrap();
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 400", "{}", String::from_utf8_lossy(&head));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn export_and_metrics_refuse_a_token_with_a_bearer_challenge() {
+    // Arrange
+    let app = secured_app().await;
+    let sub = Uuid::now_v7().to_string();
+    let expired = hs256("admin", &sub, -3600);
+
+    for path in ["/export", "/metrics"] {
+        // Act
+        let missing = app.http.get(app.url(path)).send().await.unwrap();
+        let refused = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&expired)
+            .send()
+            .await
+            .unwrap();
+
+        // Assert: 401 with the challenge RFC 7235 requires, as on /graphql.
+        assert_eq!(missing.status(), 401, "{path}");
+        assert_eq!(missing.headers()["www-authenticate"], "Bearer", "{path}");
+        assert_eq!(refused.status(), 401, "{path}");
+        assert_eq!(
+            refused.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token", error_description="the token has expired""#,
+            "{path}"
+        );
+    }
     app.stop().await;
 }
 
