@@ -340,3 +340,26 @@ fn architecture_md_lists_exactly_the_imports_between_top_level_modules() {
         "ARCHITECTURE.md's table of imports differs from src/"
     );
 }
+
+#[test]
+fn every_file_over_400_lines_says_why_it_is_one_unit() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let silent: Vec<String> = modules(&src)
+        .into_values()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let doc: String = text
+                .lines()
+                .take_while(|l| l.starts_with("//!"))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase();
+            let says = doc.contains("one unit") || doc.contains("one file");
+            (text.lines().count() > 400 && !says).then(|| file.display().to_string())
+        })
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "over 400 lines without saying in the module doc why they are one unit: {silent:?}"
+    );
+}
