@@ -5,7 +5,9 @@
 //! Every file under `src/` (but `main.rs`, a crate of its own) is parsed and
 //! every path it names that starts with `crate`, `super` or `self` — in `use`
 //! items, types, expressions — becomes an edge to the deepest module the
-//! path reaches. Two kinds of edge are left out: those inside
+//! path reaches; a name that module re-exports (`pub use`) is followed to
+//! the module it comes from, so a ring cannot hide behind a parent's
+//! re-exports. Two kinds of edge are left out: those inside
 //! `#[cfg(test)]` items (tests may reach anywhere), and those between a
 //! module and its own ancestors or descendants (a parent declares its
 //! children and re-exports from them; a child reads its parent's shared
@@ -57,6 +59,12 @@ struct Paths {
     at: Vec<String>,
     /// Absolute module paths named (before resolving to a known module).
     named: Vec<Vec<String>>,
+    /// The file's `pub use` items: the name it gives, and the path it names.
+    reexports: Vec<(String, Vec<String>)>,
+    /// The file's modules of its own (`mod x;`), which a `use x::…` names.
+    children: BTreeSet<String>,
+    /// The length of `at` outside any inline module.
+    file_depth: usize,
 }
 
 impl Paths {
@@ -115,6 +123,31 @@ impl Paths {
     }
 }
 
+/// Each name a `use` tree brings in, with the path it stands for (globs
+/// bring in no name of their own and are left out).
+fn flatten(prefix: &mut Vec<String>, tree: &syn::UseTree, out: &mut Vec<(String, Vec<String>)>) {
+    let mut named = |ident: &syn::Ident, name: &syn::Ident| {
+        let mut path = prefix.clone();
+        path.push(ident.to_string());
+        out.push((name.to_string(), path));
+    };
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            flatten(prefix, &p.tree, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => named(&n.ident, &n.ident),
+        syn::UseTree::Rename(r) => named(&r.ident, &r.rename),
+        syn::UseTree::Glob(_) => {}
+        syn::UseTree::Group(g) => {
+            for item in &g.items {
+                flatten(prefix, item, out);
+            }
+        }
+    }
+}
+
 fn is_test_only(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("cfg")
@@ -148,6 +181,24 @@ impl<'ast> Visit<'ast> for Paths {
 
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         self.use_tree(&mut Vec::new(), &u.tree);
+        let top_level = self.at.len() == self.file_depth;
+        if top_level && !matches!(u.vis, syn::Visibility::Inherited) {
+            let mut found = Vec::new();
+            flatten(&mut Vec::new(), &u.tree, &mut found);
+            for (name, path) in found {
+                let path = match path.first() {
+                    Some(first) if self.children.contains(first) => {
+                        let mut absolute = self.at.clone();
+                        absolute.extend(path);
+                        Some(absolute)
+                    }
+                    _ => self.absolute(&path),
+                };
+                if let Some(path) = path {
+                    self.reexports.push((name, path));
+                }
+            }
+        }
     }
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
@@ -157,6 +208,28 @@ impl<'ast> Visit<'ast> for Paths {
         }
         syn::visit::visit_path(self, path);
     }
+}
+
+/// The deepest known module `named` reaches; a name a module re-exports
+/// (`pub use`) is followed to the module it comes from.
+fn resolve(
+    named: &[String],
+    modules: &BTreeMap<Vec<String>, PathBuf>,
+    reexports: &BTreeMap<(Vec<String>, String), Vec<String>>,
+    hops: usize,
+) -> Option<Vec<String>> {
+    let n = (0..=named.len())
+        .rev()
+        .find(|n| modules.contains_key(&named[..*n]))?;
+    let target = named[..n].to_vec();
+    if let Some(next) = named.get(n).filter(|_| hops < 8) {
+        if let Some(source) = reexports.get(&(target.clone(), next.clone())) {
+            let mut path = source.clone();
+            path.extend(named[n + 1..].iter().cloned());
+            return resolve(&path, modules, reexports, hops + 1);
+        }
+    }
+    Some(target)
 }
 
 /// Module → the modules it names, as described in the module doc.
@@ -169,28 +242,42 @@ fn edges(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             m.join("::")
         }
     };
-    let mut edges = BTreeMap::new();
+    let mut named_by = BTreeMap::new();
+    let mut reexports = BTreeMap::new();
     for (module, file) in &modules {
         let text = std::fs::read_to_string(file).unwrap();
         let parsed = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let children = parsed
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Mod(m) if m.content.is_none() => Some(m.ident.to_string()),
+                _ => None,
+            })
+            .collect();
         let mut paths = Paths {
             at: module.clone(),
             named: Vec::new(),
+            reexports: Vec::new(),
+            children,
+            file_depth: module.len(),
         };
         paths.visit_file(&parsed);
-        let targets: &mut BTreeSet<String> = edges.entry(name(module)).or_default();
-        for named in paths.named {
-            // The deepest known module the path reaches.
-            let Some(target) = (0..=named.len())
-                .rev()
-                .map(|n| &named[..n])
-                .find(|prefix| modules.contains_key(*prefix))
-            else {
+        for (alias, source) in paths.reexports {
+            reexports.insert((module.clone(), alias), source);
+        }
+        named_by.insert(module.clone(), paths.named);
+    }
+    let mut edges = BTreeMap::new();
+    for (module, named) in named_by {
+        let targets: &mut BTreeSet<String> = edges.entry(name(&module)).or_default();
+        for named in named {
+            let Some(target) = resolve(&named, &modules, &reexports, 0) else {
                 continue;
             };
-            let nested = target.starts_with(module) || module.starts_with(target);
+            let nested = target.starts_with(&module) || module.starts_with(&target);
             if !nested {
-                targets.insert(name(target));
+                targets.insert(name(&target));
             }
         }
     }
@@ -362,4 +449,37 @@ fn every_file_over_400_lines_says_why_it_is_one_unit() {
         silent.is_empty(),
         "over 400 lines without saying in the module doc why they are one unit: {silent:?}"
     );
+}
+
+#[test]
+fn the_cycle_check_follows_a_name_a_parent_re_exports() {
+    // `p::q` names `crate::p::Thing`, which `p` re-exports from `p::r`,
+    // and `p::r` names `p::q`: a ring hidden behind the parent's `pub use`.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    let write = |path: &str, text: &str| {
+        let path = src.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("lib.rs", "pub mod p;\n");
+    write(
+        "p/mod.rs",
+        "mod q;\nmod r;\npub use r::{Other, Thing as Thing};\n",
+    );
+    write("p/q.rs", "pub fn f(_: crate::p::Thing) {}\n");
+    write(
+        "p/r.rs",
+        "pub struct Thing;\npub fn g() { super::q::f(Thing) }\n",
+    );
+    assert_eq!(
+        cycles(&edges(src)),
+        vec![vec!["p::q".to_owned(), "p::r".to_owned()]]
+    );
+
+    // Named straight from the parent's own item, it is no ring.
+    write("p/mod.rs", "mod q;\nmod r;\npub struct Thing;\n");
+    write("p/q.rs", "pub fn f(_: crate::p::Thing) {}\n");
+    write("p/r.rs", "pub fn g() { super::q::f(super::Thing) }\n");
+    assert!(cycles(&edges(src)).is_empty());
 }
