@@ -118,11 +118,7 @@ pub fn field_errors(errors: &[FieldError]) -> Error {
     let Some(first) = errors.first() else {
         return coded(ErrorCode::BadUserInput, "invalid input");
     };
-    let message = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let message = FieldError::describe_all(errors);
     let all: Vec<async_graphql::Value> = errors
         .iter()
         .map(|e| {

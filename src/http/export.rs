@@ -13,7 +13,7 @@ use super::bearer::{challenge, Authorization};
 use super::AppState;
 use crate::graphql::input::ActivityFilterInput;
 use crate::graphql::scalars::format_utc;
-use crate::service::{ActivityFilter, ErrorCode, ServiceError};
+use crate::service::{ActivityFilter, ErrorCode, FieldError, ServiceError};
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -166,11 +166,7 @@ pub async fn export(
         Some(Ok(input)) => match ActivityFilter::try_from(input) {
             Ok(filter) => filter,
             Err(errors) => {
-                let message = errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let message = FieldError::describe_all(&errors);
                 return error(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, message);
             }
         },

@@ -74,6 +74,16 @@ impl std::fmt::Display for ErrorCode {
 }
 
 impl FieldError {
+    /// Every error of `errors` in one line, `field: message; …`, as each
+    /// layer reports a refused input.
+    pub fn describe_all(errors: &[FieldError]) -> String {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// A [`ErrorCode::BadUserInput`] error on `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
