@@ -363,17 +363,20 @@ fn no_module_imports_a_module_that_imports_it_back() {
     assert!(report.is_empty(), "{}", report.join("\n"));
 }
 
+/// Writes `text` to `path` under `src`, creating its folders.
+fn write_file(src: &Path, path: &str, text: &str) {
+    let path = src.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
 #[test]
 fn the_cycle_check_sees_a_cycle_through_a_use_a_type_and_super() {
     // Three modules in a ring, each naming the next a different way, and a
     // fourth that a test-only import and a parent/child pair must not tie in.
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path();
-    let write = |path: &str, text: &str| {
-        let path = src.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_file(src, path, text);
     write("lib.rs", "pub mod a;\npub mod b;\npub mod c;\npub mod d;\n");
     write("a.rs", "use crate::b::{Thing, other};\n");
     write("b.rs", "pub fn f(_: crate::c::Kind) {}\n");
@@ -457,11 +460,7 @@ fn the_cycle_check_follows_a_name_a_parent_re_exports() {
     // and `p::r` names `p::q`: a ring hidden behind the parent's `pub use`.
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path();
-    let write = |path: &str, text: &str| {
-        let path = src.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_file(src, path, text);
     write("lib.rs", "pub mod p;\n");
     write(
         "p/mod.rs",
