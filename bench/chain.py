@@ -69,11 +69,12 @@ def seed(db, rows):
 
 
 def seed_salts(db):
-    """Salts for every row, as the sealer leaves them, so that erasure does its
-    work on sealed rows (the chain itself is not needed to time erasure)."""
+    """Seals with salts for every row, as the sealer leaves them, so that erasure
+    does its work on sealed rows (the hashes are placeholders: erasure does not
+    read them, and the chain itself is not needed to time erasure)."""
     psql(db, """
-        INSERT INTO seal_salts (txid, seq, salts)
-        SELECT txid, seq, jsonb_strip_nulls(jsonb_build_object(
+        INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash, salts)
+        SELECT txid, seq, uuid, 0, 0, md5(uuid::text) || md5(uuid::text), jsonb_strip_nulls(jsonb_build_object(
                  'actor_uuid', md5(random()::text), 'client_ip', md5(random()::text),
                  'resource_uuid', md5(random()::text), 'user_agent', md5(random()::text),
                  'target_uuid', CASE WHEN target_uuid IS NOT NULL THEN md5(random()::text) END,

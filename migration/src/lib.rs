@@ -38,6 +38,9 @@ mod m20261206_000100_seals;
 /// Adds the rollups that answer counts, totals and distinct lists without
 /// scanning `activities`, and their watermark.
 mod m20261206_000300_rollups;
+/// Keeps each seal's salts and erased commitments in `seals` itself, so
+/// that sealing writes one row per activity.
+mod m20261206_000400_salts_in_seals;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;
 
@@ -57,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_search_words::Migration),
             Box::new(m20261206_000100_seals::Migration),
             Box::new(m20261206_000300_rollups::Migration),
+            Box::new(m20261206_000400_salts_in_seals::Migration),
         ]
     }
 }

@@ -394,7 +394,7 @@ impl ActivityFeed {
             .query_all_raw(statement(
                 backend,
                 &format!(
-                    "SELECT txid, seq, salts, erased FROM seal_salts \
+                    "SELECT txid, seq, salts, erased FROM seals \
                      WHERE (txid, seq) IN (VALUES {})",
                     positions.join(", ")
                 ),
@@ -404,9 +404,12 @@ impl ActivityFeed {
         let mut sealed = std::collections::HashMap::new();
         for r in salts {
             let key: (i64, i64) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
-            let s: String = r.try_get_by_index(2)?;
+            let s: Option<String> = r.try_get_by_index(2)?;
             let e: Option<String> = r.try_get_by_index(3)?;
-            let salts = FieldMap::from_json(&s).unwrap_or_default();
+            let salts = s
+                .as_deref()
+                .and_then(FieldMap::from_json)
+                .unwrap_or_default();
             let erased = e
                 .as_deref()
                 .and_then(FieldMap::from_json)
@@ -457,9 +460,9 @@ impl ActivityFeed {
             }
             writes.push(statement(
                 backend,
-                "UPDATE seal_salts SET salts = $1, erased = $2 WHERE txid = $3 AND seq = $4",
+                "UPDATE seals SET salts = $1, erased = $2 WHERE txid = $3 AND seq = $4",
                 vec![
-                    salts.to_json().into(),
+                    (!salts.is_empty()).then(|| salts.to_json()).into(),
                     (!erased.is_empty()).then(|| erased.to_json()).into(),
                     old.txid.into(),
                     old.seq.into(),

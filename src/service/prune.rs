@@ -95,15 +95,12 @@ impl ActivityFeed {
             .map(|(_, txid, seq)| format!("({txid}, {seq})"))
             .collect();
         let positions = positions.join(", ");
+        // The salts go with the rows: nothing is left to check them against.
         txn.execute_raw(statement(
             backend,
-            &format!("DELETE FROM seal_salts WHERE (txid, seq) IN (VALUES {positions})"),
-            vec![],
-        ))
-        .await?;
-        txn.execute_raw(statement(
-            backend,
-            &format!("UPDATE seals SET pruned = $1 WHERE (txid, seq) IN (VALUES {positions})"),
+            &format!(
+                "UPDATE seals SET pruned = $1, salts = NULL, erased = NULL                  WHERE (txid, seq) IN (VALUES {positions})"
+            ),
             vec![true.into()],
         ))
         .await?;

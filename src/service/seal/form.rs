@@ -162,35 +162,72 @@ pub fn canonical_json(value: &Value, out: &mut String) {
             out.push(']');
         }
         Value::String(s) => string(s, out),
-        other => out.push_str(&other.to_string()),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
     }
 }
 
 /// A JSON string, escaped as serde_json (and Python's `json.dumps` with
 /// `ensure_ascii=False`) escape it.
 fn string(s: &str, out: &mut String) {
-    out.push_str(&Value::String(s.to_owned()).to_string());
+    out.push_str(&serde_json::to_string(s).expect("a string serialises"));
 }
 
 /// The commitment to `value` under `salt`: hex SHA-256 of the salt's bytes
 /// followed by the value's canonical JSON.
 pub fn commitment(salt_hex: &str, value: &Value) -> Option<String> {
-    let salt = hex::decode(salt_hex).ok()?;
-    let mut text = String::new();
-    canonical_json(value, &mut text);
-    let mut hasher = Sha256::new();
-    hasher.update(&salt);
-    hasher.update(text.as_bytes());
-    Some(hex::encode(hasher.finalize()))
+    let mut salt = [0u8; SALT_BYTES];
+    hex::decode_to_slice(salt_hex, &mut salt).ok()?;
+    Some(commit(&salt, value, &mut String::new()))
 }
 
-/// Fresh salts for every committed field of `row` that holds a value.
-pub fn new_salts(row: &activity::Model) -> FieldMap {
+/// [`commitment`] under a salt's bytes, using `scratch` for the value's JSON.
+fn commit(salt: &[u8], value: &Value, scratch: &mut String) -> String {
+    scratch.clear();
+    canonical_json(value, scratch);
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(scratch.as_bytes());
+    to_hex(&hasher.finalize().into())
+}
+
+/// A row as the sealer seals it: fresh salts for every committed field
+/// that holds a value, and the commitments they give.
+pub fn seal_fields(row: &activity::Model) -> (FieldMap, Value) {
     let mut salts = FieldMap::default();
-    for (field, _) in fields_of(row) {
-        salts.insert(&field, hex::encode(rand::random::<[u8; SALT_BYTES]>()));
+    let mut object = Map::new();
+    let mut scratch = String::new();
+    let mut salted = |field: &Field, value: &Value| -> Value {
+        let salt = rand::random::<[u8; SALT_BYTES]>();
+        let mut text = [0u8; 2 * SALT_BYTES];
+        hex::encode_to_slice(salt, &mut text).expect("the buffer fits the salt");
+        let committed = commit(&salt, value, &mut scratch);
+        salts.insert(
+            field,
+            std::str::from_utf8(&text).expect("hex is ASCII").to_owned(),
+        );
+        Value::String(committed)
+    };
+    for name in PERSONAL_FIELDS {
+        let value = column_value(row, name);
+        let committed = if value.is_null() {
+            Value::Null
+        } else {
+            salted(&Field::Column(name), &value)
+        };
+        object.insert(name.to_owned(), committed);
     }
-    salts
+    let mut meta = Map::new();
+    if let Value::Object(stored) = &row.metadata {
+        for (key, value) in stored {
+            meta.insert(key.clone(), salted(&Field::Metadata(key.clone()), value));
+        }
+    }
+    object.insert("metadata".into(), Value::Object(meta));
+    (salts, Value::Object(object))
 }
 
 /// The commitments of a row, resolved from its values, salts and erased
@@ -254,24 +291,37 @@ pub fn commitments(row: &activity::Model, salts: &FieldMap, erased: &FieldMap) -
 /// resource_type, correlation_id, idempotency_key, idempotency_scope,
 /// commitments]`.
 pub fn canonical_form(row: &activity::Model, commitments: &Value) -> String {
-    let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
-    let form = Value::Array(vec![
-        Value::String(FORM_VERSION.into()),
-        row.txid.into(),
-        row.seq.into(),
-        Value::String(row.uuid.to_string()),
-        row.inserted_at.timestamp_micros().into(),
-        Value::String(row.action.clone()),
-        opt(&row.module),
-        opt(&row.mode),
-        opt(&row.resource_type),
-        opt(&row.correlation_id),
-        opt(&row.idempotency_key),
-        opt(&row.idempotency_scope),
-        commitments.clone(),
-    ]);
-    let mut out = String::with_capacity(512);
-    canonical_json(&form, &mut out);
+    // Written element by element rather than as one `Value`, which would
+    // copy every string of the row and the commitments once more.
+    let mut out = String::with_capacity(1024);
+    out.push('[');
+    string(FORM_VERSION, &mut out);
+    let _ = write!(
+        out,
+        ",{},{},\"{}\",{},",
+        row.txid,
+        row.seq,
+        row.uuid,
+        row.inserted_at.timestamp_micros()
+    );
+    string(&row.action, &mut out);
+    for text in [
+        &row.module,
+        &row.mode,
+        &row.resource_type,
+        &row.correlation_id,
+        &row.idempotency_key,
+        &row.idempotency_scope,
+    ] {
+        out.push(',');
+        match text {
+            Some(text) => string(text, &mut out),
+            None => out.push_str("null"),
+        }
+    }
+    out.push(',');
+    canonical_json(commitments, &mut out);
+    out.push(']');
     out
 }
 
@@ -286,11 +336,9 @@ pub fn chain(previous: &[u8; 32], form: &str) -> [u8; 32] {
 
 /// A hash as stored and shown: 64 lower-case hex digits.
 pub fn to_hex(hash: &[u8; 32]) -> String {
-    let mut out = String::with_capacity(64);
-    for b in hash {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(hash, &mut out).expect("the buffer fits the hash");
+    std::str::from_utf8(&out).expect("hex is ASCII").to_owned()
 }
 
 /// A stored hash; `None` for text that is not 64 hex digits.
@@ -311,6 +359,83 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, r#"{"A":true,"a":1.5,"b":[1,{"a":null,"z":"é\n\""}]}"#);
+    }
+
+    /// A row with every field the form carries, and metadata of each kind.
+    fn full_row() -> activity::Model {
+        let mut row = crate::service::testing::row("post.created");
+        row.actor_uuid = Some(uuid::Uuid::now_v7());
+        row.target_uuid = Some(uuid::Uuid::now_v7());
+        row.resource_uuid = Some(uuid::Uuid::now_v7());
+        row.client_ip = Some("10.0.0.1".into());
+        row.user_agent = Some("Agent \"é\"".into());
+        row.module = Some("posts".into());
+        row.correlation_id = Some("c-1".into());
+        row.metadata = json!({"title": "Hé\n", "n": 1.5, "big": 12345678901234i64,
+                              "list": [true, null, {"z": 1, "a": "x"}]});
+        row
+    }
+
+    #[test]
+    fn the_sealers_commitments_are_the_ones_verification_recomputes() {
+        let row = full_row();
+        let (salts, sealed) = seal_fields(&row);
+        assert_eq!(salts.fields.len(), 5);
+        assert_eq!(salts.metadata.len(), 4);
+        let recomputed = commitments(&row, &salts, &FieldMap::default());
+        assert_eq!(recomputed.object, sealed);
+        assert!(recomputed.unsalted.is_empty() && recomputed.erased.is_empty());
+
+        let mut bare = crate::service::testing::row("post.created");
+        bare.metadata = json!({});
+        let (salts, sealed) = seal_fields(&bare);
+        assert!(salts.is_empty());
+        assert_eq!(
+            commitments(&bare, &salts, &FieldMap::default()).object,
+            sealed
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_is_the_canonical_json_of_its_documented_array() {
+        for row in [full_row(), crate::service::testing::row("user.registered")] {
+            let (_, sealed) = seal_fields(&row);
+            let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+            let documented = Value::Array(vec![
+                Value::String(FORM_VERSION.into()),
+                row.txid.into(),
+                row.seq.into(),
+                Value::String(row.uuid.to_string()),
+                row.inserted_at.timestamp_micros().into(),
+                Value::String(row.action.clone()),
+                opt(&row.module),
+                opt(&row.mode),
+                opt(&row.resource_type),
+                opt(&row.correlation_id),
+                opt(&row.idempotency_key),
+                opt(&row.idempotency_scope),
+                sealed.clone(),
+            ]);
+            let mut expected = String::new();
+            canonical_json(&documented, &mut expected);
+            assert_eq!(canonical_form(&row, &sealed), expected);
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        for n in [
+            json!(0),
+            json!(-7),
+            json!(1.5),
+            json!(1e300),
+            json!(0.1),
+            json!(u64::MAX),
+        ] {
+            let mut out = String::new();
+            canonical_json(&n, &mut out);
+            assert_eq!(out, serde_json::to_string(&n).unwrap());
+        }
     }
 
     #[test]
@@ -346,9 +471,8 @@ mod tests {
         let mut row = crate::service::testing::row("post.created");
         row.actor_uuid = Some(uuid::Uuid::now_v7());
         row.metadata = json!({"title": "Hello"});
-        let salts = new_salts(&row);
-        let sealed = commitments(&row, &salts, &FieldMap::default());
-        let form = canonical_form(&row, &sealed.object);
+        let (salts, sealed) = seal_fields(&row);
+        let form = canonical_form(&row, &sealed);
 
         // Erasure: the commitment moves to the erased map, the value changes.
         let mut kept = salts.clone();

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::service::position::BOOKKEEPING_SQL;
 
-use super::form::{self, FieldMap};
+use super::form;
 use super::head::SignedHead;
 use crate::service::live::tail::read_after_on;
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result};
@@ -191,14 +191,9 @@ impl ActivityFeed {
         // written after it is released (delivered live) before it ends.
         let mut previous = end;
         let mut seals = Vec::with_capacity(tail.released.len());
-        let mut salts = Vec::with_capacity(tail.released.len());
         for row in &tail.released {
-            let row_salts = form::new_salts(row);
-            let committed = form::commitments(row, &row_salts, &FieldMap::default());
-            let hash = form::chain(
-                &previous.hash,
-                &form::canonical_form(row, &committed.object),
-            );
+            let (salts, committed) = form::seal_fields(row);
+            let hash = form::chain(&previous.hash, &form::canonical_form(row, &committed));
             seals.push([
                 row.txid.into(),
                 row.seq.into(),
@@ -206,8 +201,8 @@ impl ActivityFeed {
                 previous.position.txid.into(),
                 previous.position.seq.into(),
                 form::to_hex(&hash).into(),
+                (!salts.is_empty()).then(|| salts.to_json()).into(),
             ]);
-            salts.push([row.txid.into(), row.seq.into(), row_salts.to_json().into()]);
             previous = ChainPoint {
                 position: Position::of(row),
                 hash,
@@ -227,7 +222,8 @@ impl ActivityFeed {
             }
         };
         // SQLite binds at most 32,766 values per statement.
-        for (seals, salts) in seals.chunks(1000).zip(salts.chunks(1000)) {
+        let mut seals = seals.into_iter().peekable();
+        while seals.peek().is_some() {
             let mut insert = Query::insert()
                 .into_table(Alias::new("seals"))
                 .columns(
@@ -238,20 +234,13 @@ impl ActivityFeed {
                         "prev_txid",
                         "prev_seq",
                         "hash",
+                        "salts",
                     ]
                     .map(Alias::new),
                 )
                 .to_owned();
-            for values in seals {
-                insert.values_panic(values.clone());
-            }
-            txn.execute(&insert).await?;
-            let mut insert = Query::insert()
-                .into_table(Alias::new("seal_salts"))
-                .columns(["txid", "seq", "salts"].map(Alias::new))
-                .to_owned();
-            for values in salts {
-                insert.values_panic(values.clone());
+            for values in seals.by_ref().take(1000) {
+                insert.values_panic(values);
             }
             txn.execute(&insert).await?;
         }

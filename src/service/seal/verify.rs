@@ -138,10 +138,9 @@ async fn seals_after(
     let rows = conn
         .query_all_raw(statement(
             backend,
-            "SELECT s.txid, s.seq, s.activity_uuid, s.prev_txid, s.prev_seq, s.hash, s.pruned, t.salts, t.erased \
-             FROM seals s LEFT JOIN seal_salts t ON t.txid = s.txid AND t.seq = s.seq \
-             WHERE (s.txid, s.seq) > ($1, $2) AND (s.txid, s.seq) <= ($3, $4) \
-             ORDER BY s.txid, s.seq LIMIT $5",
+            "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased \
+             FROM seals WHERE (txid, seq) > ($1, $2) AND (txid, seq) <= ($3, $4) \
+             ORDER BY txid, seq LIMIT $5",
             vec![
                 after.txid.into(),
                 after.seq.into(),

@@ -4,6 +4,7 @@
 
 mod cli;
 mod erasure;
+mod migration;
 mod python;
 mod tamper;
 
