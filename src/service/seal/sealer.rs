@@ -117,11 +117,15 @@ pub(crate) async fn anchor(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
 /// The newest sealed row, or the anchor when none is left.
 pub(crate) async fn chain_end(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
     let backend = conn.get_database_backend();
+    // The bound changes nothing but gives the statement a parameter, so
+    // that PostgreSQL may plan it afresh (see `seal_batch`): a plan cached
+    // while `seals` was empty scans the whole table for its newest row.
     let found = conn
         .query_one_raw(statement(
             backend,
-            "SELECT txid, seq, hash FROM seals ORDER BY txid DESC, seq DESC LIMIT 1",
-            vec![],
+            "SELECT txid, seq, hash FROM seals WHERE txid >= $1 \
+             ORDER BY txid DESC, seq DESC LIMIT 1",
+            vec![i64::MIN.into()],
         ))
         .await?;
     match found {
@@ -171,6 +175,11 @@ impl ActivityFeed {
             let txn = self.begin_write().await?;
             // It inserts no activity: live delivery need not wait for it.
             txn.execute_unprepared(BOOKKEEPING_SQL).await?;
+            // `seals` grows by a batch each round; a plan cached when it was
+            // small (or just vacuumed empty) would scan it whole every round
+            // until the next ANALYZE. Planned afresh, each round sees its size.
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await?;
             lock_chain(&txn).await?;
             let end = chain_end(&txn).await?;
             let tail = read_after_on(&txn, Entity::find(), end.position, SEAL_BATCH).await?;
