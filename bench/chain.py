@@ -106,19 +106,27 @@ def count(db, table):
     return int(psql(db, f"SELECT count(*) FROM {table}"))
 
 
+def all_sealed(db):
+    """Whether the newest activity is sealed: an index probe, where counting
+    the seals would scan the table the sealer is filling, in competition with it."""
+    return psql(db, "SELECT EXISTS (SELECT 1 FROM seals s JOIN (SELECT txid, seq FROM activities "
+                    "ORDER BY txid DESC, seq DESC LIMIT 1) a ON (s.txid, s.seq) = (a.txid, a.seq))") == "t"
+
+
 def sealing_rate(rows):
     db = "bench_chain_seal"
     fresh(db)
     seed(db, rows)
-    psql(db, "VACUUM ANALYZE")
+    # Only the seeded table: a VACUUM of the empty `seals` would tell the
+    # planner it is empty, which no deployment's statistics say for long.
+    psql(db, "VACUUM ANALYZE activities")
     proc = serve(db, sealer=True)
     start, first = None, 0
     while True:
-        n = count(db, "seals")
         now = time.monotonic()
-        if start is None and n > 0:
-            start, first = now, n
-        if n >= rows:
+        if start is None and psql(db, "SELECT EXISTS (SELECT 1 FROM seals)") == "t":
+            start, first = now, count(db, "seals")
+        if start is not None and all_sealed(db):
             break
         time.sleep(0.2)
     stop(proc)
@@ -149,7 +157,7 @@ def writers(sealer, seconds):
     caught_up = None
     if sealer:
         t0 = time.monotonic()
-        while count(db, "seals") < written:
+        while not all_sealed(db):
             time.sleep(0.1)
         caught_up = round(time.monotonic() - t0, 2)
     stop(proc)
