@@ -39,7 +39,8 @@ mod m20261206_000100_seals;
 /// scanning `activities`, and their watermark.
 mod m20261206_000300_rollups;
 /// Keeps each seal's salts and erased commitments in `seals` itself, so
-/// that sealing writes one row per activity.
+/// that sealing writes one row per activity, and the canonical form of a
+/// row pruned out of order, so that its mark can be checked.
 mod m20261206_000400_salts_in_seals;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;

@@ -1,11 +1,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use super::clock::now;
+use super::seal::form;
 use super::seal::sealer::statement;
 use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
@@ -77,6 +79,10 @@ impl ActivityFeed {
             .select_only()
             .columns([Column::Uuid, Column::Txid, Column::Seq])
             .filter(Column::InsertedAt.lt(cutoff))
+            // Oldest positions first, so that a batch is a prefix of the
+            // chain as far as it can be, and its seals go into the anchor.
+            .order_by_asc(Column::Txid)
+            .order_by_asc(Column::Seq)
             .limit(PRUNE_BATCH)
             .into_tuple()
             .all(&txn)
@@ -85,6 +91,7 @@ impl ActivityFeed {
             txn.commit().await?;
             return Ok(0);
         }
+        keep_forms(&txn, &old).await?;
         // Subtracted from the rollups in the same transaction, so they stay
         // exact batch by batch.
         let deleted = self
@@ -108,6 +115,99 @@ impl ActivityFeed {
         txn.commit().await?;
         Ok(deleted)
     }
+}
+
+/// Writes into the seal of each row of `old` that is not part of the pruned
+/// prefix (a row older in position order stays) the row's canonical form.
+/// Its seal outlives it, marked pruned, and verification recomputes its
+/// hash from the form and checks that the row was older than every row
+/// kept: a mark alone would let a row deleted behind the server's back pass
+/// as pruned.
+async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let first_kept: Option<(i64, i64)> = Entity::find()
+        .select_only()
+        .columns([Column::Txid, Column::Seq])
+        .filter(Column::Uuid.is_not_in(old.iter().map(|(u, _, _)| *u)))
+        .order_by_asc(Column::Txid)
+        .order_by_asc(Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let Some(first_kept) = first_kept else {
+        // Nothing stays: every seal goes into the anchor.
+        return Ok(());
+    };
+    let carried: Vec<&(Uuid, i64, i64)> = old
+        .iter()
+        .filter(|(_, txid, seq)| (*txid, *seq) > first_kept)
+        .collect();
+    if carried.is_empty() {
+        return Ok(());
+    }
+    let positions: Vec<String> = carried
+        .iter()
+        .map(|(_, txid, seq)| format!("({txid}, {seq})"))
+        .collect();
+    let sealed = txn
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT txid, seq, salts, erased FROM seals WHERE (txid, seq) IN (VALUES {})",
+                positions.join(", ")
+            ),
+            vec![],
+        ))
+        .await?;
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let rows: std::collections::HashMap<(i64, i64), entity::activity::Model> = Entity::find()
+        .filter(Column::Uuid.is_in(carried.iter().map(|(u, _, _)| *u)))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| ((row.txid, row.seq), row))
+        .collect();
+    let map = |text: Option<String>| {
+        text.as_deref()
+            .and_then(form::FieldMap::from_json)
+            .unwrap_or_default()
+    };
+    let mut forms: Vec<[sea_orm::Value; 3]> = Vec::with_capacity(sealed.len());
+    for seal in sealed {
+        let key: (i64, i64) = (seal.try_get_by_index(0)?, seal.try_get_by_index(1)?);
+        let Some(row) = rows.get(&key) else { continue };
+        let committed = form::commitments(
+            row,
+            &map(seal.try_get_by_index(2)?),
+            &map(seal.try_get_by_index(3)?),
+        );
+        forms.push([
+            key.0.into(),
+            key.1.into(),
+            form::canonical_form(row, &committed.object).into(),
+        ]);
+    }
+    // A few statements per batch, not one per row. Both databases name the
+    // columns of a bare VALUES column1, column2, ….
+    for chunk in forms.chunks(1000) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        txn.execute_raw(statement(
+            backend,
+            &format!(
+                "UPDATE seals SET form = v.column3 FROM (VALUES {}) AS v \
+                 WHERE seals.txid = v.column1 AND seals.seq = v.column2",
+                rows.join(", ")
+            ),
+            chunk.iter().flatten().cloned().collect(),
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Drops the seals of the pruned prefix: those below the oldest remaining

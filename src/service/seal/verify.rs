@@ -10,7 +10,8 @@ use std::collections::{HashSet, VecDeque};
 use entity::activity::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -115,6 +116,8 @@ struct SealRow {
     pruned: bool,
     salts: Option<String>,
     erased: Option<String>,
+    /// The canonical form of a row pruned while older rows remained.
+    form: Option<String>,
 }
 
 /// Rows after `after` and at most `upper`, as a condition.
@@ -138,7 +141,7 @@ async fn seals_after(
     let rows = conn
         .query_all_raw(statement(
             backend,
-            "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased \
+            "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased, form \
              FROM seals WHERE (txid, seq) > ($1, $2) AND (txid, seq) <= ($3, $4) \
              ORDER BY txid, seq LIMIT $5",
             vec![
@@ -166,6 +169,7 @@ async fn seals_after(
                 pruned: r.try_get_by_index(6)?,
                 salts: r.try_get_by_index(7)?,
                 erased: r.try_get_by_index(8)?,
+                form: r.try_get_by_index(9)?,
             })
         })
         .collect()
@@ -240,6 +244,62 @@ fn erased_form(field: &Field, value: &Value, pseudonyms: &HashSet<Uuid>) -> bool
             false
         }
     }
+}
+
+/// When the oldest row kept was logged, in microseconds since the epoch.
+async fn oldest_kept(conn: &impl ConnectionTrait) -> Result<Option<i64>> {
+    let oldest: Option<chrono::DateTime<chrono::Utc>> = Entity::find()
+        .select_only()
+        .column_as(Column::InsertedAt.min(), "oldest")
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(oldest.map(|at| at.timestamp_micros()))
+}
+
+/// The chain point after a seal marked pruned, from the canonical form it
+/// kept; or why the mark is no proof. Retention deletes every row older
+/// than its cutoff and keeps the rest, so a row it pruned was logged
+/// before every row that is kept.
+fn pruned_point(
+    previous: &ChainPoint,
+    seal: &SealRow,
+    oldest_kept: Option<i64>,
+) -> std::result::Result<ChainPoint, String> {
+    let Some(text) = &seal.form else {
+        return Err(format!(
+            "activity {} is gone, and its seal is marked pruned without the form that proves it",
+            seal.activity
+        ));
+    };
+    let hash = form::chain(&previous.hash, text);
+    if form::to_hex(&hash) != seal.hash {
+        return Err(format!(
+            "activity {} is gone, and the form its pruned seal kept does not give the seal's hash",
+            seal.activity
+        ));
+    }
+    let kept: Option<Vec<Value>> = serde_json::from_str(text).ok();
+    let field = |i: usize| kept.as_ref().and_then(|f| f.get(i)).and_then(Value::as_i64);
+    if (field(1), field(2)) != (Some(seal.position.txid), Some(seal.position.seq)) {
+        return Err(format!(
+            "activity {} is gone, and the form its pruned seal kept is not of its position",
+            seal.activity
+        ));
+    }
+    let logged = field(4).unwrap_or(i64::MAX);
+    if oldest_kept.is_some_and(|oldest| logged >= oldest) {
+        return Err(format!(
+            "activity {} is gone and its seal is marked pruned, but rows logged before it are kept: \
+             retention deletes the oldest rows",
+            seal.activity
+        ));
+    }
+    Ok(ChainPoint {
+        position: seal.position,
+        hash,
+    })
 }
 
 /// The walk's state.
@@ -388,6 +448,7 @@ impl ActivityFeed {
             }
         }
         let pseudonyms = pseudonyms(conn).await?;
+        let oldest_kept = oldest_kept(conn).await?;
         let mut seals: VecDeque<SealRow> = VecDeque::new();
         let mut rows: VecDeque<activity::Model> = VecDeque::new();
         let (mut seal_cursor, mut row_cursor) = (start.position, start.position);
@@ -436,24 +497,20 @@ impl ActivityFeed {
                 }
                 (Some(s), r) if r.is_none_or(|r| s.position < Position::of(r)) => {
                     if s.pruned && s.previous == walk.previous.position {
-                        // Deleted by retention while older rows remain: its
-                        // stored hash carries the chain across it.
+                        // Deleted by retention while older rows remain: the
+                        // form its seal kept carries the chain across it.
                         let s = seals.pop_front().unwrap();
-                        let Some(hash) = form::from_hex(&s.hash) else {
-                            walk.fail(
-                                s.position,
-                                FailureReason::ChangedField,
-                                None,
-                                "the seal's hash is not hex".into(),
-                            );
-                            return Ok(walk.report);
-                        };
-                        walk.previous = ChainPoint {
-                            position: s.position,
-                            hash,
-                        };
-                        walk.report.pruned += 1;
-                        continue;
+                        match pruned_point(&walk.previous, &s, oldest_kept) {
+                            Ok(point) => {
+                                walk.previous = point;
+                                walk.report.pruned += 1;
+                                continue;
+                            }
+                            Err(message) => {
+                                walk.fail(s.position, FailureReason::MissingRow, None, message);
+                                return Ok(walk.report);
+                            }
+                        }
                     }
                     walk.fail(
                         s.position,

@@ -449,3 +449,80 @@ async fn the_signed_head_is_logged_as_a_checkpoint_that_verifies() {
     assert_eq!(count, 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_row_deleted_with_its_seal_marked_pruned_fails_as_missing_unless_older_than_every_kept_row(
+) {
+    use activity_feed::service::seal::form::{canonical_form, commitments, FieldMap};
+    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+    // Arrange: a sealed log, and the form of its middle row as an intruder
+    // who reads the tables computes it.
+    let app = signing_app().await;
+    let rows = log_many(&app, 5).await;
+    sealed_through(&app, &rows[4]["cursor"]).await;
+    let conn = app.db.connect().await;
+    let (txid, seq) = position(&rows[2]["cursor"]);
+    let row = entity::activity::Entity::find()
+        .filter(entity::activity::Column::Txid.eq(txid))
+        .filter(entity::activity::Column::Seq.eq(seq))
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let salts: Option<String> = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT salts FROM seals WHERE txid = {txid} AND seq = {seq}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let salts = FieldMap::from_json(salts.as_deref().unwrap()).unwrap();
+    let form = canonical_form(
+        &row,
+        &commitments(&row, &salts, &FieldMap::default()).object,
+    );
+    let mark = |form: Option<&str>| {
+        format!(
+            "UPDATE seals SET pruned = true, salts = NULL, form = {} WHERE txid = {txid} AND seq = {seq}",
+            form.map_or("NULL".to_owned(), |f| format!("'{}'", f.replace('\'', "''")))
+        )
+    };
+
+    // Act: the row goes and its seal is marked pruned, first bare, then
+    // with the exact form, then with a form that says it was logged long ago.
+    sql(
+        &app,
+        &format!("DELETE FROM activities WHERE {}", at(&rows[2]["cursor"])),
+    )
+    .await;
+    sql(&app, &mark(None)).await;
+    let bare = verify(&app, json!({})).await;
+    sql(&app, &mark(Some(&form))).await;
+    let exact = verify(&app, json!({})).await;
+    let old = row.inserted_at.timestamp_micros().to_string();
+    let backdated = form.replacen(
+        &old,
+        &(row.inserted_at.timestamp_micros() - 86_400_000_000 * 40).to_string(),
+        1,
+    );
+    assert_ne!(backdated, form);
+    sql(&app, &mark(Some(&backdated))).await;
+    let forged = verify(&app, json!({})).await;
+
+    // Assert
+    for (report, says) in [
+        (&bare, "without the form"),
+        (&exact, "rows logged before it are kept"),
+        (&forged, "does not give the seal's hash"),
+    ] {
+        failed_at(report, &rows[2]["cursor"], "MISSING_ROW");
+        let message = report["failure"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{report}");
+    }
+    conn.close().await.ok();
+    app.stop().await;
+}
