@@ -20,7 +20,9 @@ pub struct PruneResult {
     pub cutoff: DateTime<Utc>,
 }
 
-/// Rows deleted per statement: small enough that no delete holds its locks for long.
+/// Rows deleted per statement: small enough that no delete holds its locks
+/// for long, and that a batch's forms (3 values a row) fit one statement
+/// within SQLite's 32,766 bound values.
 const PRUNE_BATCH: u64 = 5000;
 
 impl ActivityFeed {
@@ -79,10 +81,12 @@ impl ActivityFeed {
             .select_only()
             .columns([Column::Uuid, Column::Txid, Column::Seq])
             .filter(Column::InsertedAt.lt(cutoff))
-            // Oldest positions first, so that a batch is a prefix of the
-            // chain as far as it can be, and its seals go into the anchor.
-            .order_by_asc(Column::Txid)
-            .order_by_asc(Column::Seq)
+            // Oldest first: after every batch, each row deleted is older
+            // than each row kept, which verification checks of a pruned
+            // seal. Positions follow time closely, so most batches are a
+            // prefix of the chain and their seals go into the anchor.
+            .order_by_asc(Column::InsertedAt)
+            .order_by_asc(Column::Uuid)
             .limit(PRUNE_BATCH)
             .into_tuple()
             .all(&txn)
@@ -106,7 +110,8 @@ impl ActivityFeed {
         txn.execute_raw(statement(
             backend,
             &format!(
-                "UPDATE seals SET pruned = $1, salts = NULL, erased = NULL                  WHERE (txid, seq) IN (VALUES {positions})"
+                "UPDATE seals SET pruned = $1, salts = NULL, erased = NULL \
+                 WHERE (txid, seq) IN (VALUES {positions})"
             ),
             vec![true.into()],
         ))
@@ -190,23 +195,21 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
             form::canonical_form(row, &committed.object).into(),
         ]);
     }
-    // A few statements per batch, not one per row. Both databases name the
-    // columns of a bare VALUES column1, column2, ….
-    for chunk in forms.chunks(1000) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
-        txn.execute_raw(statement(
-            backend,
-            &format!(
-                "UPDATE seals SET form = v.column3 FROM (VALUES {}) AS v \
-                 WHERE seals.txid = v.column1 AND seals.seq = v.column2",
-                rows.join(", ")
-            ),
-            chunk.iter().flatten().cloned().collect(),
-        ))
-        .await?;
-    }
+    // One statement, not one per row: a batch's 3 × 5,000 values fit both
+    // databases' limits. Both name the columns of a bare VALUES column1, ….
+    let rows: Vec<String> = (0..forms.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    txn.execute_raw(statement(
+        backend,
+        &format!(
+            "UPDATE seals SET form = v.column3 FROM (VALUES {}) AS v \
+             WHERE seals.txid = v.column1 AND seals.seq = v.column2",
+            rows.join(", ")
+        ),
+        forms.into_iter().flatten().collect(),
+    ))
+    .await?;
     Ok(())
 }
 

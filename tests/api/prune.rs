@@ -105,17 +105,17 @@ async fn prune_deletes_in_bounded_batches() {
     let three_batches = app.data(PRUNE, json!({ "d": 90 })).await;
     let after = app.statements.get();
 
-    // Assert: the same statements per batch whatever its rows, and three
-    // batches of at most 5,000 rows for 12,001, not one DELETE of them all
-    // (nor a statement per row).
+    // Assert: a bounded number of statements per batch whatever its rows
+    // (a batch that leaves sealed rows behind an older kept one adds three,
+    // for their forms), and three batches of at most 5,000 rows for 12,001:
+    // not one DELETE of them all, nor a statement per row.
     assert_eq!(one_batch["prune"]["deleted"], 4_000);
     assert_eq!(three_batches["prune"]["deleted"], 12_001);
     let (one, three) = (between - before, after - between);
-    let per_batch = (three - one) / 2;
-    assert_eq!(three, one + 2 * per_batch, "{one} and {three} statements");
+    assert!((5..=20).contains(&one), "{one} statements for one batch");
     assert!(
-        (5..=20).contains(&per_batch),
-        "{per_batch} statements per batch"
+        (3 * 5..=3 * 20).contains(&three) && three > one,
+        "{three} statements for three batches, {one} for one"
     );
     assert_eq!(app.count(json!({})).await, 1);
     app.stop().await;

@@ -10,8 +10,8 @@ use std::collections::{HashSet, VecDeque};
 use entity::activity::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    AccessMode, ColumnTrait, ConnectionTrait, EntityTrait, IsolationLevel, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -269,7 +269,8 @@ fn pruned_point(
 ) -> std::result::Result<ChainPoint, String> {
     let Some(text) = &seal.form else {
         return Err(format!(
-            "activity {} is gone, and its seal is marked pruned without the form that proves it",
+            "activity {} is gone, and its seal is marked pruned without the form that proves it \
+             (seals pruned before forms were kept carry none)",
             seal.activity
         ));
     };
@@ -289,7 +290,9 @@ fn pruned_point(
         ));
     }
     let logged = field(4).unwrap_or(i64::MAX);
-    if oldest_kept.is_some_and(|oldest| logged >= oldest) {
+    // Equal is allowed: one instant's rows may fall on both sides of a
+    // batch (batches go in (inserted_at, uuid) order).
+    if oldest_kept.is_some_and(|oldest| logged > oldest) {
         return Err(format!(
             "activity {} is gone and its seal is marked pruned, but rows logged before it are kept: \
              retention deletes the oldest rows",
@@ -355,7 +358,20 @@ impl ActivityFeed {
                 return Err(ServiceError::invalid("to", "must not be before `from`"));
             }
         }
-        let conn = &self.db;
+        // One snapshot for the whole walk: a prune or a sealer committing
+        // between two of its pages would otherwise look like tampering.
+        // SQLite's transaction reads one snapshot as it is (WAL).
+        let snapshot = if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            self.db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+        } else {
+            self.db.begin().await?
+        };
+        let conn = &snapshot;
         let anchor = anchor(conn).await?;
         let end = chain_end(conn).await?;
         let start = match from {

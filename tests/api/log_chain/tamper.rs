@@ -369,6 +369,66 @@ async fn pruning_keeps_the_chain_verifiable_from_the_oldest_kept_row() {
 }
 
 #[tokio::test]
+async fn a_prune_of_several_batches_that_carries_rows_across_a_kept_one_verifies() {
+    // Arrange: more old rows than one batch holds, logged in the opposite
+    // order of their times (so that batches, oldest first, are not a prefix
+    // of the chain), a new row, then old rows after it, which its seal must
+    // carry once they are gone.
+    let app = signing_app().await;
+    let now = Utc::now();
+    let before: Vec<_> = (0..5_500i64)
+        .map(|i| {
+            row(
+                "old.before",
+                now - TimeDelta::days(40) + TimeDelta::seconds(-i),
+            )
+        })
+        .collect();
+    app.db.insert(&before).await;
+    let kept = log(&app, json!({ "action": "chain.kept" })).await;
+    let after: Vec<_> = (0..10i64)
+        .map(|i| {
+            row(
+                "old.after",
+                now - TimeDelta::days(35) + TimeDelta::seconds(i),
+            )
+        })
+        .collect();
+    app.db.insert(&after).await;
+    let last = log(&app, json!({ "action": "chain.last" })).await;
+    let mut sealed = false;
+    for _ in 0..1200 {
+        let head = app.data(super::HEAD, json!({})).await["logHead"].clone();
+        if head["position"] == last["cursor"] {
+            sealed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sealed, "the sealer never reached the last row");
+
+    // Act
+    let pruned = app
+        .data(
+            "mutation { pruneActivities(days: 30) { deleted } }",
+            json!({}),
+        )
+        .await;
+    let report = verify(&app, json!({})).await;
+
+    // Assert: the rows before the kept one went into the anchor, the ten
+    // after it are carried by their pruned seals, and everything verifies.
+    assert_eq!(pruned["pruneActivities"]["deleted"], 5_510);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["pruned"], 10, "{report}");
+    assert_eq!(report["checked"], 2, "{report}");
+    let (kt, ks) = position(&kept["cursor"]);
+    let (st, ss) = position(&report["start"]);
+    assert!((st, ss) < (kt, ks), "{report}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
     // Arrange
     let app = spawn_app().await;
