@@ -840,9 +840,11 @@ form.set(view.filter);
 showBucket();
 showTitle();
 updateFooter();
+// The dropdowns' options do not depend on what the server offers: they load
+// while the capabilities are asked.
+loadOptions();
 try {
   await detectCapabilities();
-  loadOptions();
   reload();
   live.start();
 } catch (error) {
