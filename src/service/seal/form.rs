@@ -1,5 +1,9 @@
 //! The canonical form of a sealed row and the chain step, as the README's
 //! "Verifying the log" section defines them for verifiers in any language.
+//!
+//! One unit: the sealer's fast path (`seal_fields`) and the verifier's
+//! (`commitments`) must write the same bytes, and its tests hold both to
+//! the documented form; split apart, the two could drift unseen.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -89,7 +89,13 @@ pub async fn log_many(app: &TestApp, n: usize) -> Vec<Value> {
 
 /// Waits until the newest sealed position is `cursor`, and returns the head.
 pub async fn sealed_through(app: &TestApp, cursor: &Value) -> Value {
-    for _ in 0..200 {
+    sealed_within(app, cursor, Duration::from_secs(5)).await
+}
+
+/// [`sealed_through`], for a backlog that may take up to `within`.
+pub async fn sealed_within(app: &TestApp, cursor: &Value, within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
         let head = app.data(HEAD, json!({})).await["logHead"].clone();
         if head["position"] == *cursor {
             return head;
@@ -97,6 +103,19 @@ pub async fn sealed_through(app: &TestApp, cursor: &Value) -> Value {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the sealer never reached {cursor}");
+}
+
+/// Prunes what is older than `days` and verifies the whole log: how many
+/// rows went, and the report.
+pub async fn prune_and_verify(app: &TestApp, days: u32) -> (Value, Value) {
+    let pruned = app
+        .data(
+            "mutation($d: Int!) { pruneActivities(days: $d) { deleted } }",
+            json!({ "d": days }),
+        )
+        .await["pruneActivities"]["deleted"]
+        .clone();
+    (pruned, verify(app, json!({})).await)
 }
 
 /// `verifyLog` with `variables`.

@@ -5,7 +5,10 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::{at, cursor, log, log_many, position, sealed_through, signing_app, sql, verify};
+use super::{
+    at, cursor, log, log_many, position, prune_and_verify, sealed_through, sealed_within,
+    signing_app, sql, verify,
+};
 use crate::helpers::{row, spawn_app};
 
 /// Asserts `report` failed first at `at` for `reason`.
@@ -345,16 +348,10 @@ async fn pruning_keeps_the_chain_verifiable_from_the_oldest_kept_row() {
     sealed_through(&app, &last["cursor"]).await;
 
     // Act
-    let pruned = app
-        .data(
-            "mutation { pruneActivities(days: 30) { deleted } }",
-            json!({}),
-        )
-        .await;
-    let report = verify(&app, json!({})).await;
+    let (pruned, report) = prune_and_verify(&app, 30).await;
 
     // Assert: the prefix is the anchor; the later old row is carried by its seal.
-    assert_eq!(pruned["pruneActivities"]["deleted"], 3);
+    assert_eq!(pruned, 3);
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["checked"], 4);
     assert_eq!(report["pruned"], 1);
@@ -396,29 +393,14 @@ async fn a_prune_of_several_batches_that_carries_rows_across_a_kept_one_verifies
         .collect();
     app.db.insert(&after).await;
     let last = log(&app, json!({ "action": "chain.last" })).await;
-    let mut sealed = false;
-    for _ in 0..1200 {
-        let head = app.data(super::HEAD, json!({})).await["logHead"].clone();
-        if head["position"] == last["cursor"] {
-            sealed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(sealed, "the sealer never reached the last row");
+    sealed_within(&app, &last["cursor"], Duration::from_secs(60)).await;
 
     // Act
-    let pruned = app
-        .data(
-            "mutation { pruneActivities(days: 30) { deleted } }",
-            json!({}),
-        )
-        .await;
-    let report = verify(&app, json!({})).await;
+    let (pruned, report) = prune_and_verify(&app, 30).await;
 
     // Assert: the rows before the kept one went into the anchor, the ten
     // after it are carried by their pruned seals, and everything verifies.
-    assert_eq!(pruned["pruneActivities"]["deleted"], 5_510);
+    assert_eq!(pruned, 5_510);
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["pruned"], 10, "{report}");
     assert_eq!(report["checked"], 2, "{report}");
