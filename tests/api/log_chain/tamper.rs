@@ -9,7 +9,7 @@ use super::{
     at, cursor, log, log_many, position, prune_and_verify, sealed_through, sealed_within,
     signing_app, sql, verify,
 };
-use crate::helpers::{row, spawn_app};
+use crate::helpers::{row, spawn_app, Client};
 
 /// Asserts `report` failed first at `at` for `reason`.
 fn failed_at(report: &Value, at: &Value, reason: &str) {
@@ -566,5 +566,58 @@ async fn a_row_deleted_with_its_seal_marked_pruned_fails_as_missing_unless_older
         assert!(message.contains(says), "{report}");
     }
     conn.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_verification_running_while_prunes_commit_never_reports_tampering() {
+    // Arrange: eight cohorts of old rows, each a day older than the next,
+    // and enough rows that a verification reads several pages.
+    let app = signing_app().await;
+    let now = Utc::now();
+    for cohort in 0..8i64 {
+        let rows: Vec<_> = (0..400i64)
+            .map(|i| {
+                row(
+                    "old.cohort",
+                    now - TimeDelta::days(40 - cohort) - TimeDelta::seconds(i),
+                )
+            })
+            .collect();
+        app.db.insert(&rows).await;
+    }
+    let last = log(&app, json!({ "action": "chain.last" })).await;
+    sealed_within(&app, &last["cursor"], Duration::from_secs(60)).await;
+
+    // Act: the cohorts are pruned one by one, oldest first, while
+    // verifications run back to back.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let verifier = {
+        let (app, done) = (Client::new(app.client.addr), done.clone());
+        tokio::spawn(async move {
+            let mut reports = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                reports.push(app.data(super::VERIFY, json!({})).await["verifyLog"].clone());
+            }
+            reports
+        })
+    };
+    for days in (33..=40).rev() {
+        app.data(
+            "mutation($d: Int!) { pruneActivities(days: $d) { deleted } }",
+            json!({ "d": days }),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reports = verifier.await.unwrap();
+
+    // Assert
+    assert!(reports.len() >= 2, "{} verifications ran", reports.len());
+    for report in &reports {
+        assert_eq!(report["valid"], true, "{report}");
+    }
+    assert_eq!(app.count(json!({})).await, 1);
     app.stop().await;
 }
