@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use super::clock::now;
 use super::log::write_rows;
-use super::seal::form::{self, Field, FieldMap, PERSONAL_FIELDS};
-use super::seal::sealer::statement;
+use super::seal::form::{self, Field, PERSONAL_FIELDS};
+use super::seal::sealer::{salts_at, statement};
 use super::seal::ERASED;
 use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
@@ -386,36 +386,7 @@ impl ActivityFeed {
             return Ok(0);
         }
         // The salts of the rows already sealed.
-        let positions: Vec<String> = changes
-            .iter()
-            .map(|(r, _, _)| format!("({}, {})", r.txid, r.seq))
-            .collect();
-        let salts = txn
-            .query_all_raw(statement(
-                backend,
-                &format!(
-                    "SELECT txid, seq, salts, erased FROM seals \
-                     WHERE (txid, seq) IN (VALUES {})",
-                    positions.join(", ")
-                ),
-                vec![],
-            ))
-            .await?;
-        let mut sealed = std::collections::HashMap::new();
-        for r in salts {
-            let key: (i64, i64) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
-            let s: Option<String> = r.try_get_by_index(2)?;
-            let e: Option<String> = r.try_get_by_index(3)?;
-            let salts = s
-                .as_deref()
-                .and_then(FieldMap::from_json)
-                .unwrap_or_default();
-            let erased = e
-                .as_deref()
-                .and_then(FieldMap::from_json)
-                .unwrap_or_default();
-            sealed.insert(key, (salts, erased));
-        }
+        let mut sealed = salts_at(&txn, changes.iter().map(|(r, _, _)| (r.txid, r.seq))).await?;
         // Every statement is built before the first write runs: from then
         // until the commit the transaction holds an id, and on PostgreSQL
         // rows written meanwhile are not released (delivered live) before it ends.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::clock::now;
 use super::seal::form;
-use super::seal::sealer::statement;
+use super::seal::sealer::{salts_at, statement, values_of};
 use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
@@ -101,11 +101,7 @@ impl ActivityFeed {
         let deleted = self
             .delete_rolled_up(&txn, old.iter().map(|(u, _, _)| *u).collect())
             .await?;
-        let positions: Vec<String> = old
-            .iter()
-            .map(|(_, txid, seq)| format!("({txid}, {seq})"))
-            .collect();
-        let positions = positions.join(", ");
+        let positions = values_of(old.iter().map(|(_, txid, seq)| (*txid, *seq)));
         // The salts go with the rows: nothing is left to check them against.
         txn.execute_raw(statement(
             backend,
@@ -151,20 +147,7 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
     if carried.is_empty() {
         return Ok(());
     }
-    let positions: Vec<String> = carried
-        .iter()
-        .map(|(_, txid, seq)| format!("({txid}, {seq})"))
-        .collect();
-    let sealed = txn
-        .query_all_raw(statement(
-            backend,
-            &format!(
-                "SELECT txid, seq, salts, erased FROM seals WHERE (txid, seq) IN (VALUES {})",
-                positions.join(", ")
-            ),
-            vec![],
-        ))
-        .await?;
+    let sealed = salts_at(txn, carried.iter().map(|(_, txid, seq)| (*txid, *seq))).await?;
     if sealed.is_empty() {
         return Ok(());
     }
@@ -175,20 +158,10 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
         .into_iter()
         .map(|row| ((row.txid, row.seq), row))
         .collect();
-    let map = |text: Option<String>| {
-        text.as_deref()
-            .and_then(form::FieldMap::from_json)
-            .unwrap_or_default()
-    };
     let mut forms: Vec<[sea_orm::Value; 3]> = Vec::with_capacity(sealed.len());
-    for seal in sealed {
-        let key: (i64, i64) = (seal.try_get_by_index(0)?, seal.try_get_by_index(1)?);
+    for (key, (salts, erased)) in sealed {
         let Some(row) = rows.get(&key) else { continue };
-        let committed = form::commitments(
-            row,
-            &map(seal.try_get_by_index(2)?),
-            &map(seal.try_get_by_index(3)?),
-        );
+        let committed = form::commitments(row, &salts, &erased);
         forms.push([
             key.0.into(),
             key.1.into(),

@@ -86,6 +86,11 @@ impl FieldMap {
         map.fields.remove("metadata");
         Some(map)
     }
+
+    /// From a stored column: NULL, or text that is not a map, is empty.
+    pub fn from_column(text: Option<&str>) -> Self {
+        text.and_then(Self::from_json).unwrap_or_default()
+    }
 }
 
 /// A committed field of a row.

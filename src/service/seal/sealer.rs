@@ -2,6 +2,7 @@
 //! the order the publisher delivers them, and chains them, after commit and
 //! in batches, so that writers never wait for it.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use crate::service::position::BOOKKEEPING_SQL;
 
-use super::form;
+use super::form::{self, FieldMap};
 use super::head::SignedHead;
 use crate::service::live::tail::read_after_on;
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result};
@@ -73,6 +74,49 @@ pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<DbValue>) -> 
         out
     };
     Statement::from_sql_and_values(backend, text, values)
+}
+
+/// Positions as the rows of a `VALUES` list: `(1, 2), (1, 3)`.
+pub(crate) fn values_of(positions: impl IntoIterator<Item = (i64, i64)>) -> String {
+    positions
+        .into_iter()
+        .map(|(txid, seq)| format!("({txid}, {seq})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The salts and erased commitments of the seals at `positions`, by
+/// position; a position without a seal is absent.
+pub(crate) async fn salts_at(
+    conn: &impl ConnectionTrait,
+    positions: impl IntoIterator<Item = (i64, i64)>,
+) -> Result<HashMap<(i64, i64), (FieldMap, FieldMap)>> {
+    let values = values_of(positions);
+    if values.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = conn
+        .query_all_raw(statement(
+            conn.get_database_backend(),
+            &format!(
+                "SELECT txid, seq, salts, erased FROM seals WHERE (txid, seq) IN (VALUES {values})"
+            ),
+            vec![],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let salts: Option<String> = r.try_get_by_index(2)?;
+            let erased: Option<String> = r.try_get_by_index(3)?;
+            Ok((
+                (r.try_get_by_index(0)?, r.try_get_by_index(1)?),
+                (
+                    FieldMap::from_column(salts.as_deref()),
+                    FieldMap::from_column(erased.as_deref()),
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// Takes the chain's lock for the rest of `txn`: on PostgreSQL an advisory

@@ -635,12 +635,8 @@ impl ActivityFeed {
             }
             return Ok(false);
         }
-        let parse = |t: &Option<String>| {
-            t.as_deref()
-                .and_then(FieldMap::from_json)
-                .unwrap_or_default()
-        };
-        let (salts, erased) = (parse(&seal.salts), parse(&seal.erased));
+        let salts = FieldMap::from_column(seal.salts.as_deref());
+        let erased = FieldMap::from_column(seal.erased.as_deref());
         let committed = form::commitments(row, &salts, &erased);
         if let Some(field) = committed.unsalted.first() {
             walk.fail(
