@@ -334,6 +334,19 @@ impl TestApp {
     }
 }
 
+/// The first column of the one row `sql` returns, read behind the server's back.
+pub async fn scalar<T: sea_orm::TryGetable>(conn: &DatabaseConnection, sql: &str) -> T {
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .unwrap_or_else(|| panic!("{sql}: no row"))
+    .try_get_by_index(0)
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// Every scalar field of Activity, for tests that compare whole activities.
 pub const ACTIVITY_FIELDS: &str = "uuid action module mode actorUuid resourceType resourceUuid targetUuid metadata insertedAt actionBadgeColor modeBadgeColor";
 

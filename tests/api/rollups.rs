@@ -14,25 +14,21 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use entity::activity;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{row, spawn_app_with, TestApp};
+use crate::helpers::{row, scalar, spawn_app_with, TestApp};
 use crate::security::{data_as, hs256, SECRET};
 
 /// Rows after the watermark: not yet in the rollups.
 async fn unfolded(db: &DatabaseConnection) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM activities \
-             WHERE (txid, seq) > (SELECT txid, seq FROM activity_rollup_mark)",
-        ))
-        .await
-        .expect("count unfolded rows")
-        .expect("a row");
-    row.try_get_by_index(0).expect("a count")
+    scalar(
+        db,
+        "SELECT COUNT(*) FROM activities \
+         WHERE (txid, seq) > (SELECT txid, seq FROM activity_rollup_mark)",
+    )
+    .await
 }
 
 /// Waits until the folder has taken in every row. Rows are released only

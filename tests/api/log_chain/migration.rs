@@ -2,27 +2,14 @@
 //! partly erased log verifies the same before, after a step down and up again.
 
 use migration::MigratorTrait;
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{log, sealed_through, signing_app, verify};
+use crate::helpers::scalar;
 
 const FORGET: &str = "mutation($u: UUID!, $r: String!) { forgetPerson(uuid: $u, reason: $r) { \
     activity { cursor } } }";
-
-/// One number from `sql`.
-async fn count(conn: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            sql,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index(0).unwrap()
-}
 
 #[tokio::test]
 async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
@@ -53,8 +40,8 @@ async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
     assert_eq!(before["valid"], true, "{before}");
     assert_eq!(before["erasedCount"], 2, "{before}");
     let conn = app.db.connect().await;
-    let salted = count(&conn, "SELECT count(*) FROM seals WHERE salts IS NOT NULL").await;
-    let erased = count(&conn, "SELECT count(*) FROM seals WHERE erased IS NOT NULL").await;
+    let salted = scalar::<i64>(&conn, "SELECT count(*) FROM seals WHERE salts IS NOT NULL").await;
+    let erased = scalar::<i64>(&conn, "SELECT count(*) FROM seals WHERE erased IS NOT NULL").await;
     assert_eq!(
         (salted, erased),
         (3, 1),
@@ -66,8 +53,8 @@ async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
     // sealer reads no salt.
     migration::Migrator::down(&conn, Some(1)).await.unwrap();
     let moved_out = (
-        count(&conn, "SELECT count(*) FROM seal_salts").await,
-        count(
+        scalar::<i64>(&conn, "SELECT count(*) FROM seal_salts").await,
+        scalar::<i64>(
             &conn,
             "SELECT count(*) FROM seal_salts WHERE erased IS NOT NULL",
         )

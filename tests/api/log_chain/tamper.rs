@@ -9,7 +9,7 @@ use super::{
     at, cursor, log, log_many, position, prune_and_verify, sealed_through, sealed_within,
     signing_app, sql, verify,
 };
-use crate::helpers::{row, spawn_app, Client};
+use crate::helpers::{row, scalar, spawn_app, Client};
 
 /// Asserts `report` failed first at `at` for `reason`.
 fn failed_at(report: &Value, at: &Value, reason: &str) {
@@ -496,7 +496,7 @@ async fn the_signed_head_is_logged_as_a_checkpoint_that_verifies() {
 async fn a_row_deleted_with_its_seal_marked_pruned_fails_as_missing_unless_older_than_every_kept_row(
 ) {
     use activity_feed::service::seal::form::{canonical_form, commitments, FieldMap};
-    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
     // Arrange: a sealed log, and the form of its middle row as an intruder
     // who reads the tables computes it.
@@ -512,16 +512,11 @@ async fn a_row_deleted_with_its_seal_marked_pruned_fails_as_missing_unless_older
         .await
         .unwrap()
         .unwrap();
-    let salts: Option<String> = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            format!("SELECT salts FROM seals WHERE txid = {txid} AND seq = {seq}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let salts: Option<String> = scalar(
+        &conn,
+        &format!("SELECT salts FROM seals WHERE txid = {txid} AND seq = {seq}"),
+    )
+    .await;
     let salts = FieldMap::from_json(salts.as_deref().unwrap()).unwrap();
     let form = canonical_form(
         &row,
