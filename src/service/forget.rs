@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::clock::now;
 use super::log::write_rows;
 use super::seal::form::{self, Field, PERSONAL_FIELDS};
-use super::seal::sealer::{salts_at, statement};
+use super::seal::store::{salts_at, statement};
 use super::seal::ERASED;
 use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};

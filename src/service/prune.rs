@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::clock::now;
 use super::seal::form;
-use super::seal::sealer::{salts_at, statement, values_of};
+use super::seal::store::{salts_at, statement, values_of};
 use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.

@@ -9,9 +9,12 @@ pub mod form;
 pub mod head;
 /// Sealing released rows, heads and checkpoints.
 pub mod sealer;
+/// The chain's tables as SQL: its points, its lock, the seals' salts.
+pub mod store;
 /// Recomputing the chain.
 pub mod verify;
 
 pub use head::{HeadSigner, PublicKey, SignedHead};
-pub use sealer::{ChainPoint, LogHead, CHECKPOINT_ACTION, SEAL_BATCH};
+pub use sealer::{LogHead, CHECKPOINT_ACTION, SEAL_BATCH};
+pub use store::ChainPoint;
 pub use verify::{ErasedField, Failure, FailureReason, Verification, ERASED};

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::form::{self, Field, FieldMap};
 use super::head::SignedHead;
-use super::sealer::{anchor, chain_end, statement, ChainPoint};
+use super::store::{anchor, chain_end, statement, ChainPoint};
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// Rows read per query while verifying.
