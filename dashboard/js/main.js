@@ -76,9 +76,17 @@ let generation = 0;
 /** Refreshes run one after another, so each sees what the previous merged. */
 let refreshChain = Promise.resolve();
 let total = null;
-/** Whether activityAdded resumes `after` a cursor; see PROBES. */
-let resumable = false;
-let documents = activityDocuments();
+/**
+ * What the server's activities offer (see PROBES). Until the probe answers,
+ * the page assumes the richest server, so its first reads need not wait for
+ * the probe; on a server with fewer fields they are read again.
+ */
+let features = PROBES[0].features;
+/** Whether activityAdded resumes `after` a cursor. */
+let resumable = features.resumable;
+let documents = activityDocuments(features);
+/** Settles (never rejects) once the probe has answered. */
+let probed = Promise.resolve();
 let stopLive = () => {};
 /** Bumped by each startLive, so only the latest one subscribes. */
 let liveAttempt = 0;
@@ -407,7 +415,10 @@ async function fetchPage(filter, { after = null, before = null, from = null, dir
  */
 function refresh() {
   const gen = generation;
-  refreshChain = refreshChain.then(() => refreshNow(gen)).catch((error) => {
+  refreshChain = refreshChain.then(() => refreshNow(gen)).catch(async (error) => {
+    // A server with fewer fields refuses the first page; once the probe has
+    // answered, the page reads it again (a new generation) with documents it has.
+    await probed;
     if (gen === generation) failed(error, () => refresh());
   });
   return refreshChain;
@@ -799,35 +810,58 @@ async function loadOptions() {
   }
 }
 
-/** Finds out which optional fields the server has (see PROBES). */
+/**
+ * Finds out which optional fields the server has (see PROBES); true when
+ * they differ from what the page assumed, so what it read must be read again.
+ */
 async function detectCapabilities() {
-  let features = { resumable: false, context: false };
+  let found = { resumable: false, context: false };
   for (const probe of PROBES) {
     try {
       await request(probe.query);
-      features = probe.features;
+      found = probe.features;
       break;
     } catch (error) {
       if (error instanceof AuthError || error?.name === 'AbortError') throw error;
       // An older server refuses a field: try the next, smaller set.
     }
   }
+  const changed = found.resumable !== features.resumable || found.context !== features.context;
+  features = found;
   resumable = features.resumable;
   documents = activityDocuments(features);
+  return changed;
+}
+
+/**
+ * Loads the view (the first page, the summary, the options) while the
+ * capabilities are asked, then goes live with the documents the server has
+ * (`connect` opens or reopens the socket). Nothing waits for the probe, and
+ * on the richest server, the usual case, nothing is read twice.
+ */
+async function begin(connect) {
+  let answered;
+  probed = new Promise((resolve) => { answered = resolve; });
+  // The first page is asked first: its answer is what a person waits for.
+  reload();
+  loadOptions();
+  try {
+    if (await detectCapabilities()) reload();
+  } catch (error) {
+    // Only a refused token gets here; the page starts over once one is entered.
+    failed(error, startOver);
+    return;
+  } finally {
+    // After the reload: a refusal of the first page is then of an old generation.
+    answered();
+  }
+  connect();
 }
 
 /** After a new token (or none): everything again, on a fresh connection. */
-async function startOver() {
+function startOver() {
   hideAlert();
-  try {
-    await detectCapabilities();
-  } catch (error) {
-    failed(error, startOver);
-    return;
-  }
-  loadOptions();
-  reload();
-  live.restart();
+  begin(() => live.restart());
 }
 
 setInterval(() => table.tick(), 15000);
@@ -840,14 +874,4 @@ form.set(view.filter);
 showBucket();
 showTitle();
 updateFooter();
-// The dropdowns' options do not depend on what the server offers: they load
-// while the capabilities are asked.
-loadOptions();
-try {
-  await detectCapabilities();
-  reload();
-  live.start();
-} catch (error) {
-  // Only a refused token gets here; the page starts over once one is entered.
-  failed(error, startOver);
-}
+begin(() => live.start());
