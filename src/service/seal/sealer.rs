@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{self, Entity};
-use sea_orm::sea_query::{Alias, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,30 @@ pub struct LogHead {
     pub signed_at: DateTime<Utc>,
     /// The signed head; `None` when the server has no signing key.
     pub signed: Option<SignedHead>,
+}
+
+/// The seals of `rows`, in position order, chained on from `previous`: one
+/// row of values per seal, in the columns `seal_batch` inserts.
+fn seal_rows(rows: &[activity::Model], mut previous: ChainPoint) -> Vec<[Expr; 7]> {
+    let mut seals = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (salts, committed) = form::seal_fields(row);
+        let hash = form::chain(&previous.hash, &form::canonical_form(row, &committed));
+        seals.push([
+            row.txid.into(),
+            row.seq.into(),
+            row.uuid.into(),
+            previous.position.txid.into(),
+            previous.position.seq.into(),
+            form::to_hex(&hash).into(),
+            (!salts.is_empty()).then(|| salts.to_json()).into(),
+        ]);
+        previous = ChainPoint {
+            position: Position::of(row),
+            hash,
+        };
+    }
+    seals
 }
 
 impl ActivityFeed {
@@ -98,25 +122,21 @@ impl ActivityFeed {
         // Everything is computed before the first write: from it until the
         // commit the transaction holds an id, and on PostgreSQL no row
         // written after it is released (delivered live) before it ends.
-        let mut previous = end;
-        let mut seals = Vec::with_capacity(tail.released.len());
-        for row in &tail.released {
-            let (salts, committed) = form::seal_fields(row);
-            let hash = form::chain(&previous.hash, &form::canonical_form(row, &committed));
-            seals.push([
-                row.txid.into(),
-                row.seq.into(),
-                row.uuid.into(),
-                previous.position.txid.into(),
-                previous.position.seq.into(),
-                form::to_hex(&hash).into(),
-                (!salts.is_empty()).then(|| salts.to_json()).into(),
-            ]);
-            previous = ChainPoint {
-                position: Position::of(row),
-                hash,
-            };
-        }
+        // The hashing of a batch is milliseconds of CPU without an await: on
+        // the blocking pool, so that it does not hold one of the runtime's
+        // few workers while requests queue behind it.
+        let rows = tail.released;
+        let hashed = tokio::task::spawn_blocking(move || {
+            let seals = seal_rows(&rows, end);
+            (rows.len() as u64, seals)
+        })
+        .await;
+        let (n, seals) = match hashed {
+            Ok(hashed) => hashed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down; the transaction rolls back.
+            Err(_) => return Ok(0),
+        };
         let txn = match txn {
             Some(txn) => txn,
             None => {
@@ -154,7 +174,6 @@ impl ActivityFeed {
             txn.execute(&insert).await?;
         }
         txn.commit().await?;
-        let n = tail.released.len() as u64;
         self.sealed.fetch_add(n, Ordering::Relaxed);
         Ok(n)
     }
