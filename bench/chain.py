@@ -7,8 +7,13 @@
         the sealer's rate on a backlog of M rows, and M2-style writers
         (logActivities of 100, 16 connections, wrk) with the sealer off and on,
         each on a fresh database, in the same run (run under /work/quiet)
+  bench/run --chain steady [--rates 500,1000,2000] [--seconds S] [--rounds N]
+        writers below saturation: `log` calls at a fixed rate, open loop
+        (bench/loadclient), sealer off then on at each rate, each on a fresh
+        database: the writers' latency, and how far the sealer trails them
 
-Needs a release build (cargo build --release), psql and wrk. PostgreSQL on
+Needs a release build (cargo build --release), psql and wrk (and, for
+`steady`, bench/loadclient built with cargo build --release). PostgreSQL on
 127.0.0.1:5432, user postgres. Prints one JSON object per measurement.
 """
 import argparse
@@ -167,6 +172,44 @@ def writers(sealer, seconds):
             "seconds_to_catch_up": caught_up}
 
 
+def unsealed(db):
+    """Rows committed after the chain's end: an index range over the tail."""
+    return int(psql(db, "WITH e AS (SELECT txid, seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1) "
+                        "SELECT CASE WHEN EXISTS (SELECT FROM e) THEN (SELECT count(*) FROM activities a, e "
+                        "WHERE (a.txid, a.seq) > (e.txid, e.seq)) ELSE (SELECT count(*) FROM activities) END"))
+
+
+def steady(sealer, rate, seconds):
+    """`log` calls at `rate` a second for `seconds`, open loop, with the
+    sealer off or on; the seal lag is sampled every half second."""
+    db = "bench_chain_steady"
+    fresh(db)
+    proc = serve(db, sealer)
+    client = subprocess.Popen(
+        [str(REPO / "bench/loadclient/target/release/af-loadclient"), "--target", f"127.0.0.1:{PORT}",
+         "--subscribers", "0", "--rate", str(rate), "--duration", str(seconds), "--drain", "1",
+         "--label", f"steady {rate}/s sealer {'on' if sealer else 'off'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lags = []
+    while client.poll() is None:
+        if sealer:
+            lags.append(unsealed(db))
+        time.sleep(0.5)
+    report = json.loads(client.stdout.read().strip().splitlines()[-1])
+    caught_up = None
+    if sealer:
+        t0 = time.monotonic()
+        while not all_sealed(db):
+            time.sleep(0.1)
+        caught_up = round(time.monotonic() - t0, 2)
+    stop(proc)
+    writes = report.get("writer") or report.get("writes") or report
+    return {"measure": f"steady writers, sealer {'on' if sealer else 'off'}", "rate": rate,
+            "writer": writes, "max_unsealed": max(lags) if lags else None,
+            "median_unsealed": sorted(lags)[len(lags) // 2] if lags else None,
+            "seconds_to_catch_up": caught_up}
+
+
 def erasure():
     db = "bench_chain_erase"
     rows = count(db, "activities")
@@ -180,7 +223,9 @@ def erasure():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing"])
+    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "steady"])
+    parser.add_argument("--rates", default="500,1000,2000")
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seal-rows", type=int, default=200_000)
     parser.add_argument("--seconds", type=int, default=15)
@@ -193,6 +238,11 @@ def main():
         print(json.dumps({"measure": "seeded", "rows": args.rows, "seconds": round(time.monotonic() - t0)}))
     elif args.what == "erasure":
         print(json.dumps(erasure()))
+    elif args.what == "steady":
+        for _ in range(args.rounds):
+            for rate in (int(r) for r in args.rates.split(",")):
+                for sealer in (False, True):
+                    print(json.dumps(steady(sealer, rate, args.seconds)), flush=True)
     else:
         print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
         print(json.dumps(writers(False, args.seconds)), flush=True)
