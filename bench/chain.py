@@ -118,6 +118,14 @@ def all_sealed(db):
                     "ORDER BY txid DESC, seq DESC LIMIT 1) a ON (s.txid, s.seq) = (a.txid, a.seq))") == "t"
 
 
+def catch_up(db):
+    """Seconds until the newest activity is sealed."""
+    t0 = time.monotonic()
+    while not all_sealed(db):
+        time.sleep(0.1)
+    return round(time.monotonic() - t0, 2)
+
+
 def sealing_rate(rows):
     db = "bench_chain_seal"
     fresh(db)
@@ -159,12 +167,7 @@ def writers(sealer, seconds):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     written = count(db, "activities")
     lag = written - count(db, "seals")
-    caught_up = None
-    if sealer:
-        t0 = time.monotonic()
-        while not all_sealed(db):
-            time.sleep(0.1)
-        caught_up = round(time.monotonic() - t0, 2)
+    caught_up = catch_up(db) if sealer else None
     stop(proc)
     os.unlink(lua.name)
     return {"measure": f"writers, sealer {'on' if sealer else 'off'}", "rows_per_s": round(req_s * 100),
@@ -196,16 +199,10 @@ def steady(sealer, rate, seconds):
             lags.append(unsealed(db))
         time.sleep(0.5)
     report = json.loads(client.stdout.read().strip().splitlines()[-1])
-    caught_up = None
-    if sealer:
-        t0 = time.monotonic()
-        while not all_sealed(db):
-            time.sleep(0.1)
-        caught_up = round(time.monotonic() - t0, 2)
+    caught_up = catch_up(db) if sealer else None
     stop(proc)
-    writes = report.get("writer") or report.get("writes") or report
     return {"measure": f"steady writers, sealer {'on' if sealer else 'off'}", "rate": rate,
-            "writer": writes, "max_unsealed": max(lags) if lags else None,
+            "writer": report["writer"], "max_unsealed": max(lags) if lags else None,
             "median_unsealed": sorted(lags)[len(lags) // 2] if lags else None,
             "seconds_to_catch_up": caught_up}
 
