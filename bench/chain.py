@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,10 +90,17 @@ def seed_salts(db):
 
 
 def serve(db, sealer):
+    # A server left on the port (a run that died) would answer for this one:
+    # every figure would be that server's, with its sealer setting.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
+            sys.exit(f"port {PORT} is taken: stop the server there first")
     env = {**os.environ, "DATABASE_URL": f"{BASE}/{db}", "BIND": f"127.0.0.1:{PORT}", "RUST_LOG": "warn",
            "RETENTION_INTERVAL": "0s", "SEALER": "true" if sealer else "false"}
     proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"the server exited with {proc.returncode}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1)
             return proc
@@ -103,8 +111,9 @@ def serve(db, sealer):
 
 
 def stop(proc):
-    proc.terminate()
-    proc.wait(timeout=30)
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def count(db, table):
@@ -188,6 +197,13 @@ def steady(sealer, rate, seconds):
     db = "bench_chain_steady"
     fresh(db)
     proc = serve(db, sealer)
+    try:
+        return steady_run(db, sealer, rate, seconds)
+    finally:
+        stop(proc)
+
+
+def steady_run(db, sealer, rate, seconds):
     client = subprocess.Popen(
         [str(REPO / "bench/loadclient/target/release/af-loadclient"), "--target", f"127.0.0.1:{PORT}",
          "--subscribers", "0", "--rate", str(rate), "--duration", str(seconds), "--drain", "1",
@@ -200,7 +216,8 @@ def steady(sealer, rate, seconds):
         time.sleep(0.5)
     report = json.loads(client.stdout.read().strip().splitlines()[-1])
     caught_up = catch_up(db) if sealer else None
-    stop(proc)
+    if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
+        sys.exit("rows were sealed with the sealer off: another server answered")
     return {"measure": f"steady writers, sealer {'on' if sealer else 'off'}", "rate": rate,
             "writer": report["writer"], "max_unsealed": max(lags) if lags else None,
             "median_unsealed": sorted(lags)[len(lags) // 2] if lags else None,
