@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{self, Entity};
-use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +17,7 @@ use crate::service::position::BOOKKEEPING_SQL;
 
 use super::form;
 use super::head::SignedHead;
-use super::store::{chain_end, lock_chain, statement, ChainPoint};
+use super::store::{chain_end, insert_seals, lock_chain, statement, ChainPoint, NewSeal};
 use crate::service::live::tail::read_after_on;
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result};
 
@@ -47,22 +46,19 @@ pub struct LogHead {
     pub signed: Option<SignedHead>,
 }
 
-/// The seals of `rows`, in position order, chained on from `previous`: one
-/// row of values per seal, in the columns `seal_batch` inserts.
-fn seal_rows(rows: &[activity::Model], mut previous: ChainPoint) -> Vec<[Expr; 7]> {
+/// The seals of `rows`, in position order, chained on from `previous`.
+fn seal_rows(rows: &[activity::Model], mut previous: ChainPoint) -> Vec<NewSeal> {
     let mut seals = Vec::with_capacity(rows.len());
     for row in rows {
         let (salts, committed) = form::seal_fields(row);
         let hash = form::chain(&previous.hash, &form::canonical_form(row, &committed));
-        seals.push([
-            row.txid.into(),
-            row.seq.into(),
-            row.uuid.into(),
-            previous.position.txid.into(),
-            previous.position.seq.into(),
-            form::to_hex(&hash).into(),
-            (!salts.is_empty()).then(|| salts.to_json()).into(),
-        ]);
+        seals.push(NewSeal {
+            position: Position::of(row),
+            activity_uuid: row.uuid,
+            previous: previous.position,
+            hash: form::to_hex(&hash),
+            salts: (!salts.is_empty()).then(|| salts.to_json()),
+        });
         previous = ChainPoint {
             position: Position::of(row),
             hash,
@@ -150,29 +146,7 @@ impl ActivityFeed {
                 txn
             }
         };
-        // SQLite binds at most 32,766 values per statement.
-        let mut seals = seals.into_iter().peekable();
-        while seals.peek().is_some() {
-            let mut insert = Query::insert()
-                .into_table(Alias::new("seals"))
-                .columns(
-                    [
-                        "txid",
-                        "seq",
-                        "activity_uuid",
-                        "prev_txid",
-                        "prev_seq",
-                        "hash",
-                        "salts",
-                    ]
-                    .map(Alias::new),
-                )
-                .to_owned();
-            for values in seals.by_ref().take(1000) {
-                insert.values_panic(values);
-            }
-            txn.execute(&insert).await?;
-        }
+        insert_seals(&txn, seals).await?;
         txn.commit().await?;
         self.sealed.fetch_add(n, Ordering::Relaxed);
         Ok(n)

@@ -1,9 +1,10 @@
 //! The chain's tables as SQL, written once for both databases: its points
-//! (the anchor, the newest seal), its lock, and the salts that sealing,
-//! pruning, erasure and verification read.
+//! (the anchor, the newest seal), its lock, the insert of new seals, and the
+//! salts that sealing, pruning, erasure and verification read.
 
 use std::collections::HashMap;
 
+use sea_orm::sea_query::{Alias, ArrayType, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value as DbValue};
 
 use super::form::{self, FieldMap};
@@ -149,4 +150,92 @@ pub(crate) async fn chain_end(conn: &impl ConnectionTrait) -> Result<ChainPoint>
         Some(row) => point(&row),
         None => anchor(conn).await,
     }
+}
+
+/// One seal as `seal_batch` inserts it.
+pub(crate) struct NewSeal {
+    /// The sealed row's position.
+    pub position: Position,
+    /// The sealed row's uuid.
+    pub activity_uuid: uuid::Uuid,
+    /// The position chained on from.
+    pub previous: Position,
+    /// The chain hash at `position`, 64 hex digits.
+    pub hash: String,
+    /// The salts of its committed fields, as JSON; `None` when it has none.
+    pub salts: Option<String>,
+}
+
+/// The columns of `seals` a new seal fills, in [`NewSeal`]'s order.
+const SEAL_COLUMNS: [&str; 7] = [
+    "txid",
+    "seq",
+    "activity_uuid",
+    "prev_txid",
+    "prev_seq",
+    "hash",
+    "salts",
+];
+
+/// Inserts `seals`. PostgreSQL takes the batch as one array per column
+/// (`unnest`): seven bound values however long the batch, where a
+/// multi-row VALUES list binds seven per seal. SQLite has no arrays; it
+/// takes VALUES lists of at most 1,000 rows (it binds at most 32,766 values
+/// per statement).
+pub(crate) async fn insert_seals(txn: &DatabaseTransaction, seals: Vec<NewSeal>) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let column =
+            |ty: ArrayType, values: Vec<DbValue>| DbValue::Array(ty, Some(Box::new(values)));
+        let mut columns: [Vec<DbValue>; 7] = Default::default();
+        for seal in seals {
+            columns[0].push(seal.position.txid.into());
+            columns[1].push(seal.position.seq.into());
+            columns[2].push(seal.activity_uuid.into());
+            columns[3].push(seal.previous.txid.into());
+            columns[4].push(seal.previous.seq.into());
+            columns[5].push(seal.hash.into());
+            // sqlx binds no NULL inside a text[]; no salts is '' there (a
+            // seal's salts, when it has any, are a JSON object), NULL in the table.
+            columns[6].push(seal.salts.unwrap_or_default().into());
+        }
+        let [txid, seq, uuid, prev_txid, prev_seq, hash, salts] = columns;
+        let sql = format!(
+            "INSERT INTO seals ({}) SELECT t, q, u, pt, pq, h, NULLIF(s, '') FROM unnest($1::bigint[], \
+             $2::bigint[], $3::uuid[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) \
+             AS batch (t, q, u, pt, pq, h, s)",
+            SEAL_COLUMNS.join(", ")
+        );
+        let values = [
+            column(ArrayType::BigInt, txid),
+            column(ArrayType::BigInt, seq),
+            column(ArrayType::Uuid, uuid),
+            column(ArrayType::BigInt, prev_txid),
+            column(ArrayType::BigInt, prev_seq),
+            column(ArrayType::String, hash),
+            column(ArrayType::String, salts),
+        ];
+        txn.execute_raw(statement(DbBackend::Postgres, &sql, values.into()))
+            .await?;
+        return Ok(());
+    }
+    let mut seals = seals.into_iter().peekable();
+    while seals.peek().is_some() {
+        let mut insert = Query::insert()
+            .into_table(Alias::new("seals"))
+            .columns(SEAL_COLUMNS.map(Alias::new))
+            .to_owned();
+        for seal in seals.by_ref().take(1000) {
+            insert.values_panic([
+                seal.position.txid.into(),
+                seal.position.seq.into(),
+                seal.activity_uuid.into(),
+                seal.previous.txid.into(),
+                seal.previous.seq.into(),
+                seal.hash.into(),
+                seal.salts.into(),
+            ]);
+        }
+        txn.execute(&insert).await?;
+    }
+    Ok(())
 }
