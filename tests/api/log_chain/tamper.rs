@@ -411,6 +411,37 @@ async fn a_prune_of_several_batches_that_carries_rows_across_a_kept_one_verifies
 }
 
 #[tokio::test]
+async fn a_seal_keeps_salts_for_committed_fields_and_null_for_a_row_without_any() {
+    // Arrange: a row with no field that may hold personal data, and one with
+    // an actor and metadata. (PostgreSQL's batch goes as arrays, where a
+    // missing value travels as ''; the table must still say NULL.)
+    let app = signing_app().await;
+    let bare = log(&app, json!({ "action": "chain.bare" })).await;
+    let personal = log_many(&app, 1).await.remove(0);
+    sealed_through(&app, &personal["cursor"]).await;
+
+    // Act
+    let conn = app.db.connect().await;
+    let salts = |row: &Value| {
+        let (txid, seq) = position(&row["cursor"]);
+        format!("SELECT salts FROM seals WHERE txid = {txid} AND seq = {seq}")
+    };
+    let bare_salts: Option<String> = scalar(&conn, &salts(&bare)).await;
+    let personal_salts: Option<String> = scalar(&conn, &salts(&personal)).await;
+
+    // Assert
+    assert_eq!(bare_salts, None);
+    let personal_salts: Value = serde_json::from_str(&personal_salts.unwrap()).unwrap();
+    assert!(personal_salts["actor_uuid"].is_string(), "{personal_salts}");
+    assert!(
+        personal_salts["metadata"]["title"].is_string(),
+        "{personal_salts}"
+    );
+    assert_eq!(verify(&app, json!({})).await["valid"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
     // Arrange
     let app = spawn_app().await;
