@@ -1,12 +1,12 @@
 //! The canonical form of a sealed row and the chain step, as the README's
 //! "Verifying the log" section defines them for verifiers in any language.
 //!
-//! One unit: the sealer's fast path (`seal_fields`) and the verifier's
+//! One unit: the sealer's fast path (`seal_row`) and the verifier's
 //! (`commitments`) must write the same bytes, and its tests hold both to
 //! the documented form; split apart, the two could drift unseen.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use entity::activity;
 use serde_json::{Map, Value};
@@ -145,44 +145,51 @@ pub fn fields_of(row: &activity::Model) -> Vec<(Field, Value)> {
 /// code point, strings escaped as JSON requires and nothing more (no
 /// `\uXXXX` for non-ASCII), numbers as serde_json writes them.
 pub fn canonical_json(value: &Value, out: &mut String) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    write_json(value, &mut bytes);
+    *out = String::from_utf8(bytes).expect("canonical JSON is UTF-8");
+}
+
+/// [`canonical_json`] into bytes, which the sealer reuses from row to row.
+fn write_json(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 string(key, out);
-                out.push(':');
-                canonical_json(&map[key], out);
+                out.push(b':');
+                write_json(&map[key], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                canonical_json(item, out);
+                write_json(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::String(s) => string(s, out),
         Value::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
     }
 }
 
 /// A JSON string, escaped as serde_json (and Python's `json.dumps` with
-/// `ensure_ascii=False`) escape it.
-fn string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("a string serialises"));
+/// `ensure_ascii=False`) escape it, written in place.
+fn string(s: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, s).expect("a string serialises into memory");
 }
 
 /// The commitment to `value` under `salt`: hex SHA-256 of the salt's bytes
@@ -190,53 +197,140 @@ fn string(s: &str, out: &mut String) {
 pub fn commitment(salt_hex: &str, value: &Value) -> Option<String> {
     let mut salt = [0u8; SALT_BYTES];
     hex::decode_to_slice(salt_hex, &mut salt).ok()?;
-    Some(commit(&salt, value, &mut String::new()))
+    let mut json = Vec::new();
+    write_json(value, &mut json);
+    Some(to_hex(&commit(&salt, &json)))
 }
 
-/// [`commitment`] under a salt's bytes, using `scratch` for the value's JSON.
-fn commit(salt: &[u8], value: &Value, scratch: &mut String) -> String {
-    scratch.clear();
-    canonical_json(value, scratch);
+/// SHA-256 of a salt's bytes followed by a value's canonical JSON.
+fn commit(salt: &[u8], json: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(salt);
-    hasher.update(scratch.as_bytes());
-    to_hex(&hasher.finalize().into())
+    hasher.update(json);
+    hasher.finalize().into()
 }
 
-/// A row as the sealer seals it: fresh salts for every committed field
-/// that holds a value, and the commitments they give.
-pub fn seal_fields(row: &activity::Model) -> (FieldMap, Value) {
-    let mut salts = FieldMap::default();
-    let mut object = Map::new();
-    let mut scratch = String::new();
-    let mut salted = |field: &Field, value: &Value| -> Value {
+/// Buffers the sealer reuses from row to row, so that sealing a batch
+/// allocates little beyond what it stores.
+#[derive(Default)]
+pub struct Sealing {
+    form: Vec<u8>,
+    value: Vec<u8>,
+    salts: Vec<u8>,
+    metadata_salts: Vec<u8>,
+}
+
+/// The keys of the commitments object in canonical (code point) order.
+const COMMITTED_KEYS: [&str; 6] = [
+    "actor_uuid",
+    "client_ip",
+    "metadata",
+    "resource_uuid",
+    "target_uuid",
+    "user_agent",
+];
+
+/// Seals `row` after the chain hash `previous`: draws a fresh salt for
+/// every committed field that holds a value and returns the chain hash at
+/// `row` with the salts as stored ([`FieldMap::to_json`]'s text), or `None`
+/// when no field holds a value. Writes the same bytes as [`canonical_form`]
+/// over [`commitments`] under those salts (the tests hold it to that), but
+/// straight into reused buffers: the sealer's CPU is the writers' CPU.
+pub fn seal_row(
+    row: &activity::Model,
+    previous: &[u8; 32],
+    buffers: &mut Sealing,
+) -> ([u8; 32], Option<String>) {
+    let Sealing {
+        form,
+        value,
+        salts,
+        metadata_salts,
+    } = buffers;
+    form.clear();
+    salts.clear();
+    metadata_salts.clear();
+    form_head(row, form);
+    form.push(b'{');
+    // Salts in `FieldMap::to_json`'s order: the columns, then `metadata`.
+    fn salt_of(name: &str, json: &[u8], form: &mut Vec<u8>, salts: &mut Vec<u8>) {
         let salt = rand::random::<[u8; SALT_BYTES]>();
         let mut text = [0u8; 2 * SALT_BYTES];
         hex::encode_to_slice(salt, &mut text).expect("the buffer fits the salt");
-        let committed = commit(&salt, value, &mut scratch);
-        salts.insert(
-            field,
-            std::str::from_utf8(&text).expect("hex is ASCII").to_owned(),
-        );
-        Value::String(committed)
-    };
-    for name in PERSONAL_FIELDS {
-        let value = column_value(row, name);
-        let committed = if value.is_null() {
-            Value::Null
-        } else {
-            salted(&Field::Column(name), &value)
-        };
-        object.insert(name.to_owned(), committed);
+        salts.push(if salts.is_empty() { b'{' } else { b',' });
+        string(name, salts);
+        salts.push(b':');
+        salts.push(b'"');
+        salts.extend_from_slice(&text);
+        salts.push(b'"');
+        let mut hash = [0u8; 64];
+        hex::encode_to_slice(commit(&salt, json), &mut hash).expect("the buffer fits the hash");
+        form.push(b'"');
+        form.extend_from_slice(&hash);
+        form.push(b'"');
     }
-    let mut meta = Map::new();
-    if let Value::Object(stored) = &row.metadata {
-        for (key, value) in stored {
-            meta.insert(key.clone(), salted(&Field::Metadata(key.clone()), value));
+    for (i, name) in COMMITTED_KEYS.into_iter().enumerate() {
+        if i > 0 {
+            form.push(b',');
         }
+        string(name, form);
+        form.push(b':');
+        if name == "metadata" {
+            form.push(b'{');
+            let empty = Map::new();
+            let stored = row.metadata.as_object().unwrap_or(&empty);
+            let mut keys: Vec<&String> = stored.keys().collect();
+            keys.sort();
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    form.push(b',');
+                }
+                string(key, form);
+                form.push(b':');
+                value.clear();
+                write_json(&stored[key], value);
+                salt_of(key, value, form, metadata_salts);
+            }
+            form.push(b'}');
+            continue;
+        }
+        value.clear();
+        let uuid = match name {
+            "actor_uuid" => row.actor_uuid,
+            "resource_uuid" => row.resource_uuid,
+            "target_uuid" => row.target_uuid,
+            _ => None,
+        };
+        let text = match name {
+            "client_ip" => row.client_ip.as_deref(),
+            "user_agent" => row.user_agent.as_deref(),
+            _ => None,
+        };
+        if let Some(uuid) = uuid {
+            let _ = write!(value, "\"{uuid}\"");
+        } else if let Some(text) = text {
+            string(text, value);
+        } else {
+            form.extend_from_slice(b"null");
+            continue;
+        }
+        salt_of(name, value, form, salts);
     }
-    object.insert("metadata".into(), Value::Object(meta));
-    (salts, Value::Object(object))
+    form.extend_from_slice(b"}]");
+    if !metadata_salts.is_empty() {
+        metadata_salts.push(b'}');
+        salts.push(if salts.is_empty() { b'{' } else { b',' });
+        salts.extend_from_slice(b"\"metadata\":");
+        salts.extend_from_slice(metadata_salts);
+    }
+    let stored = (!salts.is_empty()).then(|| {
+        salts.push(b'}');
+        String::from_utf8(salts.clone()).expect("JSON is UTF-8")
+    });
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(&form[..]);
+    (hasher.finalize().into(), stored)
 }
 
 /// The commitments of a row, resolved from its values, salts and erased
@@ -302,9 +396,18 @@ pub fn commitments(row: &activity::Model, salts: &FieldMap, erased: &FieldMap) -
 pub fn canonical_form(row: &activity::Model, commitments: &Value) -> String {
     // Written element by element rather than as one `Value`, which would
     // copy every string of the row and the commitments once more.
-    let mut out = String::with_capacity(1024);
-    out.push('[');
-    string(FORM_VERSION, &mut out);
+    let mut out = Vec::with_capacity(1024);
+    form_head(row, &mut out);
+    write_json(commitments, &mut out);
+    out.push(b']');
+    String::from_utf8(out).expect("canonical JSON is UTF-8")
+}
+
+/// The canonical form up to its commitments object: `[` and the twelve
+/// elements before it, each followed by a comma.
+fn form_head(row: &activity::Model, out: &mut Vec<u8>) {
+    out.push(b'[');
+    string(FORM_VERSION, out);
     let _ = write!(
         out,
         ",{},{},\"{}\",{},",
@@ -313,7 +416,7 @@ pub fn canonical_form(row: &activity::Model, commitments: &Value) -> String {
         row.uuid,
         row.inserted_at.timestamp_micros()
     );
-    string(&row.action, &mut out);
+    string(&row.action, out);
     for text in [
         &row.module,
         &row.mode,
@@ -322,16 +425,13 @@ pub fn canonical_form(row: &activity::Model, commitments: &Value) -> String {
         &row.idempotency_key,
         &row.idempotency_scope,
     ] {
-        out.push(',');
+        out.push(b',');
         match text {
-            Some(text) => string(text, &mut out),
-            None => out.push_str("null"),
+            Some(text) => string(text, out),
+            None => out.extend_from_slice(b"null"),
         }
     }
-    out.push(',');
-    canonical_json(commitments, &mut out);
-    out.push(']');
-    out
+    out.push(b',');
 }
 
 /// One step of the chain: SHA-256 of the previous hash's 32 bytes followed
@@ -385,30 +485,85 @@ mod tests {
         row
     }
 
-    #[test]
-    fn the_sealers_commitments_are_the_ones_verification_recomputes() {
-        let row = full_row();
-        let (salts, sealed) = seal_fields(&row);
-        assert_eq!(salts.fields.len(), 5);
-        assert_eq!(salts.metadata.len(), 4);
-        let recomputed = commitments(&row, &salts, &FieldMap::default());
-        assert_eq!(recomputed.object, sealed);
-        assert!(recomputed.unsalted.is_empty() && recomputed.erased.is_empty());
+    /// What the sealer stored for `row`: its salts, and the commitments
+    /// object verification recomputes from them.
+    fn sealed(row: &activity::Model) -> (FieldMap, Value) {
+        let (_, stored) = seal_row(row, &GENESIS, &mut Sealing::default());
+        let salts = FieldMap::from_column(stored.as_deref());
+        let object = commitments(row, &salts, &FieldMap::default()).object;
+        (salts, object)
+    }
 
+    #[test]
+    fn the_sealers_hash_and_salts_are_the_ones_verification_recomputes() {
+        let mut awkward = full_row();
+        // Keys that sort differently by code point than by letter, that
+        // need escaping, or that name a column.
+        awkward.metadata = json!({"é": "x", "Z": 1, "a\"b\n": {"k": [1, "é"]},
+                                  "actor_uuid": "not the column", "metadata": null});
+        awkward.user_agent = Some("tab\tand\u{1}control".into());
         let mut bare = crate::service::testing::row("post.created");
         bare.metadata = json!({});
-        let (salts, sealed) = seal_fields(&bare);
-        assert!(salts.is_empty());
-        assert_eq!(
-            commitments(&bare, &salts, &FieldMap::default()).object,
-            sealed
+        let mut fields_only = full_row();
+        fields_only.metadata = json!({});
+        let mut metadata_only = crate::service::testing::row("post.created");
+        metadata_only.metadata = json!({"title": "t"});
+
+        // One set of buffers for every row, as the sealer uses them: nothing
+        // of one row may leak into the next.
+        let mut buffers = Sealing::default();
+        let mut previous = GENESIS;
+        for (row, columns, keys) in [
+            (full_row(), 5, 4),
+            (bare, 0, 0),
+            (awkward, 5, 5),
+            (fields_only, 5, 0),
+            (metadata_only, 0, 1),
+            (full_row(), 5, 4),
+        ] {
+            let (hash, stored) = seal_row(&row, &previous, &mut buffers);
+            let salts = FieldMap::from_column(stored.as_deref());
+            assert_eq!(salts.fields.len(), columns, "{stored:?}");
+            assert_eq!(salts.metadata.len(), keys, "{stored:?}");
+            // Stored as `FieldMap::to_json` writes it, and NULL without salts.
+            assert_eq!(stored, (!salts.is_empty()).then(|| salts.to_json()));
+            let recomputed = commitments(&row, &salts, &FieldMap::default());
+            assert!(recomputed.unsalted.is_empty() && recomputed.erased.is_empty());
+            assert_eq!(
+                hash,
+                chain(&previous, &canonical_form(&row, &recomputed.object))
+            );
+            previous = hash;
+        }
+    }
+
+    #[test]
+    fn each_seal_draws_fresh_salts() {
+        let row = full_row();
+        let mut buffers = Sealing::default();
+        let (first, a) = seal_row(&row, &GENESIS, &mut buffers);
+        let (second, b) = seal_row(&row, &GENESIS, &mut buffers);
+        assert_ne!(first, second);
+        let (a, b) = (
+            FieldMap::from_column(a.as_deref()),
+            FieldMap::from_column(b.as_deref()),
         );
+        for (field, salt) in a.fields.iter().chain(&a.metadata) {
+            assert_eq!(salt.len(), 2 * SALT_BYTES);
+            assert!(
+                !b.fields
+                    .values()
+                    .chain(b.metadata.values())
+                    .any(|s| s == salt),
+                "{field}"
+            );
+        }
     }
 
     #[test]
     fn the_canonical_form_is_the_canonical_json_of_its_documented_array() {
         for row in [full_row(), crate::service::testing::row("user.registered")] {
-            let (_, sealed) = seal_fields(&row);
+            let (_, sealed) = sealed(&row);
             let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
             let documented = Value::Array(vec![
                 Value::String(FORM_VERSION.into()),
@@ -480,7 +635,7 @@ mod tests {
         let mut row = crate::service::testing::row("post.created");
         row.actor_uuid = Some(uuid::Uuid::now_v7());
         row.metadata = json!({"title": "Hello"});
-        let (salts, sealed) = seal_fields(&row);
+        let (salts, sealed) = sealed(&row);
         let form = canonical_form(&row, &sealed);
 
         // Erasure: the commitment moves to the erased map, the value changes.

@@ -49,15 +49,15 @@ pub struct LogHead {
 /// The seals of `rows`, in position order, chained on from `previous`.
 fn seal_rows(rows: &[activity::Model], mut previous: ChainPoint) -> Vec<NewSeal> {
     let mut seals = Vec::with_capacity(rows.len());
+    let mut buffers = form::Sealing::default();
     for row in rows {
-        let (salts, committed) = form::seal_fields(row);
-        let hash = form::chain(&previous.hash, &form::canonical_form(row, &committed));
+        let (hash, salts) = form::seal_row(row, &previous.hash, &mut buffers);
         seals.push(NewSeal {
             position: Position::of(row),
             activity_uuid: row.uuid,
             previous: previous.position,
             hash: form::to_hex(&hash),
-            salts: (!salts.is_empty()).then(|| salts.to_json()),
+            salts,
         });
         previous = ChainPoint {
             position: Position::of(row),
