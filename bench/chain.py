@@ -3,10 +3,14 @@
 
   bench/run --chain seed-erasure [--rows N]   set-based seeding of bench_chain_erase (not timed)
   bench/run --chain erasure                   times `activity-feed forget` on it (run under /work/quiet)
-  bench/run --chain sealing [--seal-rows M] [--seconds S]
+  bench/run --chain sealing [--seal-rows M] [--seconds S] [--rounds N]
         the sealer's rate on a backlog of M rows, and M2-style writers
-        (logActivities of 100, 16 connections, wrk) with the sealer off and on,
-        each on a fresh database, in the same run (run under /work/quiet)
+        (logActivities of 100, 16 connections, wrk) with the sealer off, on,
+        on, off in each round, each on a fresh database, in the same run
+  bench/run --chain backlog [--seal-rows M] [--rounds N]
+        the sealer's rate on a backlog alone, with the server's and PostgreSQL's
+        CPU time per sealed row (from /proc; run builds in turn with
+        ACTIVITY_FEED_BIN to compare them)
   bench/run --chain steady [--rates 500,1000,2000] [--seconds S] [--rounds N]
         writers below saturation: `log` calls at a fixed rate, open loop
         (bench/loadclient), sealer off, on, on, off at each rate, each on a fresh
@@ -135,6 +139,27 @@ def catch_up(db):
     return round(time.monotonic() - t0, 2)
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds():
+    """CPU time of every PostgreSQL process now running (the sealer's backend
+    among them; the others are idle while a backlog is sealed)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().startswith("postgres"):
+                    total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
 def sealing_rate(rows):
     db = "bench_chain_seal"
     fresh(db)
@@ -142,6 +167,7 @@ def sealing_rate(rows):
     # Only the seeded table: a VACUUM of the empty `seals` would tell the
     # planner it is empty, which no deployment's statistics say for long.
     psql(db, "VACUUM ANALYZE activities")
+    pg_before = postgres_cpu_seconds()
     proc = serve(db, sealer=True)
     start, first = None, 0
     while True:
@@ -151,9 +177,13 @@ def sealing_rate(rows):
         if start is not None and all_sealed(db):
             break
         time.sleep(0.2)
+    # From the server's start to the last seal: its start-up is in both.
+    server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
     stop(proc)
     return {"measure": "sealing backlog", "rows": rows, "seconds": round(now - start, 2),
-            "rows_per_s": round((rows - first) / (now - start))}
+            "rows_per_s": round((rows - first) / (now - start)),
+            "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
+            "postgres_cpu_us_per_row": round(pg_cpu / rows * 1e6, 1)}
 
 
 def writers(sealer, seconds):
@@ -259,7 +289,7 @@ def erasure():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "steady"])
+    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "backlog", "steady"])
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -281,10 +311,14 @@ def main():
             for rate in (int(r) for r in args.rates.split(",")):
                 for sealer in (False, True, True, False):
                     print(json.dumps(steady(sealer, rate, args.seconds)), flush=True)
+    elif args.what == "backlog":
+        for _ in range(args.rounds):
+            print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
     else:
         print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
-        print(json.dumps(writers(False, args.seconds)), flush=True)
-        print(json.dumps(writers(True, args.seconds)), flush=True)
+        for _ in range(args.rounds):
+            for sealer in (False, True, True, False):
+                print(json.dumps(writers(sealer, args.seconds)), flush=True)
 
 
 if __name__ == "__main__":
