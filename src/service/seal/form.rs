@@ -111,17 +111,33 @@ impl std::fmt::Display for Field {
     }
 }
 
+/// A personal field's value as the row holds it.
+enum Personal<'a> {
+    /// `actor_uuid`, `resource_uuid`, `target_uuid`.
+    Uuid(uuid::Uuid),
+    /// `client_ip`, `user_agent`.
+    Text(&'a str),
+}
+
+/// The value of the personal field `name` of `row`; `None` when it is null
+/// (or `name` is not one of [`PERSONAL_FIELDS`]).
+fn personal<'a>(row: &'a activity::Model, name: &str) -> Option<Personal<'a>> {
+    match name {
+        "actor_uuid" => row.actor_uuid.map(Personal::Uuid),
+        "resource_uuid" => row.resource_uuid.map(Personal::Uuid),
+        "target_uuid" => row.target_uuid.map(Personal::Uuid),
+        "client_ip" => row.client_ip.as_deref().map(Personal::Text),
+        "user_agent" => row.user_agent.as_deref().map(Personal::Text),
+        _ => None,
+    }
+}
+
 /// The value of a personal field of `row`, as it is committed to.
 pub fn column_value(row: &activity::Model, name: &str) -> Value {
-    let uuid = |u: Option<uuid::Uuid>| u.map_or(Value::Null, |u| Value::String(u.to_string()));
-    let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::String);
-    match name {
-        "actor_uuid" => uuid(row.actor_uuid),
-        "resource_uuid" => uuid(row.resource_uuid),
-        "target_uuid" => uuid(row.target_uuid),
-        "client_ip" => text(&row.client_ip),
-        "user_agent" => text(&row.user_agent),
-        _ => Value::Null,
+    match personal(row, name) {
+        Some(Personal::Uuid(u)) => Value::String(u.to_string()),
+        Some(Personal::Text(t)) => Value::String(t.to_owned()),
+        None => Value::Null,
     }
 }
 
@@ -158,11 +174,7 @@ fn write_json(value: &Value, out: &mut Vec<u8>) {
             keys.sort();
             out.push(b'{');
             for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(key, out);
-                out.push(b':');
+                member(i == 0, key, out);
                 write_json(&map[key], out);
             }
             out.push(b'}');
@@ -184,6 +196,15 @@ fn write_json(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
     }
+}
+
+/// Opens an object member: a comma unless it is the first, the key, a colon.
+fn member(first: bool, key: &str, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
+    }
+    string(key, out);
+    out.push(b':');
 }
 
 /// A JSON string, escaped as serde_json (and Python's `json.dumps` with
@@ -252,14 +273,13 @@ pub fn seal_row(
     metadata_salts.clear();
     form_head(row, form);
     form.push(b'{');
-    // Salts in `FieldMap::to_json`'s order: the columns, then `metadata`.
+    // Salts in `FieldMap::to_json`'s order: the columns, then `metadata`;
+    // the two buffers hold members, their braces are added at the end.
     fn salt_of(name: &str, json: &[u8], form: &mut Vec<u8>, salts: &mut Vec<u8>) {
         let salt = rand::random::<[u8; SALT_BYTES]>();
         let mut text = [0u8; 2 * SALT_BYTES];
         hex::encode_to_slice(salt, &mut text).expect("the buffer fits the salt");
-        salts.push(if salts.is_empty() { b'{' } else { b',' });
-        string(name, salts);
-        salts.push(b':');
+        member(salts.is_empty(), name, salts);
         salts.push(b'"');
         salts.extend_from_slice(&text);
         salts.push(b'"');
@@ -270,11 +290,7 @@ pub fn seal_row(
         form.push(b'"');
     }
     for (i, name) in COMMITTED_KEYS.into_iter().enumerate() {
-        if i > 0 {
-            form.push(b',');
-        }
-        string(name, form);
-        form.push(b':');
+        member(i == 0, name, form);
         if name == "metadata" {
             form.push(b'{');
             let empty = Map::new();
@@ -282,11 +298,7 @@ pub fn seal_row(
             let mut keys: Vec<&String> = stored.keys().collect();
             keys.sort();
             for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    form.push(b',');
-                }
-                string(key, form);
-                form.push(b':');
+                member(i == 0, key, form);
                 value.clear();
                 write_json(&stored[key], value);
                 salt_of(key, value, form, metadata_salts);
@@ -295,37 +307,31 @@ pub fn seal_row(
             continue;
         }
         value.clear();
-        let uuid = match name {
-            "actor_uuid" => row.actor_uuid,
-            "resource_uuid" => row.resource_uuid,
-            "target_uuid" => row.target_uuid,
-            _ => None,
-        };
-        let text = match name {
-            "client_ip" => row.client_ip.as_deref(),
-            "user_agent" => row.user_agent.as_deref(),
-            _ => None,
-        };
-        if let Some(uuid) = uuid {
-            let _ = write!(value, "\"{uuid}\"");
-        } else if let Some(text) = text {
-            string(text, value);
-        } else {
-            form.extend_from_slice(b"null");
-            continue;
+        match personal(row, name) {
+            Some(Personal::Uuid(uuid)) => {
+                let _ = write!(value, "\"{uuid}\"");
+            }
+            Some(Personal::Text(text)) => string(text, value),
+            None => {
+                form.extend_from_slice(b"null");
+                continue;
+            }
         }
         salt_of(name, value, form, salts);
     }
     form.extend_from_slice(b"}]");
     if !metadata_salts.is_empty() {
-        metadata_salts.push(b'}');
-        salts.push(if salts.is_empty() { b'{' } else { b',' });
-        salts.extend_from_slice(b"\"metadata\":");
+        member(salts.is_empty(), "metadata", salts);
+        salts.push(b'{');
         salts.extend_from_slice(metadata_salts);
+        salts.push(b'}');
     }
     let stored = (!salts.is_empty()).then(|| {
-        salts.push(b'}');
-        String::from_utf8(salts.clone()).expect("JSON is UTF-8")
+        let mut text = String::with_capacity(salts.len() + 2);
+        text.push('{');
+        text.push_str(std::str::from_utf8(salts).expect("JSON is UTF-8"));
+        text.push('}');
+        text
     });
     let mut hasher = Sha256::new();
     hasher.update(previous);
@@ -535,6 +541,17 @@ mod tests {
             );
             previous = hash;
         }
+    }
+
+    #[test]
+    fn the_committed_keys_are_the_personal_fields_and_metadata_in_code_point_order() {
+        let mut keys: Vec<&str> = PERSONAL_FIELDS
+            .iter()
+            .copied()
+            .chain(["metadata"])
+            .collect();
+        keys.sort();
+        assert_eq!(keys, COMMITTED_KEYS);
     }
 
     #[test]
