@@ -7,10 +7,17 @@
         the sealer's rate on a backlog of M rows, and M2-style writers
         (logActivities of 100, 16 connections, wrk) with the sealer off, on,
         on, off in each round, each on a fresh database, in the same run
-  bench/run --chain backlog [--seal-rows M] [--rounds N]
+  bench/run --chain seal-large [--rows N]
+        the sealer on a whole log of N rows (default 10,000,000; seeded once into
+        bench_chain_large and kept): its time, its rate by 10 s window, CPU per row
+  bench/run --chain backlog [--seal-rows M] [--rounds N] [--cpus LIST]
         the sealer's rate on a backlog alone, with the server's and PostgreSQL's
         CPU time per sealed row (from /proc; run builds in turn with
         ACTIVITY_FEED_BIN to compare them)
+  bench/run --chain separate-cores [--seconds S] [--rounds N]
+        M2-style writers, their server and PostgreSQL on CPU 0, and a second
+        instance sealing (or idle) on CPU 1 with its backends, off, on, on, off
+        in each round: the sealer's effect when its CPU is not the writers'
   bench/run --chain steady [--rates 500,1000,2000] [--seconds S] [--rounds N]
         writers below saturation: `log` calls at a fixed rate, open loop
         (bench/loadclient), sealer off, on, on, off at each rate, each on a fresh
@@ -28,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -93,20 +101,24 @@ def seed_salts(db):
     psql(db, "VACUUM ANALYZE")
 
 
-def serve(db, sealer):
+def serve(db, sealer, port=PORT, cpus=None):
+    """A server on `port`, with the sealer on or off, on the CPUs `cpus`
+    (taskset's list, e.g. "1") or any."""
     # A server left on the port (a run that died) would answer for this one:
     # every figure would be that server's, with its sealer setting.
     with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
-            sys.exit(f"port {PORT} is taken: stop the server there first")
-    env = {**os.environ, "DATABASE_URL": f"{BASE}/{db}", "BIND": f"127.0.0.1:{PORT}", "RUST_LOG": "warn",
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"port {port} is taken: stop the server there first")
+    env = {**os.environ, "DATABASE_URL": f"{BASE}/{db}", "BIND": f"127.0.0.1:{port}", "RUST_LOG": "warn",
            "RETENTION_INTERVAL": "0s", "SEALER": "true" if sealer else "false"}
-    proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pin = ["taskset", "-c", cpus] if cpus else []
+    proc = subprocess.Popen([*pin, str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     for _ in range(200):
         if proc.poll() is not None:
             sys.exit(f"the server exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
             return proc
         except Exception:
             time.sleep(0.1)
@@ -160,7 +172,9 @@ def postgres_cpu_seconds():
     return total
 
 
-def sealing_rate(rows):
+def sealing_rate(rows, cpus=None):
+    """The sealer's rate on a backlog of `rows`; with `cpus`, the server and
+    PostgreSQL (every process, new backends included) run on those CPUs alone."""
     db = "bench_chain_seal"
     fresh(db)
     seed(db, rows)
@@ -168,20 +182,88 @@ def sealing_rate(rows):
     # planner it is empty, which no deployment's statistics say for long.
     psql(db, "VACUUM ANALYZE activities")
     pg_before = postgres_cpu_seconds()
-    proc = serve(db, sealer=True)
-    start, first = None, 0
-    while True:
-        now = time.monotonic()
-        if start is None and psql(db, "SELECT EXISTS (SELECT 1 FROM seals)") == "t":
-            start, first = now, count(db, "seals")
-        if start is not None and all_sealed(db):
-            break
-        time.sleep(0.2)
-    # From the server's start to the last seal: its start-up is in both.
-    server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
-    stop(proc)
-    return {"measure": "sealing backlog", "rows": rows, "seconds": round(now - start, 2),
+    if cpus:
+        pin(postgres_pids(), cpus)
+    try:
+        proc = serve(db, sealer=True, cpus=cpus)
+        start, first = None, 0
+        while True:
+            now = time.monotonic()
+            if start is None and psql(db, "SELECT EXISTS (SELECT 1 FROM seals)") == "t":
+                start, first = now, count(db, "seals")
+            if start is not None and all_sealed(db):
+                break
+            time.sleep(0.2)
+        # From the server's start to the last seal: its start-up is in both.
+        server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
+        stop(proc)
+    finally:
+        if cpus:
+            pin(postgres_pids(), f"0-{os.cpu_count() - 1}")
+    return {"measure": "sealing backlog", "rows": rows, "cpus": cpus or "all", "seconds": round(now - start, 2),
             "rows_per_s": round((rows - first) / (now - start)),
+            "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
+            "postgres_cpu_us_per_row": round(pg_cpu / rows * 1e6, 1)}
+
+
+def batches(seconds, cpus=None):
+    """M2-style writers against the server on PORT: `logActivities` of 100,
+    16 connections (wrk), a 3 s warm-up and then `seconds` measured, with
+    wrk on the CPUs `cpus` or any. Returns rows/s and non-2xx responses."""
+    inputs = [{"action": "bench.write", "module": "bench", "metadata": {"title": f"row {i}", "n": i}}
+              for i in range(100)]
+    body = json.dumps({"query": "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
+                       "variables": {"i": inputs}})
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                  f"wrk.body = [==[{body}]==]\n")
+    pin = ["taskset", "-c", cpus] if cpus else []
+    url = f"http://127.0.0.1:{PORT}/graphql"
+    try:
+        subprocess.run([*pin, "wrk", "-t2", "-c16", "-d3s", "-s", lua.name, url], check=True, capture_output=True)
+        out = subprocess.run([*pin, "wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua.name, url],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(lua.name)
+    req_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return round(req_s * 100), int(non2xx.group(1)) if non2xx else 0
+
+
+def sealing_large(rows):
+    """The sealer on a backlog of a whole log of `rows` (bench_chain_large,
+    seeded once and kept; its chain is emptied before each run): the time to
+    seal it all, the rate in each 10 s window, so that a rate that fell as
+    `seals` grew would show, and the CPU per row."""
+    db = "bench_chain_large"
+    exists = psql("postgres", f"SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{db}')") == "t"
+    if not exists or count(db, "activities") != rows:
+        fresh(db)
+        seed(db, rows)
+        psql(db, "VACUUM ANALYZE activities")
+    psql(db, "TRUNCATE seals; DELETE FROM seal_anchor")
+    psql(db, "VACUUM ANALYZE seals")
+    # A set-based seed is one transaction: its rows' positions are one txid
+    # and consecutive seqs, so the newest seal's seq tells how far it is.
+    first = int(psql(db, "SELECT min(seq) FROM activities"))
+    pg_before = postgres_cpu_seconds()
+    t0 = time.monotonic()
+    proc = serve(db, sealer=True)
+    windows, last = [], (t0, 0)
+    try:
+        while not all_sealed(db):
+            time.sleep(10)
+            newest = psql(db, "SELECT seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1")
+            done = int(newest) - first + 1 if newest else 0
+            now = time.monotonic()
+            windows.append(round((done - last[1]) / (now - last[0])))
+            last = (now, done)
+        seconds = time.monotonic() - t0
+        server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
+    finally:
+        stop(proc)
+    return {"measure": "sealing a whole log", "rows": rows, "seconds": round(seconds, 1),
+            "rows_per_s": round(rows / seconds), "rows_per_s_by_10s_window": windows,
             "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
             "postgres_cpu_us_per_row": round(pg_cpu / rows * 1e6, 1)}
 
@@ -190,28 +272,89 @@ def writers(sealer, seconds):
     db = "bench_chain_write"
     fresh(db)
     proc = serve(db, sealer)
-    inputs = [{"action": "bench.write", "module": "bench", "metadata": {"title": f"row {i}", "n": i}}
-              for i in range(100)]
-    body = json.dumps({"query": "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
-                       "variables": {"i": inputs}})
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                  f"wrk.body = [==[{body}]==]\n")
-    # A warm-up, then the measured run.
-    subprocess.run(["wrk", "-t2", "-c16", "-d3s", "-s", lua.name, f"http://127.0.0.1:{PORT}/graphql"],
-                   check=True, capture_output=True)
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua.name,
-                          f"http://127.0.0.1:{PORT}/graphql"], check=True, capture_output=True, text=True).stdout
-    req_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    written = count(db, "activities")
-    lag = written - count(db, "seals")
-    caught_up = catch_up(db) if sealer else None
-    stop(proc)
-    os.unlink(lua.name)
-    return {"measure": f"writers, sealer {'on' if sealer else 'off'}", "rows_per_s": round(req_s * 100),
-            "errors": int(non2xx.group(1)) if non2xx else 0, "unsealed_at_end": lag if sealer else None,
-            "seconds_to_catch_up": caught_up}
+    try:
+        rows_per_s, errors = batches(seconds)
+        lag = count(db, "activities") - count(db, "seals")
+        caught_up = catch_up(db) if sealer else None
+    finally:
+        stop(proc)
+    return {"measure": f"writers, sealer {'on' if sealer else 'off'}", "rows_per_s": rows_per_s,
+            "errors": errors, "unsealed_at_end": lag if sealer else None, "seconds_to_catch_up": caught_up}
+
+
+def postgres_pids():
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().startswith("postgres"):
+                    pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def backends_of(db, pid):
+    """The PostgreSQL backends serving process `pid`'s connections."""
+    ss = subprocess.run(["ss", "-tnpH", "state", "established", "( dport = :5432 )"], capture_output=True,
+                        text=True).stdout
+    ports = [line.split()[2].rsplit(":", 1)[1] for line in ss.splitlines() if f"pid={pid}," in line]
+    if not ports:
+        return []
+    return psql(db, f"SELECT pid FROM pg_stat_activity WHERE client_port IN ({','.join(ports)})").split()
+
+
+def pin(pids, cpus):
+    for pid in pids:
+        subprocess.run(["taskset", "-pc", cpus, str(pid)], capture_output=True)
+
+
+def separate_cores(sealer, seconds):
+    """M2-style writers with CPU 0 to themselves (wrk, a server with its
+    sealer off, and PostgreSQL, whose new backends inherit the postmaster's
+    CPU), and a second instance on the same database with CPU 1 for itself
+    and its backends: sealing, or idle when `sealer` is off. Whether the
+    sealer slows writers when its CPU is not theirs, and keeps up."""
+    db = "bench_chain_cores"
+    fresh(db)
+    pin(postgres_pids(), "0")
+    procs = []
+    try:
+        procs.append(serve(db, False, PORT, "0"))
+        procs.append(serve(db, sealer, PORT + 1, "1"))
+        done, pinned, lags = [], set(), []
+
+        def keep_pinned():
+            # The second instance's pools open connections as they need them.
+            # The lag is sampled the same way whether the sealer is on or off.
+            sampler = LagSampler(db)
+            while not done:
+                backends = backends_of(db, procs[1].pid)
+                pin(backends, "1")
+                pinned.update(backends)
+                lags.append(sampler.sample())
+                time.sleep(0.5)
+            sampler.close()
+
+        pinner = threading.Thread(target=keep_pinned)
+        pinner.start()
+        try:
+            rows_per_s, errors = batches(seconds, "0")
+            lag = count(db, "activities") - count(db, "seals")
+        finally:
+            done.append(True)
+            pinner.join()
+        caught_up = catch_up(db) if sealer else None
+        if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
+            sys.exit("rows were sealed with the sealer off: another server answered")
+    finally:
+        for proc in procs:
+            stop(proc)
+        pin(postgres_pids(), f"0-{os.cpu_count() - 1}")
+    return {"measure": f"writers on CPU 0, sealer {'on' if sealer else 'off'} on CPU 1", "rows_per_s": rows_per_s,
+            "errors": errors, "unsealed_at_end": lag if sealer else None,
+            "max_unsealed": max(lags) if sealer and lags else None, "seconds_to_catch_up": caught_up,
+            "second_instance_backends_on_cpu_1": len(pinned)}
 
 
 UNSEALED = ("WITH e AS (SELECT txid, seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1) "
@@ -289,12 +432,14 @@ def erasure():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "backlog", "steady"])
+    parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "backlog", "steady",
+                                         "separate-cores", "seal-large"])
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seal-rows", type=int, default=200_000)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--cpus", help="backlog: run the server and PostgreSQL on these CPUs alone (taskset's list)")
     args = parser.parse_args()
     if args.what == "seed-erasure":
         fresh("bench_chain_erase")
@@ -311,9 +456,15 @@ def main():
             for rate in (int(r) for r in args.rates.split(",")):
                 for sealer in (False, True, True, False):
                     print(json.dumps(steady(sealer, rate, args.seconds)), flush=True)
+    elif args.what == "seal-large":
+        print(json.dumps(sealing_large(args.rows)), flush=True)
+    elif args.what == "separate-cores":
+        for _ in range(args.rounds):
+            for sealer in (False, True, True, False):
+                print(json.dumps(separate_cores(sealer, args.seconds)), flush=True)
     elif args.what == "backlog":
         for _ in range(args.rounds):
-            print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
+            print(json.dumps(sealing_rate(args.seal_rows, args.cpus)), flush=True)
     else:
         print(json.dumps(sealing_rate(args.seal_rows)), flush=True)
         for _ in range(args.rounds):
