@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{json, Value};
 
 use super::{
@@ -481,6 +482,57 @@ async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
     // Assert
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["checked"], 800, "{report}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sealer_holding_the_chain_mid_batch_keeps_no_writer_or_subscriber_waiting() {
+    // Arrange: a transaction where the sealer's stands before it commits a
+    // batch: declared bookkeeping, the chain's lock, a transaction id.
+    let app = spawn_app().await;
+    if !app.db.runs_postgres_only() {
+        app.stop().await;
+        return;
+    }
+    let before = log(&app, json!({ "action": "chain.before" })).await;
+    sealed_through(&app, &before["cursor"]).await;
+    let conn = app.db.connect().await;
+    let sealer = conn.begin().await.unwrap();
+    for statement in [
+        activity_feed::service::position::BOOKKEEPING_SQL,
+        "SELECT pg_advisory_xact_lock(hashtext('activity-feed seal ' || current_schema()))",
+        "SELECT pg_current_xact_id()",
+    ] {
+        sealer.execute_unprepared(statement).await.unwrap();
+    }
+    let mut ws = app.websocket().await;
+    app.subscribe_ready(
+        &mut ws,
+        "1",
+        r#"subscription { activityAdded(filter: {action: "chain.during"}) { uuid } }"#,
+        json!({}),
+    )
+    .await;
+
+    // Act: a write, and its live delivery, while the chain is held.
+    let during = log(&app, json!({ "action": "chain.during" })).await;
+    let delivered = ws.next_data().await;
+    // Five of the sealer's idle waits: long enough for it to have sealed
+    // the row, had anything but the chain's lock stopped it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sealed_meanwhile: i64 = scalar(
+        &conn,
+        &format!("SELECT count(*) FROM seals WHERE {}", at(&during["cursor"])),
+    )
+    .await;
+    sealer.rollback().await.unwrap();
+
+    // Assert
+    assert_eq!(delivered["activityAdded"]["uuid"], during["uuid"]);
+    // Had the test held some other lock than the sealer's, the row would be
+    // sealed by now, and nothing above would have been shown.
+    assert_eq!(sealed_meanwhile, 0);
+    sealed_through(&app, &during["cursor"]).await;
     app.stop().await;
 }
 
