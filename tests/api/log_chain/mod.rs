@@ -4,6 +4,7 @@
 
 mod cli;
 mod erasure;
+mod instances;
 mod migration;
 mod python;
 mod tamper;
