@@ -635,6 +635,17 @@ impl ActivityFeed {
             }
             return Ok(false);
         }
+        // Every way in stores an object, and the form commits to an
+        // object's keys: a `{}` turned into `[]` or `"x"` would hash alike.
+        if !row.metadata.is_object() {
+            walk.fail(
+                seal.position,
+                FailureReason::ChangedField,
+                Some("metadata".into()),
+                "metadata is not a JSON object; nothing but tampering stores one".into(),
+            );
+            return Ok(false);
+        }
         let salts = FieldMap::from_column(seal.salts.as_deref());
         let erased = FieldMap::from_column(seal.erased.as_deref());
         let committed = form::commitments(row, &salts, &erased);

@@ -119,6 +119,43 @@ async fn a_changed_clear_field_or_a_value_where_none_was_sealed_fails_and_is_nam
 }
 
 #[tokio::test]
+async fn metadata_turned_from_an_object_into_any_other_json_value_fails_and_is_named() {
+    // Arrange: a row with empty metadata, whose form commits to no key.
+    let app = spawn_app().await;
+    let bare = log(&app, json!({ "action": "chain.bare" })).await;
+    let last = log(&app, json!({ "action": "chain.last" })).await;
+    sealed_through(&app, &last["cursor"]).await;
+
+    for forged in ["[]", "\"x\"", "5", "null"] {
+        // Act
+        sql(
+            &app,
+            &format!(
+                "UPDATE activities SET metadata = '{forged}' WHERE {}",
+                at(&bare["cursor"])
+            ),
+        )
+        .await;
+        let report = verify(&app, json!({})).await;
+
+        // Assert
+        failed_at(&report, &bare["cursor"], "CHANGED_FIELD");
+        assert_eq!(report["failure"]["field"], "metadata", "{forged}: {report}");
+    }
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET metadata = '{{}}' WHERE {}",
+            at(&bare["cursor"])
+        ),
+    )
+    .await;
+    let restored = verify(&app, json!({})).await;
+    assert_eq!(restored["valid"], true, "{restored}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_row_deleted_in_the_middle_fails_as_missing_at_its_position() {
     // Arrange
     let app = signing_app().await;
