@@ -523,9 +523,11 @@ async fn sealing_keeps_up_with_concurrent_writers_and_seals_each_row_once() {
 }
 
 #[tokio::test]
-async fn a_sealer_holding_the_chain_mid_batch_keeps_no_writer_or_subscriber_waiting() {
-    // Arrange: a transaction where the sealer's stands before it commits a
-    // batch: declared bookkeeping, the chain's lock, a transaction id.
+async fn a_sealer_stuck_mid_batch_keeps_no_writer_or_subscriber_waiting() {
+    // Arrange: the server's own sealer stopped inside its batch, after its
+    // INSERT took a transaction id. The test keeps it out with the chain's
+    // lock until a row is logged, seals that row itself without committing,
+    // and lets go: the sealer's INSERT then waits on that seal.
     let app = spawn_app().await;
     if !app.db.runs_postgres_only() {
         app.stop().await;
@@ -534,14 +536,56 @@ async fn a_sealer_holding_the_chain_mid_batch_keeps_no_writer_or_subscriber_wait
     let before = log(&app, json!({ "action": "chain.before" })).await;
     sealed_through(&app, &before["cursor"]).await;
     let conn = app.db.connect().await;
-    let sealer = conn.begin().await.unwrap();
-    for statement in [
-        activity_feed::service::position::BOOKKEEPING_SQL,
-        "SELECT pg_advisory_xact_lock(hashtext('activity-feed seal ' || current_schema()))",
-        "SELECT pg_current_xact_id()",
-    ] {
-        sealer.execute_unprepared(statement).await.unwrap();
+    let blocker = conn.begin().await.unwrap();
+    let lock = "hashtext('activity-feed seal ' || current_schema())";
+    // Declared bookkeeping, so that this transaction holds back no delivery.
+    blocker
+        .execute_unprepared(activity_feed::service::position::BOOKKEEPING_SQL)
+        .await
+        .unwrap();
+    blocker
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({lock})"))
+        .await
+        .unwrap();
+    let next = log(&app, json!({ "action": "chain.next" })).await;
+    let ((txid, seq), (prev_txid, prev_seq)) =
+        (position(&next["cursor"]), position(&before["cursor"]));
+    blocker
+        .execute_unprepared(&format!(
+            "INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash) \
+             VALUES ({txid}, {seq}, '{}', {prev_txid}, {prev_seq}, '{}')",
+            next["uuid"].as_str().unwrap(),
+            "0".repeat(64)
+        ))
+        .await
+        .unwrap();
+    blocker
+        .execute_unprepared(&format!("SELECT pg_advisory_unlock({lock})"))
+        .await
+        .unwrap();
+    let blocker_pid: i32 = blocker
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let waiting = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE {blocker_pid} = ANY(pg_blocking_pids(pid)) \
+         AND query LIKE 'INSERT INTO seals%'"
+    );
+    let mut stuck = 0i64;
+    for _ in 0..200 {
+        stuck = scalar(&conn, &waiting).await;
+        if stuck == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert_eq!(stuck, 1, "the sealer never reached its INSERT");
     let mut ws = app.websocket().await;
     app.subscribe_ready(
         &mut ws,
@@ -551,25 +595,18 @@ async fn a_sealer_holding_the_chain_mid_batch_keeps_no_writer_or_subscriber_wait
     )
     .await;
 
-    // Act: a write, and its live delivery, while the chain is held.
+    // Act: a write, and its live delivery, while the sealer is stuck.
     let during = log(&app, json!({ "action": "chain.during" })).await;
     let delivered = ws.next_data().await;
-    // Five of the sealer's idle waits: long enough for it to have sealed
-    // the row, had anything but the chain's lock stopped it.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let sealed_meanwhile: i64 = scalar(
-        &conn,
-        &format!("SELECT count(*) FROM seals WHERE {}", at(&during["cursor"])),
-    )
-    .await;
-    sealer.rollback().await.unwrap();
+    let still_stuck: i64 = scalar(&conn, &waiting).await;
+    blocker.rollback().await.unwrap();
 
     // Assert
     assert_eq!(delivered["activityAdded"]["uuid"], during["uuid"]);
-    // Had the test held some other lock than the sealer's, the row would be
-    // sealed by now, and nothing above would have been shown.
-    assert_eq!(sealed_meanwhile, 0);
+    assert_eq!(still_stuck, 1);
     sealed_through(&app, &during["cursor"]).await;
+    let report = verify(&app, json!({})).await;
+    assert_eq!(report["valid"], true, "{report}");
     app.stop().await;
 }
 
