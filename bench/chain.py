@@ -11,13 +11,14 @@
         the sealer on a whole log of N rows (default 10,000,000; seeded once into
         bench_chain_large and kept): its time, its rate by 10 s window, CPU per row
   bench/run --chain backlog [--seal-rows M] [--rounds N] [--cpus LIST]
-        the sealer's rate on a backlog alone, with the server's and PostgreSQL's
-        CPU time per sealed row (from /proc; run builds in turn with
-        ACTIVITY_FEED_BIN to compare them)
-  bench/run --chain separate-cores [--seconds S] [--rounds N]
+        the sealer's rate on a backlog alone, with the server's CPU time per
+        sealed row and the rest of the machine's (PostgreSQL and this script's
+        polling; from /proc; run builds in turn with ACTIVITY_FEED_BIN)
+  bench/run --chain separate-cores [--seconds S] [--rounds N] [--sealer-backends own|writers]
         M2-style writers, their server and PostgreSQL on CPU 0, and a second
-        instance sealing (or idle) on CPU 1 with its backends, off, on, on, off
-        in each round: the sealer's effect when its CPU is not the writers'
+        instance sealing (or idle) on CPU 1, its database backends on CPU 1
+        (own) or left with the writers' (writers), off, on, on, off in each
+        round: the sealer's effect when its CPU, or its server's, is not the writers'
   bench/run --chain steady [--rates 500,1000,2000] [--seconds S] [--rounds N]
         writers below saturation: `log` calls at a fixed rate, open loop
         (bench/loadclient), sealer off, on, on, off at each rate, each on a fresh
@@ -158,18 +159,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds():
-    """CPU time of every PostgreSQL process now running (the sealer's backend
-    among them; the others are idle while a backlog is sealed)."""
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().startswith("postgres"):
-                    total += cpu_seconds(pid)
-        except OSError:
-            pass
-    return total
+def machine_busy_seconds():
+    """CPU time the whole machine spent busy, over all CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait.
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def sealing_rate(rows, cpus=None):
@@ -181,7 +177,7 @@ def sealing_rate(rows, cpus=None):
     # Only the seeded table: a VACUUM of the empty `seals` would tell the
     # planner it is empty, which no deployment's statistics say for long.
     psql(db, "VACUUM ANALYZE activities")
-    pg_before = postgres_cpu_seconds()
+    machine_before = machine_busy_seconds()
     if cpus:
         pin(postgres_pids(), cpus)
     try:
@@ -195,7 +191,8 @@ def sealing_rate(rows, cpus=None):
                 break
             time.sleep(0.2)
         # From the server's start to the last seal: its start-up is in both.
-        server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
+        server_cpu = cpu_seconds(proc.pid)
+        rest_cpu = machine_busy_seconds() - machine_before - server_cpu
         stop(proc)
     finally:
         if cpus:
@@ -203,7 +200,7 @@ def sealing_rate(rows, cpus=None):
     return {"measure": "sealing backlog", "rows": rows, "cpus": cpus or "all", "seconds": round(now - start, 2),
             "rows_per_s": round((rows - first) / (now - start)),
             "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
-            "postgres_cpu_us_per_row": round(pg_cpu / rows * 1e6, 1)}
+            "rest_cpu_us_per_row": round(rest_cpu / rows * 1e6, 1)}
 
 
 def batches(seconds, cpus=None):
@@ -234,7 +231,9 @@ def sealing_large(rows):
     """The sealer on a backlog of a whole log of `rows` (bench_chain_large,
     seeded once and kept; its chain is emptied before each run): the time to
     seal it all, the rate in each 10 s window, so that a rate that fell as
-    `seals` grew would show, and the CPU per row."""
+    `seals` grew would show, and the CPU per row: the server's, and the rest
+    of the machine's (PostgreSQL, with its autovacuum and checkpoints, and
+    this script's polling)."""
     db = "bench_chain_large"
     exists = psql("postgres", f"SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{db}')") == "t"
     if not exists or count(db, "activities") != rows:
@@ -242,30 +241,32 @@ def sealing_large(rows):
         seed(db, rows)
         psql(db, "VACUUM ANALYZE activities")
     psql(db, "TRUNCATE seals; DELETE FROM seal_anchor")
-    psql(db, "VACUUM ANALYZE seals")
     # A set-based seed is one transaction: its rows' positions are one txid
     # and consecutive seqs, so the newest seal's seq tells how far it is.
     first = int(psql(db, "SELECT min(seq) FROM activities"))
-    pg_before = postgres_cpu_seconds()
+    machine_before = machine_busy_seconds()
     t0 = time.monotonic()
     proc = serve(db, sealer=True)
     windows, last = [], (t0, 0)
     try:
+        # Looks every second for the end, and every 10 s at the progress.
         while not all_sealed(db):
-            time.sleep(10)
-            newest = psql(db, "SELECT seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1")
-            done = int(newest) - first + 1 if newest else 0
-            now = time.monotonic()
-            windows.append(round((done - last[1]) / (now - last[0])))
-            last = (now, done)
+            time.sleep(1)
+            if time.monotonic() - last[0] >= 10:
+                newest = psql(db, "SELECT seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1")
+                done = int(newest) - first + 1 if newest else 0
+                now = time.monotonic()
+                windows.append(round((done - last[1]) / (now - last[0])))
+                last = (now, done)
         seconds = time.monotonic() - t0
-        server_cpu, pg_cpu = cpu_seconds(proc.pid), postgres_cpu_seconds() - pg_before
+        server_cpu = cpu_seconds(proc.pid)
+        rest_cpu = machine_busy_seconds() - machine_before - server_cpu
     finally:
         stop(proc)
     return {"measure": "sealing a whole log", "rows": rows, "seconds": round(seconds, 1),
             "rows_per_s": round(rows / seconds), "rows_per_s_by_10s_window": windows,
             "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
-            "postgres_cpu_us_per_row": round(pg_cpu / rows * 1e6, 1)}
+            "rest_cpu_us_per_row": round(rest_cpu / rows * 1e6, 1)}
 
 
 def writers(sealer, seconds):
@@ -309,12 +310,14 @@ def pin(pids, cpus):
         subprocess.run(["taskset", "-pc", cpus, str(pid)], capture_output=True)
 
 
-def separate_cores(sealer, seconds):
-    """M2-style writers with CPU 0 to themselves (wrk, a server with its
-    sealer off, and PostgreSQL, whose new backends inherit the postmaster's
-    CPU), and a second instance on the same database with CPU 1 for itself
-    and its backends: sealing, or idle when `sealer` is off. Whether the
-    sealer slows writers when its CPU is not theirs, and keeps up."""
+def separate_cores(sealer, seconds, backends_cpus="1"):
+    """M2-style writers with CPU 0 (wrk, a server with its sealer off, and
+    PostgreSQL, whose new backends inherit the postmaster's CPU), and a
+    second instance on the same database on CPU 1: sealing, or idle when
+    `sealer` is off. With `backends_cpus` "1" its database backends move to
+    CPU 1 too, so that none of the sealer's work is on the writers' CPU;
+    with None they stay on CPU 0, as a sealer on a host of its own would
+    still share the database with the writers."""
     db = "bench_chain_cores"
     fresh(db)
     pin(postgres_pids(), "0")
@@ -329,9 +332,10 @@ def separate_cores(sealer, seconds):
             # The lag is sampled the same way whether the sealer is on or off.
             sampler = LagSampler(db)
             while not done:
-                backends = backends_of(db, procs[1].pid)
-                pin(backends, "1")
-                pinned.update(backends)
+                if backends_cpus:
+                    backends = backends_of(db, procs[1].pid)
+                    pin(backends, backends_cpus)
+                    pinned.update(backends)
                 lags.append(sampler.sample())
                 time.sleep(0.5)
             sampler.close()
@@ -351,34 +355,36 @@ def separate_cores(sealer, seconds):
         for proc in procs:
             stop(proc)
         pin(postgres_pids(), f"0-{os.cpu_count() - 1}")
-    return {"measure": f"writers on CPU 0, sealer {'on' if sealer else 'off'} on CPU 1", "rows_per_s": rows_per_s,
+    where = "its backends on CPU 1" if backends_cpus else "its backends on CPU 0"
+    return {"measure": f"writers on CPU 0, sealer {'on' if sealer else 'off'} on CPU 1, {where}",
+            "rows_per_s": rows_per_s,
             "errors": errors, "unsealed_at_end": lag if sealer else None,
-            "max_unsealed": max(lags) if sealer and lags else None, "seconds_to_catch_up": caught_up,
-            "second_instance_backends_on_cpu_1": len(pinned)}
+            "max_lag_s": max((x for x in lags if x is not None), default=None), "seconds_to_catch_up": caught_up,
+            "sealer_backends_moved": len(pinned) if backends_cpus else 0}
 
 
-UNSEALED = ("WITH e AS (SELECT txid, seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1) "
-            "SELECT CASE WHEN EXISTS (SELECT FROM e) THEN (SELECT count(*) FROM activities a, e "
-            "WHERE (a.txid, a.seq) > (e.txid, e.seq)) ELSE (SELECT count(*) FROM activities) END")
-
-
-def unsealed(db):
-    """Rows committed after the chain's end: an index range over the tail."""
-    return int(psql(db, UNSEALED))
+LAG_SECONDS = ("SELECT extract(epoch FROM (SELECT inserted_at FROM activities ORDER BY txid DESC, seq DESC "
+               "LIMIT 1) - (SELECT a.inserted_at FROM seals s JOIN activities a ON (a.txid, a.seq) = "
+               "(s.txid, s.seq) ORDER BY s.txid DESC, s.seq DESC LIMIT 1))")
 
 
 class LagSampler:
-    """One psql session that runs the lag query on request, so that sampling
-    costs a query, not a process start, and costs it whether the sealer is on
-    or off (off, it counts every row: dearer, which favours "off")."""
+    """One psql session that measures, on request, how many seconds of
+    writes the chain trails by: the newest row's time less the newest sealed
+    row's. Index probes at both ends, so that sampling costs about the same
+    whether the sealer is on or off (off, it finds no seal: no figure)."""
 
     def __init__(self, db):
-        self.proc = subprocess.Popen(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtX", "-v", "ON_ERROR_STOP=1"],
+        self.proc = subprocess.Popen(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtX",
+                                      "-v", "ON_ERROR_STOP=1"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def sample(self):
-        self.proc.stdin.write(UNSEALED + ";\n")
-        return int(self.proc.stdout.readline())
+        self.proc.stdin.write(LAG_SECONDS + ";\n")
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit("the lag query failed")
+        return float(line) if line.strip() else None
 
     def close(self):
         self.proc.stdin.close()
@@ -413,9 +419,10 @@ def steady_run(db, sealer, rate, seconds):
     caught_up = catch_up(db) if sealer else None
     if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
         sys.exit("rows were sealed with the sealer off: another server answered")
+    lags = [lag for lag in lags if lag is not None]
     return {"measure": f"steady writers, sealer {'on' if sealer else 'off'}", "rate": rate,
-            "writer": report["writer"], "max_unsealed": max(lags) if sealer and lags else None,
-            "median_unsealed": sorted(lags)[len(lags) // 2] if sealer and lags else None,
+            "writer": report["writer"], "max_lag_s": max(lags) if lags else None,
+            "median_lag_s": sorted(lags)[len(lags) // 2] if lags else None,
             "seconds_to_catch_up": caught_up}
 
 
@@ -439,6 +446,8 @@ def main():
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seal-rows", type=int, default=200_000)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--sealer-backends", choices=["own", "writers"], default="own",
+                        help="separate-cores: the sealing instance's database backends on its CPU or the writers'")
     parser.add_argument("--cpus", help="backlog: run the server and PostgreSQL on these CPUs alone (taskset's list)")
     args = parser.parse_args()
     if args.what == "seed-erasure":
@@ -459,9 +468,10 @@ def main():
     elif args.what == "seal-large":
         print(json.dumps(sealing_large(args.rows)), flush=True)
     elif args.what == "separate-cores":
+        backends = "1" if args.sealer_backends == "own" else None
         for _ in range(args.rounds):
             for sealer in (False, True, True, False):
-                print(json.dumps(separate_cores(sealer, args.seconds)), flush=True)
+                print(json.dumps(separate_cores(sealer, args.seconds, backends)), flush=True)
     elif args.what == "backlog":
         for _ in range(args.rounds):
             print(json.dumps(sealing_rate(args.seal_rows, args.cpus)), flush=True)
