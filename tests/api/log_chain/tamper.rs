@@ -126,12 +126,13 @@ async fn metadata_turned_from_an_object_into_any_other_json_value_fails_and_is_n
     let last = log(&app, json!({ "action": "chain.last" })).await;
     sealed_through(&app, &last["cursor"]).await;
 
-    for forged in ["[]", "\"x\"", "5", "null"] {
+    // Four forgeries in turn, then the sealed `{}` again.
+    for stored in ["[]", "\"x\"", "5", "null", "{}"] {
         // Act
         sql(
             &app,
             &format!(
-                "UPDATE activities SET metadata = '{forged}' WHERE {}",
+                "UPDATE activities SET metadata = '{stored}' WHERE {}",
                 at(&bare["cursor"])
             ),
         )
@@ -139,19 +140,13 @@ async fn metadata_turned_from_an_object_into_any_other_json_value_fails_and_is_n
         let report = verify(&app, json!({})).await;
 
         // Assert
-        failed_at(&report, &bare["cursor"], "CHANGED_FIELD");
-        assert_eq!(report["failure"]["field"], "metadata", "{forged}: {report}");
+        if stored == "{}" {
+            assert_eq!(report["valid"], true, "{report}");
+        } else {
+            failed_at(&report, &bare["cursor"], "CHANGED_FIELD");
+            assert_eq!(report["failure"]["field"], "metadata", "{stored}: {report}");
+        }
     }
-    sql(
-        &app,
-        &format!(
-            "UPDATE activities SET metadata = '{{}}' WHERE {}",
-            at(&bare["cursor"])
-        ),
-    )
-    .await;
-    let restored = verify(&app, json!({})).await;
-    assert_eq!(restored["valid"], true, "{restored}");
     app.stop().await;
 }
 
