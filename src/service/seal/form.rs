@@ -333,10 +333,7 @@ pub fn seal_row(
         text.push('}');
         text
     });
-    let mut hasher = Sha256::new();
-    hasher.update(previous);
-    hasher.update(&form[..]);
-    (hasher.finalize().into(), stored)
+    (chain(previous, &form[..]), stored)
 }
 
 /// The commitments of a row, resolved from its values, salts and erased
@@ -442,10 +439,10 @@ fn form_head(row: &activity::Model, out: &mut Vec<u8>) {
 
 /// One step of the chain: SHA-256 of the previous hash's 32 bytes followed
 /// by the row's canonical form.
-pub fn chain(previous: &[u8; 32], form: &str) -> [u8; 32] {
+pub fn chain(previous: &[u8; 32], form: impl AsRef<[u8]>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(previous);
-    hasher.update(form.as_bytes());
+    hasher.update(form.as_ref());
     hasher.finalize().into()
 }
 
@@ -537,7 +534,7 @@ mod tests {
             assert!(recomputed.unsalted.is_empty() && recomputed.erased.is_empty());
             assert_eq!(
                 hash,
-                chain(&previous, &canonical_form(&row, &recomputed.object))
+                chain(&previous, canonical_form(&row, &recomputed.object))
             );
             previous = hash;
         }

@@ -674,7 +674,7 @@ impl ActivityFeed {
         }
         let hash = form::chain(
             &walk.previous.hash,
-            &form::canonical_form(row, &committed.object),
+            form::canonical_form(row, &committed.object),
         );
         if form::to_hex(&hash) != seal.hash {
             walk.fail(
