@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{kill_listeners, Client, TestDb, WsClient};
 use crate::instances::Instance;
@@ -139,19 +140,20 @@ async fn fence(client: &Client) -> Value {
     data["log"]["activity"]["cursor"].clone()
 }
 
-/// Logs `action` with `actor` every `every` until `until`; returns the
-/// uuids the server acknowledged (writes that failed are not).
+/// Logs `action` with `actor` every `every` until `stop` is cancelled;
+/// returns the uuids the server acknowledged (writes that failed are not),
+/// each with when its answer arrived.
 fn writer(
     client: Client,
     prefix: String,
     actor: &'static str,
     every: Duration,
-    until: Instant,
-) -> JoinHandle<Vec<String>> {
+    stop: CancellationToken,
+) -> JoinHandle<Vec<(String, Instant)>> {
     tokio::spawn(async move {
         let mut acknowledged = Vec::new();
         let mut n = 0;
-        while Instant::now() < until {
+        while !stop.is_cancelled() {
             let input = json!({ "action": format!("{prefix}.n{n}"), "actorUuid": actor });
             n += 1;
             let Ok(response) = client
@@ -168,7 +170,7 @@ fn writer(
                 continue;
             };
             if let Some(uuid) = body["data"]["log"]["activity"]["uuid"].as_str() {
-                acknowledged.push(uuid.to_owned());
+                acknowledged.push((uuid.to_owned(), Instant::now()));
             }
             tokio::time::sleep(every).await;
         }
@@ -191,47 +193,55 @@ async fn postgresql_restarting_under_load_loses_no_acknowledged_activity() {
         Follower::start(&a, all.clone(), &fence).await,
         Follower::start(&b, all.clone(), &fence).await,
     ];
-    let until = Instant::now() + Duration::from_secs(5);
-    let writers = [
+    let stop = CancellationToken::new();
+    let writers: Vec<_> = [
+        (&a, "restart.a1", ACTORS[0]),
+        (&a, "restart.a2", ACTORS[1]),
+        (&b, "restart.b1", ACTORS[0]),
+        (&b, "restart.b2", ACTORS[1]),
+    ]
+    .into_iter()
+    .map(|(via, prefix, actor)| {
         writer(
-            a.client.clone(),
-            "restart.a1".into(),
-            ACTORS[0],
+            via.client.clone(),
+            prefix.into(),
+            actor,
             Duration::from_millis(50),
-            until,
-        ),
-        writer(
-            a.client.clone(),
-            "restart.a2".into(),
-            ACTORS[1],
-            Duration::from_millis(50),
-            until,
-        ),
-        writer(
-            b.client.clone(),
-            "restart.b1".into(),
-            ACTORS[0],
-            Duration::from_millis(50),
-            until,
-        ),
-        writer(
-            b.client.clone(),
-            "restart.b2".into(),
-            ACTORS[1],
-            Duration::from_millis(50),
-            until,
-        ),
-    ];
+            stop.clone(),
+        )
+    })
+    .collect();
 
-    // Act: restart PostgreSQL while they write and the subscribers read.
+    // Act: restart PostgreSQL while they write and the subscribers read,
+    // and let them write on until the pools have reconnected. A fixed time
+    // would let a slow machine end the writes before the restart is over,
+    // and the test would pass without writes on both sides of it.
+    let conn = private.db.connect().await;
     let reading = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < reading {
+    let enough = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < reading
+        || (Instant::now() < enough && table_order(&conn, "restart.%").await.len() < 40)
+    {
         for f in &mut followers {
             f.read(Duration::from_millis(20)).await;
         }
     }
+    conn.close().await.ok();
+    let restart_began = Instant::now();
     private.restart().await;
-    let mut acknowledged = HashSet::new();
+    let restarted = Instant::now();
+    let conn = private.db.connect().await;
+    let written_then = table_order(&conn, "restart.%").await.len();
+    let after_restart = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < after_restart
+        && table_order(&conn, "restart.%").await.len() < written_then + 40
+    {
+        for f in &mut followers {
+            f.read(Duration::from_millis(20)).await;
+        }
+    }
+    stop.cancel();
+    let mut acknowledged = Vec::new();
     for w in writers {
         acknowledged.extend(w.await.unwrap());
     }
@@ -241,14 +251,25 @@ async fn postgresql_restarting_under_load_loses_no_acknowledged_activity() {
 
     // Assert: every acknowledged activity reached both subscribers, in
     // position order, once each.
-    let conn = private.db.connect().await;
     let expected = table_order(&conn, "restart.%").await;
+    let before = acknowledged
+        .iter()
+        .filter(|(_, at)| *at < restart_began)
+        .count();
+    let after = acknowledged
+        .iter()
+        .filter(|(_, at)| *at > restarted)
+        .count();
     assert!(
-        acknowledged.len() > 100,
-        "only {} writes went through",
-        acknowledged.len()
+        before >= 10 && after >= 10,
+        "{before} writes acknowledged before the restart and {after} after it"
     );
-    assert!(acknowledged.iter().all(|u| expected.contains(u)));
+    for (uuid, _) in &acknowledged {
+        assert!(
+            expected.contains(uuid),
+            "acknowledged {uuid} is not in the table"
+        );
+    }
     for (i, f) in followers.iter().enumerate() {
         f.assert_received(&expected, &format!("subscriber {i}"));
     }
@@ -293,6 +314,7 @@ async fn a_chaos_loop_of_killed_listeners_and_resuming_subscribers_delivers_exac
         followers.push(Follower::start(&instances[i % 2], filter.clone(), &fence).await);
     }
     let until = Instant::now() + Duration::from_secs(4);
+    let stop = CancellationToken::new();
     let mut writers = Vec::new();
     for (i, instance) in instances.iter().enumerate() {
         for (j, side) in ["a", "b"].iter().enumerate() {
@@ -301,7 +323,7 @@ async fn a_chaos_loop_of_killed_listeners_and_resuming_subscribers_delivers_exac
                 format!("chaos.{side}.w{i}"),
                 ACTORS[(i + j) % 2],
                 Duration::from_millis(10),
-                until,
+                stop.clone(),
             ));
         }
     }
@@ -331,6 +353,7 @@ async fn a_chaos_loop_of_killed_listeners_and_resuming_subscribers_delivers_exac
             }
         }
     }
+    stop.cancel();
     for w in writers {
         w.await.unwrap();
     }
