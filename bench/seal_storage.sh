@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What PostgreSQL spends storing seals: one row per activity (the `seals`
+# table as migrated) against one row per batch of 2,000 (hashes and uuids
+# packed in a bytea, the salts as lines of text). The sealer's INSERT is
+# about half of its database work (BENCHMARKS.md, "What the sealer costs
+# writers"); this measures how much of it a packed layout would leave.
+#
+#   bench/seal_storage.sh [rounds] [batches]
+#
+# It needs only psql and a PostgreSQL at $PGHOST:$PGPORT (default
+# 127.0.0.1:5432, user postgres). The batches are built inside the server
+# first, so the timings are PostgreSQL's own work on the rows: no client,
+# no protocol. Rounds alternate the order (ABBA) on this noisy machine.
+# Prints one line per layout and round, then the medians.
+set -euo pipefail
+rounds="${1:-4}"
+batches="${2:-100}"
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+db="af_bench_seal_storage_$$"
+psql -d postgres -qc "CREATE DATABASE $db"
+trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
+q() { psql -d "$db" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+q <<SQL
+CREATE TABLE seals (txid bigint NOT NULL, seq bigint NOT NULL, activity_uuid uuid NOT NULL,
+  prev_txid bigint NOT NULL, prev_seq bigint NOT NULL, hash varchar(64) NOT NULL,
+  pruned boolean NOT NULL DEFAULT false, salts text, erased text, form text,
+  PRIMARY KEY (txid, seq));
+CREATE TABLE seal_batches (txid bigint NOT NULL, seq bigint NOT NULL,
+  last_txid bigint NOT NULL, last_seq bigint NOT NULL, sealed bytea NOT NULL, salts text,
+  PRIMARY KEY (txid, seq));
+-- A batch as the sealer has it: positions, uuids, hex hashes, salts JSON
+-- shaped like a row with an actor and one metadata string.
+CREATE TABLE input AS SELECT g AS batch,
+  array_agg(g * 10000 + i ORDER BY i) AS t, array_agg(i::bigint ORDER BY i) AS q,
+  array_agg(gen_random_uuid() ORDER BY i) AS u,
+  array_agg(encode(sha256(int8send(g * 10000 + i)), 'hex') ORDER BY i) AS h,
+  array_agg('{"actor_uuid":"' || md5(i::text) || '","metadata":{"title":"'
+            || md5((i + 1)::text) || '"}}' ORDER BY i) AS s
+  FROM generate_series(1, $batches) g, generate_series(1, 2000) i GROUP BY g;
+CREATE TABLE packed AS SELECT batch, t[1] AS first, t[array_length(t, 1)] AS last,
+  (SELECT string_agg(decode(x.h, 'hex') || uuid_send(x.u), ''::bytea ORDER BY x.n)
+     FROM unnest(h, u) WITH ORDINALITY AS x(h, u, n)) AS sealed,
+  array_to_string(s, E'\n') AS salts FROM input;
+SQL
+
+# Microseconds per row one layout takes to store every batch, one statement
+# and one commit per batch as the sealer writes them, timed inside the
+# server (no connection set-up), after a checkpoint so that each layout
+# starts from clean pages.
+run() {
+    local body
+    case "$1" in
+    per-row) body="FOR r IN SELECT * FROM input ORDER BY batch LOOP
+        INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash, salts)
+        SELECT t, q, u, t - 1, q, h, s FROM unnest(r.t, r.q, r.u, r.h, r.s) AS x(t, q, u, h, s);
+        COMMIT; END LOOP;" ;;
+    per-batch) body="FOR r IN SELECT * FROM packed ORDER BY batch LOOP
+        INSERT INTO seal_batches VALUES (r.first, 0, r.last, 0, r.sealed, r.salts);
+        COMMIT; END LOOP;" ;;
+    esac
+    q -c "TRUNCATE seals, seal_batches" -c "CHECKPOINT"
+    local took
+    took=$(q -c "DO \$\$ DECLARE r record; t0 timestamptz := clock_timestamp(); BEGIN $body
+        RAISE NOTICE 'took %', extract(epoch FROM clock_timestamp() - t0); END \$\$;" 2>&1 |
+        sed -n 's/.*took //p')
+    local size
+    size=$(q -Atc "SELECT pg_total_relation_size('seals') + pg_total_relation_size('seal_batches')")
+    awk -v l="$1" -v t="$took" -v n=$((batches * 2000)) -v b="$size" -v r="$2" \
+        'BEGIN { printf "round %d %-9s %7.2f µs/row  %6.1f B/row\n", r, l, t * 1e6 / n, b / n }'
+}
+
+results=$(mktemp)
+for r in $(seq 1 "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then order="per-row per-batch"; else order="per-batch per-row"; fi
+    for layout in $order; do run "$layout" "$r" | tee -a "$results"; done
+done
+for layout in per-row per-batch; do
+    grep " $layout " "$results" | awk '{ print $4 }' | sort -n |
+        awk -v l="$layout" '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+            printf "median %-9s %7.2f µs/row\n", l, m }'
+done
+rm -f "$results"
