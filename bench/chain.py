@@ -168,6 +168,22 @@ def machine_busy_seconds():
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_per_row(proc, machine_before, rows):
+    """The server's CPU per row, and the rest of the machine's since
+    `machine_before` (PostgreSQL and this script's polling), in µs."""
+    server = cpu_seconds(proc.pid)
+    rest = machine_busy_seconds() - machine_before - server
+    return {"server_cpu_us_per_row": round(server / rows * 1e6, 1),
+            "rest_cpu_us_per_row": round(rest / rows * 1e6, 1)}
+
+
+def refuse_if_sealed(db, sealer):
+    """Stops the run when a sealer-off run found seals: a server left
+    running elsewhere answered, and every figure would be its."""
+    if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
+        sys.exit("rows were sealed with the sealer off: another server answered")
+
+
 def sealing_rate(rows, cpus=None):
     """The sealer's rate on a backlog of `rows`; with `cpus`, the server and
     PostgreSQL (every process, new backends included) run on those CPUs alone."""
@@ -191,16 +207,14 @@ def sealing_rate(rows, cpus=None):
                 break
             time.sleep(0.2)
         # From the server's start to the last seal: its start-up is in both.
-        server_cpu = cpu_seconds(proc.pid)
-        rest_cpu = machine_busy_seconds() - machine_before - server_cpu
+        cpu = cpu_per_row(proc, machine_before, rows)
         stop(proc)
     finally:
         if cpus:
             pin(postgres_pids(), f"0-{os.cpu_count() - 1}")
     return {"measure": "sealing backlog", "rows": rows, "cpus": cpus or "all", "seconds": round(now - start, 2),
             "rows_per_s": round((rows - first) / (now - start)),
-            "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
-            "rest_cpu_us_per_row": round(rest_cpu / rows * 1e6, 1)}
+            **cpu}
 
 
 def batches(seconds, cpus=None):
@@ -259,14 +273,12 @@ def sealing_large(rows):
                 windows.append(round((done - last[1]) / (now - last[0])))
                 last = (now, done)
         seconds = time.monotonic() - t0
-        server_cpu = cpu_seconds(proc.pid)
-        rest_cpu = machine_busy_seconds() - machine_before - server_cpu
+        cpu = cpu_per_row(proc, machine_before, rows)
     finally:
         stop(proc)
     return {"measure": "sealing a whole log", "rows": rows, "seconds": round(seconds, 1),
             "rows_per_s": round(rows / seconds), "rows_per_s_by_10s_window": windows,
-            "server_cpu_us_per_row": round(server_cpu / rows * 1e6, 1),
-            "rest_cpu_us_per_row": round(rest_cpu / rows * 1e6, 1)}
+            **cpu}
 
 
 def writers(sealer, seconds):
@@ -349,8 +361,7 @@ def separate_cores(sealer, seconds, backends_cpus="1"):
             done.append(True)
             pinner.join()
         caught_up = catch_up(db) if sealer else None
-        if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
-            sys.exit("rows were sealed with the sealer off: another server answered")
+        refuse_if_sealed(db, sealer)
     finally:
         for proc in procs:
             stop(proc)
@@ -417,8 +428,7 @@ def steady_run(db, sealer, rate, seconds):
     sampler.close()
     report = json.loads(client.stdout.read().strip().splitlines()[-1])
     caught_up = catch_up(db) if sealer else None
-    if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
-        sys.exit("rows were sealed with the sealer off: another server answered")
+    refuse_if_sealed(db, sealer)
     lags = [lag for lag in lags if lag is not None]
     return {"measure": f"steady writers, sealer {'on' if sealer else 'off'}", "rate": rate,
             "writer": report["writer"], "max_lag_s": max(lags) if lags else None,
