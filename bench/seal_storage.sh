@@ -10,8 +10,16 @@
 # It needs only psql and a PostgreSQL at $PGHOST:$PGPORT (default
 # 127.0.0.1:5432, user postgres). The batches are built inside the server
 # first, so the timings are PostgreSQL's own work on the rows: no client,
-# no protocol. Rounds alternate the order (ABBA) on this noisy machine.
+# no protocol. Rounds alternate the order on this noisy machine.
 # Prints one line per layout and round, then the medians.
+#
+# Layouts: `per-row`; `per-batch`, the packed values fresh, as a client
+# sends them, so that PostgreSQL compresses them (TOAST) on the way in;
+# `per-batch-ext`, the same into columns with `STORAGE EXTERNAL` (stored
+# out of line, never compressed). A packed value copied from a table where
+# it is already compressed is not compressed again, which is why the
+# batches are concatenated afresh: the first version of this script
+# inserted them as stored and so timed no compression at all.
 set -euo pipefail
 rounds="${1:-4}"
 batches="${2:-100}"
@@ -29,6 +37,8 @@ CREATE TABLE seals (txid bigint NOT NULL, seq bigint NOT NULL, activity_uuid uui
 CREATE TABLE seal_batches (txid bigint NOT NULL, seq bigint NOT NULL,
   last_txid bigint NOT NULL, last_seq bigint NOT NULL, sealed bytea NOT NULL, salts text,
   PRIMARY KEY (txid, seq));
+CREATE TABLE seal_batches_ext (LIKE seal_batches INCLUDING ALL);
+ALTER TABLE seal_batches_ext ALTER sealed SET STORAGE EXTERNAL, ALTER salts SET STORAGE EXTERNAL;
 -- A batch as the sealer has it: positions, uuids, hex hashes, salts JSON
 -- shaped like a row with an actor and one metadata string.
 CREATE TABLE input AS SELECT g AS batch,
@@ -56,28 +66,39 @@ run() {
         SELECT t, q, u, t - 1, q, h, s FROM unnest(r.t, r.q, r.u, r.h, r.s) AS x(t, q, u, h, s);
         COMMIT; END LOOP;" ;;
     per-batch) body="FOR r IN SELECT * FROM packed ORDER BY batch LOOP
-        INSERT INTO seal_batches VALUES (r.first, 0, r.last, 0, r.sealed, r.salts);
+        INSERT INTO seal_batches VALUES (r.first, 0, r.last, 0, r.sealed || ''::bytea, r.salts || '');
+        COMMIT; END LOOP;" ;;
+    per-batch-ext) body="FOR r IN SELECT * FROM packed ORDER BY batch LOOP
+        INSERT INTO seal_batches_ext VALUES (r.first, 0, r.last, 0, r.sealed || ''::bytea, r.salts || '');
+        COMMIT; END LOOP;" ;;
+    concat) body="FOR r IN SELECT * FROM packed ORDER BY batch LOOP
+        PERFORM octet_length(r.sealed || ''::bytea) + octet_length(r.salts || '');
         COMMIT; END LOOP;" ;;
     esac
-    q -c "TRUNCATE seals, seal_batches" -c "CHECKPOINT"
+    q -c "TRUNCATE seals, seal_batches, seal_batches_ext" -c "CHECKPOINT"
     local took
     took=$(q -c "DO \$\$ DECLARE r record; t0 timestamptz := clock_timestamp(); BEGIN $body
         RAISE NOTICE 'took %', extract(epoch FROM clock_timestamp() - t0); END \$\$;" 2>&1 |
         sed -n 's/.*took //p')
     local size
-    size=$(q -Atc "SELECT pg_total_relation_size('seals') + pg_total_relation_size('seal_batches')")
+    size=$(q -Atc "SELECT pg_total_relation_size('seals') + pg_total_relation_size('seal_batches')\
+        + pg_total_relation_size('seal_batches_ext')")
     awk -v l="$1" -v t="$took" -v n=$((batches * 2000)) -v b="$size" -v r="$2" \
-        'BEGIN { printf "round %d %-9s %7.2f µs/row  %6.1f B/row\n", r, l, t * 1e6 / n, b / n }'
+        'BEGIN { printf "round %d %-13s %7.2f µs/row  %6.1f B/row\n", r, l, t * 1e6 / n, b / n }'
 }
 
+# `concat` only builds the fresh values and stores nothing: subtract it from
+# the two packed layouts to get their storage alone.
+layouts="per-row per-batch per-batch-ext concat"
+reversed="concat per-batch-ext per-batch per-row"
 results=$(mktemp)
 for r in $(seq 1 "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then order="per-row per-batch"; else order="per-batch per-row"; fi
+    if [ $((r % 2)) = 1 ]; then order="$layouts"; else order="$reversed"; fi
     for layout in $order; do run "$layout" "$r" | tee -a "$results"; done
 done
-for layout in per-row per-batch; do
+for layout in $layouts; do
     grep " $layout " "$results" | awk '{ print $4 }' | sort -n |
         awk -v l="$layout" '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-            printf "median %-9s %7.2f µs/row\n", l, m }'
+            printf "median %-13s %7.2f µs/row\n", l, m }'
 done
 rm -f "$results"
