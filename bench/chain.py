@@ -19,6 +19,12 @@
         instance sealing (or idle) on CPU 1, its database backends on CPU 1
         (own) or left with the writers' (writers), off, on, on, off in each
         round: the sealer's effect when its CPU, or its server's, is not the writers'
+  bench/run --chain storage-sim [--arms A] [--sim-rows-per-s R] [--seconds S] [--rounds N]
+        separate-cores with both sealers off and, beside the writers, what a
+        candidate seal layout would make PostgreSQL do (one row per batch of
+        2,000 written by a psql session whose backend is on the writers'
+        CPU), or the writers' rows given a 16-byte salt column: the cost to
+        writers of a layout before it is built
   bench/run --chain steady [--rates 500,1000,2000] [--seconds S] [--rounds N]
         writers below saturation: `log` calls at a fixed rate, open loop
         (bench/loadclient), sealer off, on, on, off at each rate, each on a fresh
@@ -46,6 +52,7 @@ BIN = Path(os.environ.get("ACTIVITY_FEED_BIN", REPO / "target/release/activity-f
 BASE = "postgres://postgres@127.0.0.1:5432"
 USERS = 100
 PORT = 18140
+SIM_DB = "bench_chain_sim"
 
 
 def psql(db, sql):
@@ -217,10 +224,11 @@ def sealing_rate(rows, cpus=None):
             **cpu}
 
 
-def batches(seconds, cpus=None):
+def batches(seconds, cpus=None, measuring=None):
     """M2-style writers against the server on PORT: `logActivities` of 100,
     16 connections (wrk), a 3 s warm-up and then `seconds` measured, with
-    wrk on the CPUs `cpus` or any. Returns rows/s and non-2xx responses."""
+    wrk on the CPUs `cpus` or any; `measuring` is called between the two.
+    Returns rows/s and non-2xx responses."""
     inputs = [{"action": "bench.write", "module": "bench", "metadata": {"title": f"row {i}", "n": i}}
               for i in range(100)]
     body = json.dumps({"query": "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
@@ -232,6 +240,8 @@ def batches(seconds, cpus=None):
     url = f"http://127.0.0.1:{PORT}/graphql"
     try:
         subprocess.run([*pin, "wrk", "-t2", "-c16", "-d3s", "-s", lua.name, url], check=True, capture_output=True)
+        if measuring:
+            measuring()
         out = subprocess.run([*pin, "wrk", "-t2", "-c16", f"-d{seconds}s", "-s", lua.name, url],
                              check=True, capture_output=True, text=True).stdout
     finally:
@@ -307,6 +317,17 @@ def postgres_pids():
     return pids
 
 
+def postgres_cpu():
+    """CPU seconds of every PostgreSQL process now, by pid."""
+    cpu = {}
+    for pid in postgres_pids():
+        try:
+            cpu[pid] = cpu_seconds(pid)
+        except OSError:
+            pass
+    return cpu
+
+
 def backends_of(db, pid):
     """The PostgreSQL backends serving process `pid`'s connections."""
     ss = subprocess.run(["ss", "-tnpH", "state", "established", "( dport = :5432 )"], capture_output=True,
@@ -322,14 +343,15 @@ def pin(pids, cpus):
         subprocess.run(["taskset", "-pc", cpus, str(pid)], capture_output=True)
 
 
-def separate_cores(sealer, seconds, backends_cpus="1"):
+def separate_cores(sealer, seconds, backends_cpus="1", started=None):
     """M2-style writers with CPU 0 (wrk, a server with its sealer off, and
     PostgreSQL, whose new backends inherit the postmaster's CPU), and a
     second instance on the same database on CPU 1: sealing, or idle when
     `sealer` is off. With `backends_cpus` "1" its database backends move to
     CPU 1 too, so that none of the sealer's work is on the writers' CPU;
     with None they stay on CPU 0, as a sealer on a host of its own would
-    still share the database with the writers."""
+    still share the database with the writers. `started(db)` is called once
+    both servers are up, before the writers begin."""
     db = "bench_chain_cores"
     fresh(db)
     pin(postgres_pids(), "0")
@@ -337,29 +359,42 @@ def separate_cores(sealer, seconds, backends_cpus="1"):
     try:
         procs.append(serve(db, False, PORT, "0"))
         procs.append(serve(db, sealer, PORT + 1, "1"))
-        done, pinned, lags = [], set(), []
+        if started:
+            started(db)
+        done, seen, lags = [], set(), []
 
         def keep_pinned():
             # The second instance's pools open connections as they need them.
             # The lag is sampled the same way whether the sealer is on or off.
             sampler = LagSampler(db)
             while not done:
+                backends = backends_of(db, procs[1].pid)
                 if backends_cpus:
-                    backends = backends_of(db, procs[1].pid)
                     pin(backends, backends_cpus)
-                    pinned.update(backends)
+                seen.update(backends)
                 lags.append(sampler.sample())
                 time.sleep(0.5)
             sampler.close()
 
         pinner = threading.Thread(target=keep_pinned)
         pinner.start()
+        before = {}
         try:
-            rows_per_s, errors = batches(seconds, "0")
+            rows_per_s, errors = batches(seconds, "0", lambda: before.update(
+                postgres_cpu(), writers_server=cpu_seconds(procs[0].pid)))
+            after = postgres_cpu()
+            writers_server = cpu_seconds(procs[0].pid) - before["writers_server"]
             lag = count(db, "activities") - count(db, "seals")
         finally:
             done.append(True)
             pinner.join()
+        # CPU over the measured seconds, as a share of one CPU: the second
+        # instance's backends (all of the sealer's database work but the
+        # WAL writer's and checkpointer's) against every other PostgreSQL
+        # process alive at the end (the writers' backends and the rest).
+        spent = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items()}
+        second = sum(cpu for pid, cpu in spent.items() if pid in seen)
+        others = sum(cpu for pid, cpu in spent.items() if pid not in seen)
         caught_up = catch_up(db) if sealer else None
         refuse_if_sealed(db, sealer)
     finally:
@@ -371,7 +406,91 @@ def separate_cores(sealer, seconds, backends_cpus="1"):
             "rows_per_s": rows_per_s,
             "errors": errors, "unsealed_at_end": lag if sealer else None,
             "max_lag_s": max((x for x in lags if x is not None), default=None), "seconds_to_catch_up": caught_up,
-            "sealer_backends_moved": len(pinned) if backends_cpus else 0}
+            "sealer_backends_moved": len(seen) if backends_cpus else 0,
+            "second_instance_backends_cpu_share": round(second / seconds, 3),
+            "other_postgres_cpu_share": round(others / seconds, 3),
+            "writers_server_cpu_share": round(writers_server / seconds, 3)}
+
+
+class SimulatedSeals(threading.Thread):
+    """What a candidate seal layout would make the database do, without
+    building it: one psql session on CPU 1 whose backend is on CPU 0 (the
+    writers'), storing one row per batch of 2,000 sealed rows at the rate a
+    sealer that keeps up would (`rows_per_s` / 2,000 a second), in a
+    transaction as the sealer's (BEGIN, the chain's advisory lock, INSERT,
+    COMMIT). The row holds `hash_bytes` per sealed row in a `bytea` and
+    `salt_chars` per sealed row of hex salts as lines of one text, fresh
+    random values every batch (a client's values: PostgreSQL compresses
+    them unless `storage` is "external"). Reading the rows and hashing are
+    not simulated: the prototype measured them at 0.99-1.00x of off
+    (BENCHMARKS.md) when the rows come from the publisher."""
+
+    def __init__(self, hash_bytes, salt_chars, storage, rows_per_s):
+        super().__init__()
+        self.hash_bytes, self.salt_chars, self.storage = hash_bytes, salt_chars, storage
+        self.interval = 2000 / rows_per_s
+        self.done = threading.Event()
+        self.batches, self.backend_cpu_s = 0, 0.0
+
+    @staticmethod
+    def prepare():
+        psql("postgres", f"DROP DATABASE IF EXISTS {SIM_DB}")
+        psql("postgres", f"CREATE DATABASE {SIM_DB}")
+        for storage in ("main", "external"):
+            psql(SIM_DB, f"CREATE TABLE seal_batches_{storage} (id bigserial PRIMARY KEY, "
+                         "hashes bytea NOT NULL, salts text NOT NULL)")
+        psql(SIM_DB, "ALTER TABLE seal_batches_external ALTER hashes SET STORAGE EXTERNAL, "
+                     "ALTER salts SET STORAGE EXTERNAL")
+
+    def run(self):
+        session = subprocess.Popen(["taskset", "-c", "1", "psql", "-h", "127.0.0.1", "-U", "postgres", "-d",
+                                    SIM_DB, "-qAtX", "-v", "ON_ERROR_STOP=1"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        session.stdin.write("SELECT pg_backend_pid();\n")
+        backend = session.stdout.readline().strip()
+        pin([backend], "0")
+        cpu_before, begun = cpu_seconds(backend), time.monotonic()
+        while not self.done.is_set():
+            hashes = os.urandom(self.hash_bytes * 2000).hex()
+            salts = "\\n".join(os.urandom(self.salt_chars // 2).hex() for _ in range(2000)) \
+                if self.salt_chars else ""
+            # The only output is the last statement's, once the commit is done.
+            session.stdin.write(f"BEGIN; DO $$BEGIN PERFORM pg_advisory_xact_lock(1); END$$; INSERT INTO "
+                                f"seal_batches_{self.storage} (hashes, salts) VALUES ('\\x{hashes}', "
+                                f"E'{salts}'); COMMIT; SELECT 1;\n")
+            if not session.stdout.readline():
+                sys.exit("the simulated sealer's statement failed")
+            self.batches += 1
+            self.done.wait(max(0.0, begun + self.batches * self.interval - time.monotonic()))
+        self.backend_cpu_s = cpu_seconds(backend) - cpu_before
+        session.stdin.close()
+        session.wait()
+
+
+def simulated(arm, spec, seconds, rows_per_s):
+    """One `separate-cores` run, sealer off in both instances, with the arm
+    beside the writers: "off"; "salted", the writers' rows given 16 random
+    bytes more each (a column PostgreSQL fills); or HASH:SALTS:STORAGE, the
+    simulated seal rows of `SimulatedSeals`."""
+    started, seals = None, None
+    if arm == "salted":
+        def started(db):
+            psql(db, "ALTER TABLE activities ADD COLUMN salt uuid NOT NULL DEFAULT gen_random_uuid()")
+    elif arm != "off":
+        hash_bytes, salt_chars, storage = spec.split(":")
+        seals = SimulatedSeals(int(hash_bytes), int(salt_chars), storage, rows_per_s)
+        seals.start()
+    try:
+        result = separate_cores(False, seconds, None, started)
+    finally:
+        if seals:
+            seals.done.set()
+            seals.join()
+    result.update(measure="writers on CPU 0 beside a simulated seal write", arm=arm, spec=spec)
+    if seals and seals.batches:
+        result.update(sim_batches=seals.batches, sim_backend_cpu_share=round(
+            seals.backend_cpu_s / (seals.batches * seals.interval), 3))
+    return result
 
 
 LAG_SECONDS = ("SELECT extract(epoch FROM (SELECT inserted_at FROM activities ORDER BY txid DESC, seq DESC "
@@ -450,7 +569,7 @@ def erasure():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "backlog", "steady",
-                                         "separate-cores", "seal-large"])
+                                         "separate-cores", "seal-large", "storage-sim"])
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -458,6 +577,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--sealer-backends", choices=["own", "writers"], default="own",
                         help="separate-cores: the sealing instance's database backends on its CPU or the writers'")
+    parser.add_argument("--arms", default="packed=48:100:main,lean=32:0:external,tiny=1:0:main,salted",
+                        help="storage-sim: NAME=HASH_BYTES:SALT_CHARS:STORAGE per row, or salted, comma-separated")
+    parser.add_argument("--sim-rows-per-s", type=int, default=16000,
+                        help="storage-sim: the sealed rows a second the simulated sealer stores")
     parser.add_argument("--cpus", help="backlog: run the server and PostgreSQL on these CPUs alone (taskset's list)")
     args = parser.parse_args()
     if args.what == "seed-erasure":
@@ -482,6 +605,14 @@ def main():
         for _ in range(args.rounds):
             for sealer in (False, True, True, False):
                 print(json.dumps(separate_cores(sealer, args.seconds, backends)), flush=True)
+    elif args.what == "storage-sim":
+        SimulatedSeals.prepare()
+        arms = [(a.split("=", 1) + [""])[:2] for a in args.arms.split(",")]
+        for _ in range(args.rounds):
+            # off, then each arm, then each again in reverse, then off.
+            for name, spec in [("off", "")] + arms + arms[::-1] + [("off", "")]:
+                print(json.dumps(simulated(name, spec, args.seconds, args.sim_rows_per_s)), flush=True)
+        psql("postgres", f"DROP DATABASE IF EXISTS {SIM_DB}")
     elif args.what == "backlog":
         for _ in range(args.rounds):
             print(json.dumps(sealing_rate(args.seal_rows, args.cpus)), flush=True)
