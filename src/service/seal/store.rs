@@ -1,6 +1,6 @@
 //! The chain's tables as SQL, written once for both databases: its points
-//! (the anchor, the newest seal), its lock, the insert of new seals, and the
-//! salts that sealing, pruning, erasure and verification read.
+//! (the anchor, the newest seal), its lock and epoch, the insert of new
+//! seals, and the salts that sealing, pruning, erasure and verification read.
 
 use std::collections::HashMap;
 
@@ -103,6 +103,29 @@ pub(crate) async fn lock_chain(txn: &DatabaseTransaction) -> Result<()> {
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The chain's epoch: a counter erasure and pruning raise whenever they
+/// rewrite or delete rows, so that copies of rows read before it changed
+/// are known to be possibly stale.
+pub(crate) async fn chain_epoch(conn: &impl ConnectionTrait) -> Result<i64> {
+    let row = conn
+        .query_one_raw(statement(
+            conn.get_database_backend(),
+            "SELECT epoch FROM chain_epoch WHERE id = 1",
+            vec![],
+        ))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("chain_epoch has no row".into()))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// Raises the chain's epoch in `txn`, which rewrites or deletes rows under
+/// the chain's lock.
+pub(crate) async fn raise_epoch(txn: &DatabaseTransaction) -> Result<()> {
+    txn.execute_unprepared("UPDATE chain_epoch SET epoch = epoch + 1 WHERE id = 1")
+        .await?;
     Ok(())
 }
 

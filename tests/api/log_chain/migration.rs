@@ -48,10 +48,10 @@ async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
         "two rows and the entry; one erased"
     );
 
-    // Act: the step down puts them back in `seal_salts`, the step up moves
-    // them into `seals` again. Nothing is written meanwhile, so the idle
-    // sealer reads no salt.
-    migration::Migrator::down(&conn, Some(1)).await.unwrap();
+    // Act: the steps down (the chain's epoch, then the salts' move) put
+    // them back in `seal_salts`, the steps up move them into `seals` again.
+    // Nothing is written meanwhile, so the idle sealer reads no salt.
+    migration::Migrator::down(&conn, Some(2)).await.unwrap();
     let moved_out = (
         scalar::<i64>(&conn, "SELECT count(*) FROM seal_salts").await,
         scalar::<i64>(
