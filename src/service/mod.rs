@@ -150,6 +150,10 @@ pub struct ActivityFeed {
     pruned: Arc<AtomicU64>,
     /// Rows this service's sealer has sealed.
     sealed: Arc<AtomicU64>,
+    /// Of those, the ones sealed from its publisher's copies, unread.
+    sealed_from_copies: Arc<AtomicU64>,
+    /// The publisher's copies of released rows, for the sealer.
+    released: Arc<seal::released::Released>,
     /// The key heads are signed with, when the deployment has one.
     signer: Option<Arc<seal::HeadSigner>>,
     /// Taken by whatever seals, prunes or erases in this process, beside
@@ -174,6 +178,8 @@ impl ActivityFeed {
             redactor: Redactor::default(),
             pruned: Arc::default(),
             sealed: Arc::default(),
+            sealed_from_copies: Arc::default(),
+            released: Arc::default(),
             signer: None,
             chain: Arc::default(),
             rollup_mark: Arc::default(),

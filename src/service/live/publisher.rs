@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::tail::PAGE;
 use super::Health;
 use crate::service::position::HORIZON_SQL;
+use crate::service::seal::store::chain_epoch;
 use crate::service::{ActivityFeed, Position, Result};
 
 /// The longest the publisher waits without a signal: the bound on how late
@@ -84,6 +85,16 @@ impl ActivityFeed {
         shared.running.store(true, Ordering::SeqCst);
         loop {
             let read = shared.reads_started.fetch_add(1, Ordering::SeqCst) + 1;
+            // A sealer in this process seals from these rows instead of
+            // reading them again; it needs the epoch from before the read
+            // to know that no erasure or prune has changed them since.
+            let keep = self.released.wanted();
+            let epoch = if keep {
+                chain_epoch(&self.db).await.ok()
+            } else {
+                None
+            };
+            let after = last;
             let tail = self.read_after(Entity::find(), last).await;
             let wait = match tail {
                 Ok(tail) => {
@@ -94,6 +105,9 @@ impl ActivityFeed {
                     }
                     let rows: Vec<Arc<activity::Model>> =
                         tail.released.into_iter().map(Arc::new).collect();
+                    if keep {
+                        self.released.push(after, epoch, &rows);
+                    }
                     self.live.shared.router.dispatch(&rows);
                     self.live
                         .shared

@@ -7,6 +7,8 @@
 pub mod form;
 /// Signed heads and the signing key.
 pub mod head;
+/// The publisher's copies of released rows, kept for the sealer.
+pub(crate) mod released;
 /// Sealing released rows, heads and checkpoints.
 pub mod sealer;
 /// The chain's tables as SQL: its points, its lock, the seals' salts.

@@ -1,8 +1,10 @@
 //! The sealer: follows released rows after the newest sealed position, in
 //! the order the publisher delivers them, and chains them, after commit and
-//! in batches, so that writers never wait for it.
+//! in batches, so that writers never wait for it. It seals from the rows
+//! its publisher has already read when it can ([`super::released`]).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,7 +19,9 @@ use crate::service::position::BOOKKEEPING_SQL;
 
 use super::form;
 use super::head::SignedHead;
-use super::store::{chain_end, insert_seals, lock_chain, statement, ChainPoint, NewSeal};
+use super::store::{
+    chain_end, chain_epoch, insert_seals, lock_chain, statement, ChainPoint, NewSeal,
+};
 use crate::service::live::tail::read_after_on;
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result};
 
@@ -47,7 +51,7 @@ pub struct LogHead {
 }
 
 /// The seals of `rows`, in position order, chained on from `previous`.
-fn seal_rows(rows: &[activity::Model], mut previous: ChainPoint) -> Vec<NewSeal> {
+fn seal_rows(rows: &[Arc<activity::Model>], mut previous: ChainPoint) -> Vec<NewSeal> {
     let mut seals = Vec::with_capacity(rows.len());
     let mut buffers = form::Sealing::default();
     for row in rows {
@@ -91,7 +95,7 @@ impl ActivityFeed {
         // process's guard keeping its own prunes and erasures out, and the
         // write lock taken for the inserts alone.
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        let (txn, end, tail) = if postgres {
+        let (txn, end, epoch, rows, copies) = if postgres {
             let txn = self.begin_write().await?;
             // It inserts no activity: live delivery need not wait for it.
             txn.execute_unprepared(BOOKKEEPING_SQL).await?;
@@ -102,14 +106,16 @@ impl ActivityFeed {
                 .await?;
             lock_chain(&txn).await?;
             let end = chain_end(&txn).await?;
-            let tail = read_after_on(&txn, Entity::find(), end.position, SEAL_BATCH).await?;
-            (Some(txn), end, tail)
+            let epoch = chain_epoch(&txn).await?;
+            let (rows, copies) = self.rows_after(&txn, end, epoch).await?;
+            (Some(txn), end, epoch, rows, copies)
         } else {
             let end = chain_end(&self.db).await?;
-            let tail = read_after_on(&self.db, Entity::find(), end.position, SEAL_BATCH).await?;
-            (None, end, tail)
+            let epoch = chain_epoch(&self.db).await?;
+            let (rows, copies) = self.rows_after(&self.db, end, epoch).await?;
+            (None, end, epoch, rows, copies)
         };
-        if tail.released.is_empty() {
+        if rows.is_empty() {
             if let Some(txn) = txn {
                 txn.commit().await?;
             }
@@ -121,7 +127,6 @@ impl ActivityFeed {
         // The hashing of a batch is milliseconds of CPU without an await: on
         // the blocking pool, so that it does not hold one of the runtime's
         // few workers while requests queue behind it.
-        let rows = tail.released;
         let hashed = tokio::task::spawn_blocking(move || {
             let seals = seal_rows(&rows, end);
             (rows.len() as u64, seals)
@@ -137,9 +142,10 @@ impl ActivityFeed {
             Some(txn) => txn,
             None => {
                 let txn = self.begin_write().await?;
-                // Another process on the same file (a CLI) sealed meanwhile:
-                // leave it to the next round.
-                if chain_end(&txn).await? != end {
+                // Another process on the same file (a CLI) sealed, erased or
+                // pruned meanwhile: what was hashed may be stale; leave it
+                // to the next round.
+                if chain_end(&txn).await? != end || chain_epoch(&txn).await? != epoch {
                     txn.commit().await?;
                     return Ok(0);
                 }
@@ -149,7 +155,27 @@ impl ActivityFeed {
         insert_seals(&txn, seals).await?;
         txn.commit().await?;
         self.sealed.fetch_add(n, Ordering::Relaxed);
+        if copies {
+            self.sealed_from_copies.fetch_add(n, Ordering::Relaxed);
+        }
         Ok(n)
+    }
+
+    /// The next released rows after `end`, at most [`SEAL_BATCH`]: this
+    /// process's publisher's copies when it has every one of them and the
+    /// chain's `epoch` is still theirs, read from the database otherwise.
+    /// Also says whether they are copies.
+    async fn rows_after(
+        &self,
+        conn: &impl ConnectionTrait,
+        end: ChainPoint,
+        epoch: i64,
+    ) -> Result<(Vec<Arc<activity::Model>>, bool)> {
+        if let Some(rows) = self.released.after(end.position, epoch, SEAL_BATCH) {
+            return Ok((rows, true));
+        }
+        let tail = read_after_on(conn, Entity::find(), end.position, SEAL_BATCH).await?;
+        Ok((tail.released.into_iter().map(Arc::new).collect(), false))
     }
 
     /// Seals every row released now; returns how many.
@@ -167,6 +193,18 @@ impl ActivityFeed {
     /// How many rows this service has sealed since it was created.
     pub fn sealed_total(&self) -> u64 {
         self.sealed.load(Ordering::Relaxed)
+    }
+
+    /// How many of those it sealed from its publisher's copies, without
+    /// reading them again.
+    pub fn sealed_from_copies(&self) -> u64 {
+        self.sealed_from_copies.load(Ordering::Relaxed)
+    }
+
+    /// From now on this process's publisher keeps copies of the rows it
+    /// reads, and [`Self::seal_batch`] seals from them when it can.
+    pub fn seal_from_publisher(&self) {
+        self.released.want();
     }
 
     /// The newest sealed position and its hash, signed when the server has a key.
@@ -262,6 +300,7 @@ impl ActivityFeed {
         tasks: &TaskTracker,
     ) {
         let feed = Self { db, ..self.clone() };
+        feed.seal_from_publisher();
         tasks.spawn(async move {
             let mut retry = IDLE;
             loop {

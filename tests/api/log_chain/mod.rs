@@ -3,6 +3,7 @@
 //! Tampering happens through SQL behind the server's back.
 
 mod cli;
+mod copies;
 mod erasure;
 mod instances;
 mod migration;

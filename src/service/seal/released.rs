@@ -1,0 +1,204 @@
+//! Rows this process's publisher has read, kept for its sealer, so that
+//! sealing does not read every row from the database a second time.
+//!
+//! The copies are only as good as the moment they were read: erasure and
+//! pruning rewrite and delete rows. Each run of copies carries the chain's
+//! epoch as it was before the publisher's read; erasure and pruning raise
+//! it in the transaction that changes rows, and the sealer hands out copies
+//! only while the epoch it reads under the chain's lock is still theirs.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use entity::activity;
+
+use crate::service::Position;
+
+/// Copies kept at most: sixteen batches (32,000 rows, under a second of
+/// the fastest batch writes measured). A sealer further behind reads from
+/// the database until it is back within them.
+const CAPACITY: usize = 16 * super::SEAL_BATCH as usize;
+
+/// Every released row after one position, up to the newest the publisher
+/// read, as long as they follow on without a gap.
+#[derive(Default)]
+pub(crate) struct Released {
+    /// Set once this process seals: until then the publisher keeps nothing.
+    wanted: AtomicBool,
+    run: Mutex<Option<Run>>,
+}
+
+/// Copies of every released row after `after`, in position order, all read
+/// while the chain's epoch was `epoch`.
+struct Run {
+    after: Position,
+    epoch: i64,
+    rows: VecDeque<Arc<activity::Model>>,
+}
+
+impl Run {
+    /// The position the next read must follow on from.
+    fn end(&self) -> Position {
+        self.rows.back().map_or(self.after, |row| Position::of(row))
+    }
+}
+
+impl Released {
+    /// From now on the publisher keeps copies for the sealer.
+    pub(crate) fn want(&self) {
+        self.wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the publisher should keep copies (and read the epoch first).
+    pub(crate) fn wanted(&self) -> bool {
+        self.wanted.load(Ordering::SeqCst)
+    }
+
+    /// Adds what one read of the publisher found: every released row after
+    /// `after`, read while the epoch was `epoch` (`None`: it could not be
+    /// read, so the copies cannot be vouched for). A read that does not
+    /// follow on from the run, or under another epoch, starts a new one.
+    pub(crate) fn push(&self, after: Position, epoch: Option<i64>, rows: &[Arc<activity::Model>]) {
+        let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(epoch) = epoch else {
+            *run = None;
+            return;
+        };
+        let follows = run
+            .as_ref()
+            .is_some_and(|r| r.epoch == epoch && r.end() == after);
+        if !follows {
+            *run = Some(Run {
+                after,
+                epoch,
+                rows: VecDeque::new(),
+            });
+        }
+        let run = run.as_mut().expect("set above");
+        run.rows.extend(rows.iter().cloned());
+        while run.rows.len() > CAPACITY {
+            let oldest = run.rows.pop_front().expect("longer than CAPACITY");
+            run.after = Position::of(&oldest);
+        }
+    }
+
+    /// The copies of at most `limit` released rows after `end`, when every
+    /// released row after `end` that the publisher has read is here and
+    /// the chain's epoch is still `epoch`; `None` when the sealer must read
+    /// from the database (no copies, a gap, or rows changed since).
+    pub(crate) fn after(
+        &self,
+        end: Position,
+        epoch: i64,
+        limit: u64,
+    ) -> Option<Vec<Arc<activity::Model>>> {
+        let mut guard = self.run.lock().unwrap_or_else(|e| e.into_inner());
+        let run = guard.as_mut()?;
+        if run.epoch != epoch {
+            *guard = None;
+            return None;
+        }
+        if run.after > end {
+            return None;
+        }
+        // What is sealed is not needed again.
+        while run.rows.front().is_some_and(|row| Position::of(row) <= end) {
+            run.rows.pop_front();
+        }
+        run.after = end;
+        if run.rows.is_empty() {
+            return None;
+        }
+        Some(run.rows.iter().take(limit as usize).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64) -> Arc<activity::Model> {
+        let mut row = crate::service::testing::row("test.row");
+        row.txid = 0;
+        row.seq = seq;
+        Arc::new(row)
+    }
+
+    fn at(seq: i64) -> Position {
+        Position { txid: 0, seq }
+    }
+
+    fn seqs(rows: Option<Vec<Arc<activity::Model>>>) -> Option<Vec<i64>> {
+        rows.map(|rows| rows.iter().map(|r| r.seq).collect())
+    }
+
+    #[test]
+    fn hands_out_the_rows_after_the_chain_end_that_follow_on() {
+        let released = Released::default();
+        released.push(at(0), Some(7), &[row(1), row(2)]);
+        released.push(at(2), Some(7), &[row(3)]);
+        assert_eq!(seqs(released.after(at(0), 7, 10)), Some(vec![1, 2, 3]));
+        assert_eq!(seqs(released.after(at(1), 7, 1)), Some(vec![2]));
+        // Sealed up to 3: nothing left to hand out.
+        assert_eq!(seqs(released.after(at(3), 7, 10)), None);
+        released.push(at(3), Some(7), &[row(4)]);
+        assert_eq!(seqs(released.after(at(3), 7, 10)), Some(vec![4]));
+    }
+
+    #[test]
+    fn refuses_when_the_copies_start_after_the_chain_end() {
+        let released = Released::default();
+        released.push(at(5), Some(7), &[row(6), row(7)]);
+        // Rows 1 to 5 were never copied: the sealer must read them.
+        assert_eq!(seqs(released.after(at(0), 7, 10)), None);
+        assert_eq!(seqs(released.after(at(5), 7, 10)), Some(vec![6, 7]));
+    }
+
+    #[test]
+    fn a_read_that_does_not_follow_on_starts_again() {
+        let released = Released::default();
+        released.push(at(0), Some(7), &[row(1), row(2)]);
+        // The publisher restarted further on: rows 3 and 4 were not copied.
+        released.push(at(4), Some(7), &[row(5)]);
+        assert_eq!(seqs(released.after(at(2), 7, 10)), None);
+        assert_eq!(seqs(released.after(at(4), 7, 10)), Some(vec![5]));
+    }
+
+    #[test]
+    fn a_changed_epoch_drops_every_copy() {
+        let released = Released::default();
+        released.push(at(0), Some(7), &[row(1), row(2)]);
+        // An erasure or a prune committed since: the copies may be stale.
+        assert_eq!(seqs(released.after(at(0), 8, 10)), None);
+        // Even if asked again under the old epoch, they are gone.
+        assert_eq!(seqs(released.after(at(0), 7, 10)), None);
+        // Copies read under the new epoch start a new run.
+        released.push(at(2), Some(8), &[row(3)]);
+        assert_eq!(seqs(released.after(at(2), 8, 10)), Some(vec![3]));
+        assert_eq!(seqs(released.after(at(0), 8, 10)), None);
+    }
+
+    #[test]
+    fn a_read_under_another_epoch_or_none_restarts_the_run() {
+        let released = Released::default();
+        released.push(at(0), Some(7), &[row(1)]);
+        released.push(at(1), Some(8), &[row(2)]);
+        assert_eq!(seqs(released.after(at(0), 8, 10)), None);
+        assert_eq!(seqs(released.after(at(1), 8, 10)), Some(vec![2]));
+        released.push(at(2), None, &[row(3)]);
+        assert_eq!(seqs(released.after(at(1), 8, 10)), None);
+        assert_eq!(seqs(released.after(at(2), 8, 10)), None);
+    }
+
+    #[test]
+    fn keeps_at_most_its_capacity_and_then_refuses_what_it_dropped() {
+        let released = Released::default();
+        let rows: Vec<_> = (1..=(CAPACITY as i64 + 10)).map(row).collect();
+        released.push(at(0), Some(1), &rows);
+        assert_eq!(seqs(released.after(at(0), 1, 1)), None);
+        let kept = seqs(released.after(at(10), 1, u64::MAX)).expect("rows after 10 are kept");
+        assert_eq!(kept.len(), CAPACITY);
+        assert_eq!(kept.first(), Some(&11));
+    }
+}

@@ -1,0 +1,209 @@
+//! A sealer seals from the rows its publisher has already read instead of
+//! reading them again, and never from copies that an erasure or a prune,
+//! committed after that read, has made stale.
+//!
+//! The server here does not seal: a second process (the test's own
+//! service, with a publisher and a sealer driven by hand) does, so that the
+//! erasure or prune lands exactly between its publisher's read and its
+//! sealing, which a running sealer would make a matter of timing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use activity_feed::bus::memory::LocalBus;
+use activity_feed::service::{ActivityFeed, Limits, Live};
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::{log, signing_app_with, verify};
+use crate::helpers::{row, TestApp};
+
+/// The test's sealing process over the server's database.
+struct Sealer {
+    feed: ActivityFeed,
+    live: Live,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Sealer {
+    /// Starts its publisher (from the position current now) and has it keep
+    /// copies for sealing.
+    async fn start(app: &TestApp) -> Self {
+        let live = Live::new(16);
+        let feed = ActivityFeed::new(
+            app.db.connect().await,
+            Arc::new(LocalBus),
+            live.clone(),
+            Limits::default(),
+        );
+        let (stop, tasks) = (CancellationToken::new(), TaskTracker::new());
+        feed.start_publisher(
+            app.db.connect().await,
+            stop.clone(),
+            &tasks,
+            Duration::from_secs(1),
+        )
+        .await
+        .expect("the publisher starts");
+        feed.seal_from_publisher();
+        Self {
+            feed,
+            live,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Waits until its publisher has read `n` rows in all.
+    async fn published(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.live.stats().published < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the publisher read {} of {n} rows",
+                self.live.stats().published
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// A server that signs heads and leaves sealing to the test.
+async fn app() -> TestApp {
+    signing_app_with(|config| config.sealer = false).await
+}
+
+/// Logs `n` activities of `person` with their email in the metadata.
+async fn log_about(app: &TestApp, person: Uuid, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            log(
+                app,
+                json!({
+                    "action": "comment.posted",
+                    "actorUuid": person,
+                    "metadata": { "by": "quill.person@example.com", "n": i },
+                }),
+            )
+            .await,
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn rows_the_publisher_read_are_sealed_without_reading_them_again() {
+    let app = app().await;
+    let sealer = Sealer::start(&app).await;
+    let person = Uuid::now_v7();
+    // Arrange: a first row, sealed so that the chain's end is past where
+    // the publisher started (on PostgreSQL it starts at the horizon, past
+    // genesis, and its copies cannot vouch for what lies between: that row
+    // is read from the database). Then 30 rows its publisher read.
+    log_about(&app, person, 1).await;
+    sealer.published(1).await;
+    assert_eq!(sealer.feed.seal_pending().await.unwrap(), 1);
+    let before = sealer.feed.sealed_from_copies();
+    log_about(&app, person, 30).await;
+    sealer.published(31).await;
+
+    // Act
+    let sealed = sealer.feed.seal_pending().await.unwrap();
+
+    // Assert: all from the copies, and the chain they made verifies.
+    assert_eq!(sealed, 30);
+    assert_eq!(sealer.feed.sealed_from_copies() - before, 30);
+    let report = verify(&app, json!({})).await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 31, "{report}");
+    sealer.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_erasure_after_the_publishers_read_has_the_sealer_read_the_rows_again() {
+    let app = app().await;
+    let sealer = Sealer::start(&app).await;
+    let person = Uuid::now_v7();
+    // Arrange: the publisher holds copies of the person's rows as written,
+    // their email among the metadata (known from the users row).
+    app.upsert_users(json!([{ "uuid": person, "email": "quill.person@example.com" }]))
+        .await;
+    let rows = log_about(&app, person, 12).await;
+    sealer.published(12).await;
+
+    // Act: the person is erased before the rows are sealed, then they are.
+    let forgotten = app
+        .data(
+            "mutation($u: UUID!) { forgetPerson(uuid: $u, reason: \"request 7\") { rewritten } }",
+            json!({ "u": person }),
+        )
+        .await;
+    assert_eq!(forgotten["forgetPerson"]["rewritten"], 12, "{forgotten}");
+    sealer.published(13).await;
+    let sealed = sealer.feed.seal_pending().await.unwrap();
+
+    // Assert: the stale copies were not sealed (sealing them would commit
+    // the chain to the person's uuid and email); the rows as erased were,
+    // and the chain verifies.
+    assert_eq!(sealed, 13, "the 12 rows and the person.forgotten entry");
+    assert_eq!(sealer.feed.sealed_from_copies(), 0);
+    let report = verify(&app, json!({})).await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 13, "{report}");
+    let first = app
+        .data(
+            "query($u: UUID!) { activity(uuid: $u) { actorUuid metadata } }",
+            json!({ "u": rows[0]["uuid"] }),
+        )
+        .await;
+    assert_ne!(first["activity"]["actorUuid"], json!(person), "{first}");
+    assert_eq!(first["activity"]["metadata"]["by"], "[ERASED]", "{first}");
+    sealer.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_prune_after_the_publishers_read_keeps_the_deleted_rows_out_of_the_chain() {
+    let app = app().await;
+    let sealer = Sealer::start(&app).await;
+    // Arrange: 5 rows older than the retention and 3 new ones, all read by
+    // the sealing process's publisher.
+    let old = Utc::now() - TimeDelta::days(40);
+    let rows: Vec<_> = (0..5).map(|_| row("old.row", old)).collect();
+    app.db.insert(&rows).await;
+    for i in 0..3 {
+        log(&app, json!({ "action": format!("new.{i}") })).await;
+    }
+    sealer.published(8).await;
+
+    // Act: the old rows are pruned before they are sealed, then sealing runs.
+    let pruned = app
+        .data(
+            "mutation { pruneActivities(days: 30) { deleted } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(pruned["pruneActivities"]["deleted"], 5, "{pruned}");
+    let sealed = sealer.feed.seal_pending().await.unwrap();
+
+    // Assert: the deleted rows never entered the chain, which verifies.
+    assert_eq!(sealed, 3);
+    assert_eq!(sealer.feed.sealed_from_copies(), 0);
+    let report = verify(&app, json!({})).await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 3, "{report}");
+    sealer.stop().await;
+    app.stop().await;
+}
