@@ -19,6 +19,10 @@
         instance sealing (or idle) on CPU 1, its database backends on CPU 1
         (own) or left with the writers' (writers), off, on, on, off in each
         round: the sealer's effect when its CPU, or its server's, is not the writers'
+  bench/run --chain separate-cores-ab --sealer-bin-b PATH [--seconds S] [--rounds N] [--sealer-backends own|writers]
+        separate-cores with two sealing builds: the second instance off, sealing
+        with BIN (A), or sealing with PATH (B), in the order off, A, B, B, A, off
+        per round; the writers' server is BIN throughout
   bench/run --chain storage-sim [--arms A] [--sim-rows-per-s R] [--seconds S] [--rounds N]
         separate-cores with both sealers off and, beside the writers, what a
         candidate seal layout would make PostgreSQL do (one row per batch of
@@ -109,9 +113,9 @@ def seed_salts(db):
     psql(db, "VACUUM ANALYZE")
 
 
-def serve(db, sealer, port=PORT, cpus=None):
+def serve(db, sealer, port=PORT, cpus=None, binary=None):
     """A server on `port`, with the sealer on or off, on the CPUs `cpus`
-    (taskset's list, e.g. "1") or any."""
+    (taskset's list, e.g. "1") or any; the build `binary`, or BIN."""
     # A server left on the port (a run that died) would answer for this one:
     # every figure would be that server's, with its sealer setting.
     with socket.socket() as probe:
@@ -120,7 +124,7 @@ def serve(db, sealer, port=PORT, cpus=None):
     env = {**os.environ, "DATABASE_URL": f"{BASE}/{db}", "BIND": f"127.0.0.1:{port}", "RUST_LOG": "warn",
            "RETENTION_INTERVAL": "0s", "SEALER": "true" if sealer else "false"}
     pin = ["taskset", "-c", cpus] if cpus else []
-    proc = subprocess.Popen([*pin, str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*pin, str(binary or BIN), "serve"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(200):
         if proc.poll() is not None:
@@ -164,6 +168,13 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    """A process's resident memory now, in MiB (/proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return round(kib / 1024, 1)
 
 
 def machine_busy_seconds():
@@ -343,7 +354,7 @@ def pin(pids, cpus):
         subprocess.run(["taskset", "-pc", cpus, str(pid)], capture_output=True)
 
 
-def separate_cores(sealer, seconds, backends_cpus="1", started=None):
+def separate_cores(sealer, seconds, backends_cpus="1", started=None, sealer_bin=None):
     """M2-style writers with CPU 0 (wrk, a server with its sealer off, and
     PostgreSQL, whose new backends inherit the postmaster's CPU), and a
     second instance on the same database on CPU 1: sealing, or idle when
@@ -351,17 +362,18 @@ def separate_cores(sealer, seconds, backends_cpus="1", started=None):
     CPU 1 too, so that none of the sealer's work is on the writers' CPU;
     with None they stay on CPU 0, as a sealer on a host of its own would
     still share the database with the writers. `started(db)` is called once
-    both servers are up, before the writers begin."""
+    both servers are up, before the writers begin. `sealer_bin` is the
+    second instance's build, when not BIN (the writers' server is BIN)."""
     db = "bench_chain_cores"
     fresh(db)
     pin(postgres_pids(), "0")
     procs = []
     try:
         procs.append(serve(db, False, PORT, "0"))
-        procs.append(serve(db, sealer, PORT + 1, "1"))
+        procs.append(serve(db, sealer, PORT + 1, "1", sealer_bin))
         if started:
             started(db)
-        done, seen, lags = [], set(), []
+        done, seen, lags, rss = [], set(), [], []
 
         def keep_pinned():
             # The second instance's pools open connections as they need them.
@@ -373,6 +385,7 @@ def separate_cores(sealer, seconds, backends_cpus="1", started=None):
                     pin(backends, backends_cpus)
                 seen.update(backends)
                 lags.append(sampler.sample())
+                rss.append(rss_mib(procs[1].pid))
                 time.sleep(0.5)
             sampler.close()
 
@@ -408,6 +421,7 @@ def separate_cores(sealer, seconds, backends_cpus="1", started=None):
             "max_lag_s": max((x for x in lags if x is not None), default=None), "seconds_to_catch_up": caught_up,
             "sealer_backends_moved": len(seen) if backends_cpus else 0,
             "second_instance_backends_cpu_share": round(second / seconds, 3),
+            "second_instance_max_rss_mib": max(rss, default=None),
             "other_postgres_cpu_share": round(others / seconds, 3),
             "writers_server_cpu_share": round(writers_server / seconds, 3)}
 
@@ -569,7 +583,8 @@ def erasure():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["seed-erasure", "erasure", "sealing", "backlog", "steady",
-                                         "separate-cores", "seal-large", "storage-sim"])
+                                         "separate-cores", "separate-cores-ab", "seal-large",
+                                         "storage-sim"])
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -577,6 +592,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--sealer-backends", choices=["own", "writers"], default="own",
                         help="separate-cores: the sealing instance's database backends on its CPU or the writers'")
+    parser.add_argument("--sealer-bin-b", help="separate-cores-ab: the build of arm B's sealing instance")
     parser.add_argument("--arms", default="packed=48:100:main,lean=32:0:external,tiny=1:0:main,salted",
                         help="storage-sim: NAME=HASH_BYTES:SALT_CHARS:STORAGE per row, or salted, comma-separated")
     parser.add_argument("--sim-rows-per-s", type=int, default=16000,
@@ -605,6 +621,17 @@ def main():
         for _ in range(args.rounds):
             for sealer in (False, True, True, False):
                 print(json.dumps(separate_cores(sealer, args.seconds, backends)), flush=True)
+    elif args.what == "separate-cores-ab":
+        if not args.sealer_bin_b:
+            sys.exit("separate-cores-ab needs --sealer-bin-b")
+        backends = "1" if args.sealer_backends == "own" else None
+        arms = {"off": (False, None), "A": (True, None), "B": (True, args.sealer_bin_b)}
+        for _ in range(args.rounds):
+            for arm in ("off", "A", "B", "B", "A", "off"):
+                sealer, binary = arms[arm]
+                result = separate_cores(sealer, args.seconds, backends, sealer_bin=binary)
+                result.update(arm=arm, sealer_bin=str(binary or BIN))
+                print(json.dumps(result), flush=True)
     elif args.what == "storage-sim":
         SimulatedSeals.prepare()
         arms = [(a.split("=", 1) + [""])[:2] for a in args.arms.split(",")]
