@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{log, signing_app_with, verify};
+use super::{log, log_each, signing_app_with, verify};
 use crate::helpers::{row, TestApp};
 
 /// The test's sealing process over the server's database.
@@ -85,21 +85,14 @@ async fn app() -> TestApp {
 
 /// Logs `n` activities of `person` with their email in the metadata.
 async fn log_about(app: &TestApp, person: Uuid, n: usize) -> Vec<Value> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.push(
-            log(
-                app,
-                json!({
-                    "action": "comment.posted",
-                    "actorUuid": person,
-                    "metadata": { "by": "quill.person@example.com", "n": i },
-                }),
-            )
-            .await,
-        );
-    }
-    out
+    log_each(app, n, |i| {
+        json!({
+            "action": "comment.posted",
+            "actorUuid": person,
+            "metadata": { "by": "quill.person@example.com", "n": i },
+        })
+    })
+    .await
 }
 
 #[tokio::test]

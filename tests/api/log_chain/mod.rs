@@ -70,23 +70,25 @@ pub async fn log(app: &TestApp, input: Value) -> Value {
     data["log"]["activity"].clone()
 }
 
-/// Logs `n` activities "chain.<i>" with some personal fields set.
-pub async fn log_many(app: &TestApp, n: usize) -> Vec<Value> {
+/// Logs `input(i)` for each `i` below `n`, one at a time, and returns the activities.
+pub async fn log_each(app: &TestApp, n: usize, input: impl Fn(usize) -> Value) -> Vec<Value> {
     let mut out = Vec::new();
     for i in 0..n {
-        out.push(
-            log(
-                app,
-                json!({
-                    "action": format!("chain.{i}"),
-                    "actorUuid": uuid::Uuid::now_v7(),
-                    "metadata": { "title": format!("Post {i}"), "n": i },
-                }),
-            )
-            .await,
-        );
+        out.push(log(app, input(i)).await);
     }
     out
+}
+
+/// Logs `n` activities "chain.<i>" with some personal fields set.
+pub async fn log_many(app: &TestApp, n: usize) -> Vec<Value> {
+    log_each(app, n, |i| {
+        json!({
+            "action": format!("chain.{i}"),
+            "actorUuid": uuid::Uuid::now_v7(),
+            "metadata": { "title": format!("Post {i}"), "n": i },
+        })
+    })
+    .await
 }
 
 /// Waits until the newest sealed position is `cursor`, and returns the head.
