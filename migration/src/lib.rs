@@ -42,8 +42,9 @@ mod m20261206_000300_rollups;
 /// that sealing writes one row per activity, and the canonical form of a
 /// row pruned out of order, so that its mark can be checked.
 mod m20261206_000400_salts_in_seals;
-/// Adds the counter that erasure and pruning raise, so that a sealer can
-/// tell whether rows its publisher read may have changed since.
+/// Adds the counter that every change to a stored activity raises (by
+/// trigger), so that a sealer can tell whether rows its publisher read may
+/// have changed since.
 mod m20261206_000500_chain_epoch;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;

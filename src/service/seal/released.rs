@@ -20,6 +20,53 @@ use crate::service::Position;
 /// the database until it is back within them.
 const CAPACITY: usize = 16 * super::SEAL_BATCH as usize;
 
+/// Memory the copies may take at most, by [`footprint`]'s estimate: the
+/// 32,000 rows of the benchmarks' size (a few hundred bytes each) fit, and
+/// rows with large metadata (up to 64 KiB each by default) are kept fewer.
+const BUDGET: usize = 32 << 20;
+
+/// About how many bytes a copy of `row` holds: the struct and what its
+/// strings and metadata allocate. An estimate, to bound the copies' memory,
+/// not an account.
+fn footprint(row: &activity::Model) -> usize {
+    let strings = [
+        Some(&row.action),
+        row.module.as_ref(),
+        row.mode.as_ref(),
+        row.resource_type.as_ref(),
+        row.idempotency_key.as_ref(),
+        row.correlation_id.as_ref(),
+        row.client_ip.as_ref(),
+        row.user_agent.as_ref(),
+        row.idempotency_scope.as_ref(),
+    ];
+    std::mem::size_of::<activity::Model>()
+        + strings
+            .into_iter()
+            .flatten()
+            .map(String::len)
+            .sum::<usize>()
+        + json_footprint(&row.metadata)
+}
+
+/// About how many bytes `value` allocates.
+fn json_footprint(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const NODE: usize = std::mem::size_of::<Value>();
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(s) => NODE + s.len(),
+        Value::Array(items) => NODE + items.iter().map(json_footprint).sum::<usize>(),
+        // A map entry: its key, and the map's own bookkeeping for it.
+        Value::Object(map) => {
+            NODE + map
+                .iter()
+                .map(|(k, v)| k.len() + 2 * NODE + json_footprint(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// Every released row after one position, up to the newest the publisher
 /// read, as long as they follow on without a gap.
 #[derive(Default)]
@@ -30,17 +77,29 @@ pub(crate) struct Released {
 }
 
 /// Copies of every released row after `after`, in position order, all read
-/// while the chain's epoch was `epoch`.
+/// while the chain's epoch was `epoch`, each with its [`footprint`].
 struct Run {
     after: Position,
     epoch: i64,
-    rows: VecDeque<Arc<activity::Model>>,
+    rows: VecDeque<(Arc<activity::Model>, usize)>,
+    /// The sum of the rows' footprints.
+    bytes: usize,
 }
 
 impl Run {
     /// The position the next read must follow on from.
     fn end(&self) -> Position {
-        self.rows.back().map_or(self.after, |row| Position::of(row))
+        self.rows
+            .back()
+            .map_or(self.after, |(row, _)| Position::of(row))
+    }
+
+    /// Drops the oldest copy: the run then starts after it.
+    fn drop_oldest(&mut self) {
+        if let Some((row, bytes)) = self.rows.pop_front() {
+            self.after = Position::of(&row);
+            self.bytes -= bytes;
+        }
     }
 }
 
@@ -73,13 +132,17 @@ impl Released {
                 after,
                 epoch,
                 rows: VecDeque::new(),
+                bytes: 0,
             });
         }
         let run = run.as_mut().expect("set above");
-        run.rows.extend(rows.iter().cloned());
-        while run.rows.len() > CAPACITY {
-            let oldest = run.rows.pop_front().expect("longer than CAPACITY");
-            run.after = Position::of(&oldest);
+        for row in rows {
+            let bytes = footprint(row);
+            run.bytes += bytes;
+            run.rows.push_back((row.clone(), bytes));
+        }
+        while run.rows.len() > CAPACITY || run.bytes > BUDGET {
+            run.drop_oldest();
         }
     }
 
@@ -103,14 +166,24 @@ impl Released {
             return None;
         }
         // What is sealed is not needed again.
-        while run.rows.front().is_some_and(|row| Position::of(row) <= end) {
-            run.rows.pop_front();
+        while run
+            .rows
+            .front()
+            .is_some_and(|(row, _)| Position::of(row) <= end)
+        {
+            run.drop_oldest();
         }
         run.after = end;
         if run.rows.is_empty() {
             return None;
         }
-        Some(run.rows.iter().take(limit as usize).cloned().collect())
+        Some(
+            run.rows
+                .iter()
+                .take(limit as usize)
+                .map(|(row, _)| row.clone())
+                .collect(),
+        )
     }
 }
 
@@ -189,6 +262,27 @@ mod tests {
         released.push(at(2), None, &[row(3)]);
         assert_eq!(seqs(released.after(at(1), 8, 10)), None);
         assert_eq!(seqs(released.after(at(2), 8, 10)), None);
+    }
+
+    #[test]
+    fn keeps_rows_with_large_metadata_within_its_memory_budget() {
+        let released = Released::default();
+        let big = |seq| {
+            let mut row = crate::service::testing::row("test.big");
+            row.seq = seq;
+            row.metadata = serde_json::json!({ "body": "x".repeat(64 * 1024) });
+            Arc::new(row)
+        };
+        let rows: Vec<_> = (1..=1000).map(big).collect();
+        released.push(at(0), Some(1), &rows);
+        let fit = (BUDGET / (64 * 1024)) as i64;
+        // No more than fit in the budget were kept: the copies do not reach
+        // back to fit + 1 rows from the newest; the database serves those.
+        assert!(released.after(at(0), 1, 1).is_none());
+        assert!(released.after(at(1000 - fit - 1), 1, 1).is_none());
+        // But nearly as many, the newest.
+        let newest = seqs(released.after(at(1000 - fit * 9 / 10), 1, u64::MAX));
+        assert_eq!(newest.and_then(|k| k.last().copied()), Some(1000));
     }
 
     #[test]

@@ -178,7 +178,10 @@ impl ActivityFeed {
         Ok((tail.released.into_iter().map(Arc::new).collect(), false))
     }
 
-    /// Seals every row released now; returns how many.
+    /// Seals released rows, batch after batch, until a batch is short;
+    /// returns how many. A batch from the publisher's copies ends where the
+    /// publisher's reads have, so rows released since may be left to the
+    /// next call.
     pub async fn seal_pending(&self) -> Result<u64> {
         let mut total = 0;
         loop {

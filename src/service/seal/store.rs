@@ -106,9 +106,10 @@ pub(crate) async fn lock_chain(txn: &DatabaseTransaction) -> Result<()> {
     Ok(())
 }
 
-/// The chain's epoch: a counter erasure and pruning raise whenever they
-/// rewrite or delete rows, so that copies of rows read before it changed
-/// are known to be possibly stale.
+/// The chain's epoch: a counter that every update or delete of stored
+/// activities raises, by trigger (erasure's rewrites, pruning's deletes),
+/// so that copies of rows read before it changed are known to be possibly
+/// stale.
 pub(crate) async fn chain_epoch(conn: &impl ConnectionTrait) -> Result<i64> {
     let row = conn
         .query_one_raw(statement(
@@ -119,14 +120,6 @@ pub(crate) async fn chain_epoch(conn: &impl ConnectionTrait) -> Result<i64> {
         .await?
         .ok_or_else(|| sea_orm::DbErr::Custom("chain_epoch has no row".into()))?;
     Ok(row.try_get_by_index(0)?)
-}
-
-/// Raises the chain's epoch in `txn`, which rewrites or deletes rows under
-/// the chain's lock.
-pub(crate) async fn raise_epoch(txn: &DatabaseTransaction) -> Result<()> {
-    txn.execute_unprepared("UPDATE chain_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .await?;
-    Ok(())
 }
 
 /// A chain point from a row of (txid, seq, hash).

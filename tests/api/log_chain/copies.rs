@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{log, log_each, signing_app_with, verify};
+use super::{at, log, log_each, signing_app_with, sql, verify};
 use crate::helpers::{row, TestApp};
 
 /// The test's sealing process over the server's database.
@@ -56,6 +56,19 @@ impl Sealer {
             stop,
             tasks,
         }
+    }
+
+    /// [`Self::start`], then one row logged and sealed, so that the chain's
+    /// end is past where the publisher started: on PostgreSQL it starts at
+    /// the horizon, past genesis, and its copies cannot vouch for what lies
+    /// between (that first row is read from the database). From then on
+    /// the copies reach back to the chain's end.
+    async fn start_past_the_chain_end(app: &TestApp) -> Self {
+        let sealer = Self::start(app).await;
+        log(app, json!({ "action": "chain.first" })).await;
+        sealer.published(1).await;
+        assert_eq!(sealer.feed.seal_pending().await.unwrap(), 1);
+        sealer
     }
 
     /// Waits until its publisher has read `n` rows in all.
@@ -98,17 +111,10 @@ async fn log_about(app: &TestApp, person: Uuid, n: usize) -> Vec<Value> {
 #[tokio::test]
 async fn rows_the_publisher_read_are_sealed_without_reading_them_again() {
     let app = app().await;
-    let sealer = Sealer::start(&app).await;
-    let person = Uuid::now_v7();
-    // Arrange: a first row, sealed so that the chain's end is past where
-    // the publisher started (on PostgreSQL it starts at the horizon, past
-    // genesis, and its copies cannot vouch for what lies between: that row
-    // is read from the database). Then 30 rows its publisher read.
-    log_about(&app, person, 1).await;
-    sealer.published(1).await;
-    assert_eq!(sealer.feed.seal_pending().await.unwrap(), 1);
+    let sealer = Sealer::start_past_the_chain_end(&app).await;
     let before = sealer.feed.sealed_from_copies();
-    log_about(&app, person, 30).await;
+    // Arrange: 30 rows the sealing process's publisher read.
+    log_about(&app, Uuid::now_v7(), 30).await;
     sealer.published(31).await;
 
     // Act
@@ -127,16 +133,19 @@ async fn rows_the_publisher_read_are_sealed_without_reading_them_again() {
 #[tokio::test]
 async fn an_erasure_after_the_publishers_read_has_the_sealer_read_the_rows_again() {
     let app = app().await;
-    let sealer = Sealer::start(&app).await;
+    let sealer = Sealer::start_past_the_chain_end(&app).await;
     let person = Uuid::now_v7();
     // Arrange: the publisher holds copies of the person's rows as written,
     // their email among the metadata (known from the users row).
     app.upsert_users(json!([{ "uuid": person, "email": "quill.person@example.com" }]))
         .await;
     let rows = log_about(&app, person, 12).await;
-    sealer.published(12).await;
+    sealer.published(13).await;
+    let before = sealer.feed.sealed_from_copies();
 
-    // Act: the person is erased before the rows are sealed, then they are.
+    // Act: the person is erased before the rows are sealed, then they are
+    // sealed at once (most likely before the publisher's next read, which
+    // would start its copies afresh anyway).
     let forgotten = app
         .data(
             "mutation($u: UUID!) { forgetPerson(uuid: $u, reason: \"request 7\") { rewritten } }",
@@ -144,17 +153,16 @@ async fn an_erasure_after_the_publishers_read_has_the_sealer_read_the_rows_again
         )
         .await;
     assert_eq!(forgotten["forgetPerson"]["rewritten"], 12, "{forgotten}");
-    sealer.published(13).await;
     let sealed = sealer.feed.seal_pending().await.unwrap();
 
     // Assert: the stale copies were not sealed (sealing them would commit
     // the chain to the person's uuid and email); the rows as erased were,
-    // and the chain verifies.
+    // with the person.forgotten entry, and the chain verifies.
     assert_eq!(sealed, 13, "the 12 rows and the person.forgotten entry");
-    assert_eq!(sealer.feed.sealed_from_copies(), 0);
+    assert_eq!(sealer.feed.sealed_from_copies(), before);
     let report = verify(&app, json!({})).await;
     assert_eq!(report["valid"], true, "{report}");
-    assert_eq!(report["checked"], 13, "{report}");
+    assert_eq!(report["checked"], 14, "{report}");
     let first = app
         .data(
             "query($u: UUID!) { activity(uuid: $u) { actorUuid metadata } }",
@@ -168,9 +176,41 @@ async fn an_erasure_after_the_publishers_read_has_the_sealer_read_the_rows_again
 }
 
 #[tokio::test]
+async fn a_change_by_hand_after_the_publishers_read_has_the_sealer_read_the_rows_again() {
+    let app = app().await;
+    let sealer = Sealer::start_past_the_chain_end(&app).await;
+    // Arrange: copies of 5 rows, then one of them changed by SQL, as an
+    // older server's erasure or an operator would, without the service.
+    let rows = log_about(&app, Uuid::now_v7(), 5).await;
+    sealer.published(6).await;
+    let before = sealer.feed.sealed_from_copies();
+    sql(
+        &app,
+        &format!(
+            "UPDATE activities SET metadata = '{{\"by\":\"someone else\"}}' WHERE {}",
+            at(&rows[2]["cursor"])
+        ),
+    )
+    .await;
+
+    // Act
+    let sealed = sealer.feed.seal_pending().await.unwrap();
+
+    // Assert: the change raised the chain's epoch by trigger, so the rows
+    // were read again and sealed as they are now, and they verify.
+    assert_eq!(sealed, 5);
+    assert_eq!(sealer.feed.sealed_from_copies(), before);
+    let report = verify(&app, json!({})).await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 6, "{report}");
+    sealer.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_prune_after_the_publishers_read_keeps_the_deleted_rows_out_of_the_chain() {
     let app = app().await;
-    let sealer = Sealer::start(&app).await;
+    let sealer = Sealer::start_past_the_chain_end(&app).await;
     // Arrange: 5 rows older than the retention and 3 new ones, all read by
     // the sealing process's publisher.
     let old = Utc::now() - TimeDelta::days(40);
@@ -179,7 +219,8 @@ async fn a_prune_after_the_publishers_read_keeps_the_deleted_rows_out_of_the_cha
     for i in 0..3 {
         log(&app, json!({ "action": format!("new.{i}") })).await;
     }
-    sealer.published(8).await;
+    sealer.published(9).await;
+    let before = sealer.feed.sealed_from_copies();
 
     // Act: the old rows are pruned before they are sealed, then sealing runs.
     let pruned = app
@@ -193,10 +234,10 @@ async fn a_prune_after_the_publishers_read_keeps_the_deleted_rows_out_of_the_cha
 
     // Assert: the deleted rows never entered the chain, which verifies.
     assert_eq!(sealed, 3);
-    assert_eq!(sealer.feed.sealed_from_copies(), 0);
+    assert_eq!(sealer.feed.sealed_from_copies(), before);
     let report = verify(&app, json!({})).await;
     assert_eq!(report["valid"], true, "{report}");
-    assert_eq!(report["checked"], 3, "{report}");
+    assert_eq!(report["checked"], 4, "{report}");
     sealer.stop().await;
     app.stop().await;
 }
