@@ -3,9 +3,11 @@
 //!
 //! The copies are only as good as the moment they were read: erasure and
 //! pruning rewrite and delete rows. Each run of copies carries the chain's
-//! epoch as it was before the publisher's read; erasure and pruning raise
-//! it in the transaction that changes rows, and the sealer hands out copies
-//! only while the epoch it reads under the chain's lock is still theirs.
+//! epoch as it was before the publisher's read; every update or delete of a
+//! stored activity raises it, by trigger, in its own transaction, and the
+//! sealer hands out copies only while the epoch it reads before sealing
+//! (under the chain's lock, or on SQLite inside its write transaction) is
+//! still theirs.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
