@@ -154,12 +154,22 @@ async fn an_erasure_after_the_publishers_read_has_the_sealer_read_the_rows_again
         .await;
     assert_eq!(forgotten["forgetPerson"]["rewritten"], 12, "{forgotten}");
     let sealed = sealer.feed.seal_pending().await.unwrap();
+    let from_copies = sealer.feed.sealed_from_copies() - before;
+    // On PostgreSQL the person.forgotten entry may not be released yet (an
+    // older transaction of the server's still running): seal it once it is.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut total = sealed;
+    while total < 13 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        total += sealer.feed.seal_pending().await.unwrap();
+    }
 
     // Assert: the stale copies were not sealed (sealing them would commit
-    // the chain to the person's uuid and email); the rows as erased were,
-    // with the person.forgotten entry, and the chain verifies.
-    assert_eq!(sealed, 13, "the 12 rows and the person.forgotten entry");
-    assert_eq!(sealer.feed.sealed_from_copies(), before);
+    // the chain to the person's uuid and email): the first round read the
+    // 12 rows as erased; then the person.forgotten entry; the chain verifies.
+    assert!(sealed >= 12, "the first round sealed {sealed}");
+    assert_eq!(from_copies, 0);
+    assert_eq!(total, 13, "the 12 rows and the person.forgotten entry");
     let report = verify(&app, json!({})).await;
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["checked"], 14, "{report}");
