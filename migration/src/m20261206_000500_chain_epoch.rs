@@ -56,19 +56,21 @@ fn up_statements(backend: DatabaseBackend) -> Vec<String> {
 }
 
 fn down_statements(backend: DatabaseBackend) -> Vec<String> {
-    let mut down = vec![
-        "DROP TRIGGER IF EXISTS activities_chain_epoch_update".to_owned(),
-        "DROP TRIGGER IF EXISTS activities_chain_epoch_delete".to_owned(),
-    ];
-    if backend == DatabaseBackend::Postgres {
-        down = vec![
-            "DROP TRIGGER IF EXISTS activities_chain_epoch_update ON activities".to_owned(),
-            "DROP TRIGGER IF EXISTS activities_chain_epoch_delete ON activities".to_owned(),
-            "DROP FUNCTION IF EXISTS activities_raise_chain_epoch()".to_owned(),
-        ];
-    }
-    down.push("DROP TABLE chain_epoch".to_owned());
-    down
+    let statements: &[&str] = if backend == DatabaseBackend::Postgres {
+        &[
+            "DROP TRIGGER IF EXISTS activities_chain_epoch_update ON activities",
+            "DROP TRIGGER IF EXISTS activities_chain_epoch_delete ON activities",
+            "DROP FUNCTION IF EXISTS activities_raise_chain_epoch()",
+            "DROP TABLE chain_epoch",
+        ]
+    } else {
+        &[
+            "DROP TRIGGER IF EXISTS activities_chain_epoch_update",
+            "DROP TRIGGER IF EXISTS activities_chain_epoch_delete",
+            "DROP TABLE chain_epoch",
+        ]
+    };
+    statements.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[async_trait::async_trait]

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{at, log, log_each, signing_app_with, sql, verify};
+use super::{at, log, log_batch, log_each, signing_app_with, sql, verified, verify};
 use crate::helpers::{row, TestApp};
 
 /// The test's sealing process over the server's database.
@@ -280,12 +280,7 @@ async fn erasures_while_writers_log_and_the_server_seals_never_leave_a_stale_sea
                             })
                         })
                         .collect();
-                    client
-                        .data(
-                            "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
-                            json!({ "i": inputs }),
-                        )
-                        .await;
+                    log_batch(&client, inputs).await;
                 }
             });
         }
@@ -309,14 +304,7 @@ async fn erasures_while_writers_log_and_the_server_seals_never_leave_a_stale_sea
     }
 
     // Assert: once everything is sealed, the chain verifies.
-    let mut report = Value::Null;
-    for _ in 0..400 {
-        report = verify(&app, json!({})).await;
-        if report["unsealed"] == 0 && report["checked"] == rows {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let report = verified(&app.client, rows).await;
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["checked"], rows, "{report}");
     app.stop().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::VERIFY;
+use super::{log_batch, verified};
 use crate::helpers::{Client, TestDb};
 use crate::instances::Instance;
 
@@ -26,12 +26,7 @@ async fn write(clients: &[&Client], tag: &str) -> u64 {
                     let inputs: Vec<Value> = (0..20)
                         .map(|i| json!({ "action": format!("{tag}.{b}.{i}") }))
                         .collect();
-                    client
-                        .data(
-                            "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
-                            json!({ "i": inputs }),
-                        )
-                        .await;
+                    log_batch(&client, inputs).await;
                 }
             });
         }
@@ -40,20 +35,6 @@ async fn write(clients: &[&Client], tag: &str) -> u64 {
         done.unwrap();
     }
     (clients.len() * 4 * BATCHES * 20) as u64
-}
-
-/// The verification report once `rows` rows are checked and none is left
-/// unsealed, or the last one seen after 10 s.
-async fn verified(client: &Client, rows: u64) -> Value {
-    let mut report = Value::Null;
-    for _ in 0..400 {
-        report = client.data(VERIFY, json!({})).await["verifyLog"].clone();
-        if report["unsealed"] == 0 && report["checked"] == rows {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    report
 }
 
 #[tokio::test]

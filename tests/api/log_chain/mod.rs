@@ -18,7 +18,7 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, Client, TestApp};
 
 /// A fresh Ed25519 key in a PKCS#8 PEM file, as `openssl genpkey -algorithm ed25519` writes one.
 pub fn key_file() -> PathBuf {
@@ -89,6 +89,30 @@ pub async fn log_many(app: &TestApp, n: usize) -> Vec<Value> {
         })
     })
     .await
+}
+
+/// Logs `inputs` with one `logActivities` through `client`.
+pub async fn log_batch(client: &Client, inputs: Vec<Value>) {
+    client
+        .data(
+            "mutation($i: [LogInput!]!) { logActivities(inputs: $i) { activities { uuid } } }",
+            json!({ "i": inputs }),
+        )
+        .await;
+}
+
+/// The verification report once `rows` rows are checked and none is left
+/// unsealed, or the last one seen after 10 s.
+pub async fn verified(client: &Client, rows: u64) -> Value {
+    let mut report = Value::Null;
+    for _ in 0..400 {
+        report = client.data(VERIFY, json!({})).await["verifyLog"].clone();
+        if report["unsealed"] == 0 && report["checked"] == rows {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    report
 }
 
 /// Waits until the newest sealed position is `cursor`, and returns the head.
