@@ -23,10 +23,10 @@ use uuid::Uuid;
 use super::clock::now;
 use super::log::write_rows;
 use super::seal::form::{self, Field, PERSONAL_FIELDS};
-use super::seal::store::{salts_at, statement};
+use super::seal::store::{salts_at, set_salts, statement};
 use super::seal::ERASED;
 use super::validate::NUL_REFUSED;
-use super::{search, ActivityFeed, Caller, Operation, Result, ServiceError};
+use super::{search, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// The action of the entry each erasure logs.
 pub const FORGOTTEN_ACTION: &str = "person.forgotten";
@@ -429,16 +429,7 @@ impl ActivityFeed {
                     erased.insert(field, committed);
                 }
             }
-            writes.push(statement(
-                backend,
-                "UPDATE seals SET salts = $1, erased = $2 WHERE txid = $3 AND seq = $4",
-                vec![
-                    (!salts.is_empty()).then(|| salts.to_json()).into(),
-                    (!erased.is_empty()).then(|| erased.to_json()).into(),
-                    old.txid.into(),
-                    old.seq.into(),
-                ],
-            ));
+            writes.push(set_salts(backend, Position::of(old), salts, erased));
         }
         for write in writes {
             txn.execute_raw(write).await?;

@@ -1,14 +1,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::clock::now;
 use super::seal::form;
-use super::seal::store::{salts_at, statement, values_of};
+use super::seal::store::{self, first_unpruned, mark_pruned, move_anchor, salts_at, seal_before};
 use super::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// What a prune removed.
@@ -76,7 +75,6 @@ impl ActivityFeed {
     /// the sealer never seals a row half-deleted).
     async fn prune_batch(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         let (_chain, txn) = self.begin_chain().await?;
-        let backend = txn.get_database_backend();
         let old: Vec<(Uuid, i64, i64)> = Entity::find()
             .select_only()
             .columns([Column::Uuid, Column::Txid, Column::Seq])
@@ -101,17 +99,7 @@ impl ActivityFeed {
         let deleted = self
             .delete_rolled_up(&txn, old.iter().map(|(u, _, _)| *u).collect())
             .await?;
-        let positions = values_of(old.iter().map(|(_, txid, seq)| (*txid, *seq)));
-        // The salts go with the rows: nothing is left to check them against.
-        txn.execute_raw(statement(
-            backend,
-            &format!(
-                "UPDATE seals SET pruned = $1, salts = NULL, erased = NULL \
-                 WHERE (txid, seq) IN (VALUES {positions})"
-            ),
-            vec![true.into()],
-        ))
-        .await?;
+        mark_pruned(&txn, old.iter().map(|(_, txid, seq)| (*txid, *seq))).await?;
         compact(&txn).await?;
         txn.commit().await?;
         Ok(deleted)
@@ -125,24 +113,18 @@ impl ActivityFeed {
 /// kept: a mark alone would let a row deleted behind the server's back pass
 /// as pruned.
 async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Result<()> {
-    let backend = txn.get_database_backend();
-    let first_kept: Option<(i64, i64)> = Entity::find()
-        .select_only()
-        .columns([Column::Txid, Column::Seq])
-        .filter(Column::Uuid.is_not_in(old.iter().map(|(u, _, _)| *u)))
-        .order_by_asc(Column::Txid)
-        .order_by_asc(Column::Seq)
-        .limit(1)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let Some(first_kept) = first_kept else {
+    let Some(first_kept) = oldest_row(txn, old.iter().map(|(u, _, _)| *u)).await? else {
         // Nothing stays: every seal goes into the anchor.
         return Ok(());
     };
     let carried: Vec<&(Uuid, i64, i64)> = old
         .iter()
-        .filter(|(_, txid, seq)| (*txid, *seq) > first_kept)
+        .filter(|(_, txid, seq)| {
+            Position {
+                txid: *txid,
+                seq: *seq,
+            } > first_kept
+        })
         .collect();
     if carried.is_empty() {
         return Ok(());
@@ -158,102 +140,50 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
         .into_iter()
         .map(|row| ((row.txid, row.seq), row))
         .collect();
-    let mut forms: Vec<[sea_orm::Value; 3]> = Vec::with_capacity(sealed.len());
-    for (key, (salts, erased)) in sealed {
-        let Some(row) = rows.get(&key) else { continue };
+    let mut forms = Vec::with_capacity(sealed.len());
+    for ((txid, seq), (salts, erased)) in sealed {
+        let Some(row) = rows.get(&(txid, seq)) else {
+            continue;
+        };
         let committed = form::commitments(row, &salts, &erased);
-        forms.push([
-            key.0.into(),
-            key.1.into(),
-            form::canonical_form(row, &committed.object).into(),
-        ]);
+        forms.push((
+            Position { txid, seq },
+            form::canonical_form(row, &committed.object),
+        ));
     }
-    // One statement, not one per row: a batch's 3 × 5,000 values fit both
-    // databases' limits. Both name the columns of a bare VALUES column1, ….
-    let rows: Vec<String> = (0..forms.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
-    txn.execute_raw(statement(
-        backend,
-        &format!(
-            "UPDATE seals SET form = v.column3 FROM (VALUES {}) AS v \
-             WHERE seals.txid = v.column1 AND seals.seq = v.column2",
-            rows.join(", ")
-        ),
-        forms.into_iter().flatten().collect(),
-    ))
-    .await?;
-    Ok(())
+    store::keep_forms(txn, forms).await
+}
+
+/// The position of the oldest row in position order, leaving out `except`.
+async fn oldest_row(
+    txn: &DatabaseTransaction,
+    except: impl IntoIterator<Item = Uuid>,
+) -> Result<Option<Position>> {
+    let found: Option<(i64, i64)> = Entity::find()
+        .select_only()
+        .columns([Column::Txid, Column::Seq])
+        .filter(Column::Uuid.is_not_in(except))
+        .order_by_asc(Column::Txid)
+        .order_by_asc(Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(found.map(|(txid, seq)| Position { txid, seq }))
 }
 
 /// Drops the seals of the pruned prefix: those below the oldest remaining
 /// row and below the first seal whose row was not pruned; the newest of
 /// them becomes the anchor.
 async fn compact(txn: &DatabaseTransaction) -> Result<()> {
-    let backend = txn.get_database_backend();
-    let first_of = |sql: &'static str| async move {
-        let row = txn.query_one_raw(statement(backend, sql, vec![])).await?;
-        Ok::<_, ServiceError>(match row {
-            Some(r) => Some(Position {
-                txid: r.try_get_by_index(0)?,
-                seq: r.try_get_by_index(1)?,
-            }),
-            None => None,
-        })
-    };
-    let oldest_row =
-        first_of("SELECT txid, seq FROM activities ORDER BY txid, seq LIMIT 1").await?;
-    let first_kept =
-        first_of("SELECT txid, seq FROM seals WHERE pruned = false ORDER BY txid, seq LIMIT 1")
-            .await?;
+    let oldest_row = oldest_row(txn, []).await?;
+    let first_kept = first_unpruned(txn).await?;
     let limit = match (oldest_row, first_kept) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let newest = match limit {
-        Some(limit) => {
-            txn.query_one_raw(statement(
-                backend,
-                "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
-                 ORDER BY txid DESC, seq DESC LIMIT 1",
-                vec![limit.txid.into(), limit.seq.into()],
-            ))
-            .await?
-        }
-        None => {
-            txn.query_one_raw(statement(
-                backend,
-                "SELECT txid, seq, hash FROM seals ORDER BY txid DESC, seq DESC LIMIT 1",
-                vec![],
-            ))
-            .await?
-        }
-    };
-    let Some(newest) = newest else {
+    let Some((position, hash)) = seal_before(txn, limit).await? else {
         return Ok(());
     };
-    let (txid, seq, hash): (i64, i64, String) = (
-        newest.try_get_by_index(0)?,
-        newest.try_get_by_index(1)?,
-        newest.try_get_by_index(2)?,
-    );
-    txn.execute_raw(statement(
-        backend,
-        "DELETE FROM seals WHERE (txid, seq) <= ($1, $2)",
-        vec![txid.into(), seq.into()],
-    ))
-    .await?;
-    txn.execute_raw(statement(
-        backend,
-        "DELETE FROM seal_anchor WHERE id = 1",
-        vec![],
-    ))
-    .await?;
-    txn.execute_raw(statement(
-        backend,
-        "INSERT INTO seal_anchor (id, txid, seq, hash) VALUES (1, $1, $2, $3)",
-        vec![txid.into(), seq.into(), hash.into()],
-    ))
-    .await?;
-    Ok(())
+    move_anchor(txn, position, hash).await
 }

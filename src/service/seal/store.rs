@@ -1,6 +1,8 @@
-//! The chain's tables as SQL, written once for both databases: its points
-//! (the anchor, the newest seal), its lock and epoch, the insert of new
-//! seals, and the salts that sealing, pruning, erasure and verification read.
+//! The chain's tables as SQL, written once for both databases, and the only
+//! module that names them: its points (the anchor, the newest seal), its
+//! lock and epoch, the insert of new seals, the salts that sealing,
+//! pruning, erasure and verification read, and what pruning and erasure
+//! change. How seals are stored is this module's business alone.
 
 use std::collections::HashMap;
 
@@ -126,12 +128,8 @@ pub(crate) async fn chain_epoch(conn: &impl ConnectionTrait) -> Result<i64> {
 fn point(row: &sea_orm::QueryResult) -> Result<ChainPoint> {
     let hash: String = row.try_get_by_index(2)?;
     Ok(ChainPoint {
-        position: Position {
-            txid: row.try_get_by_index(0)?,
-            seq: row.try_get_by_index(1)?,
-        },
-        hash: form::from_hex(&hash)
-            .ok_or_else(|| sea_orm::DbErr::Custom(format!("a stored hash is not hex: {hash}")))?,
+        position: position_of(row)?,
+        hash: parse_hash(&hash)?,
     })
 }
 
@@ -150,22 +148,58 @@ pub(crate) async fn anchor(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
 
 /// The newest sealed row, or the anchor when none is left.
 pub(crate) async fn chain_end(conn: &impl ConnectionTrait) -> Result<ChainPoint> {
-    let backend = conn.get_database_backend();
-    // The bound changes nothing but gives the statement a parameter, so
-    // that PostgreSQL may plan it afresh (see `seal_batch`): a plan cached
-    // while `seals` was empty scans the whole table for its newest row.
-    let found = conn
-        .query_one_raw(statement(
-            backend,
+    match seal_before(conn, None).await? {
+        Some((position, hash)) => Ok(ChainPoint {
+            position,
+            hash: parse_hash(&hash)?,
+        }),
+        None => anchor(conn).await,
+    }
+}
+
+/// A stored hash as bytes; an error names a hash that is not 64 hex digits.
+fn parse_hash(hash: &str) -> Result<[u8; 32]> {
+    Ok(form::from_hex(hash)
+        .ok_or_else(|| sea_orm::DbErr::Custom(format!("a stored hash is not hex: {hash}")))?)
+}
+
+/// The newest seal before `before` (the newest of all when `None`): its
+/// position and its hash as stored, which may not be hex if tampered with.
+pub(crate) async fn seal_before(
+    conn: &impl ConnectionTrait,
+    before: Option<Position>,
+) -> Result<Option<(Position, String)>> {
+    // The bound on the newest of all changes nothing but gives the statement
+    // a parameter, so that PostgreSQL may plan it afresh (see `seal_batch`):
+    // a plan cached while `seals` was empty scans the whole table for its
+    // newest row.
+    let (sql, values) = match before {
+        Some(p) => (
+            "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
+             ORDER BY txid DESC, seq DESC LIMIT 1",
+            vec![p.txid.into(), p.seq.into()],
+        ),
+        None => (
             "SELECT txid, seq, hash FROM seals WHERE txid >= $1 \
              ORDER BY txid DESC, seq DESC LIMIT 1",
             vec![i64::MIN.into()],
-        ))
+        ),
+    };
+    let found = conn
+        .query_one_raw(statement(conn.get_database_backend(), sql, values))
         .await?;
     match found {
-        Some(row) => point(&row),
-        None => anchor(conn).await,
+        Some(row) => Ok(Some((position_of(&row)?, row.try_get_by_index(2)?))),
+        None => Ok(None),
     }
+}
+
+/// The position in a row's first two columns.
+fn position_of(row: &sea_orm::QueryResult) -> Result<Position> {
+    Ok(Position {
+        txid: row.try_get_by_index(0)?,
+        seq: row.try_get_by_index(1)?,
+    })
 }
 
 /// One seal as `seal_batch` inserts it.
@@ -253,5 +287,196 @@ pub(crate) async fn insert_seals(txn: &DatabaseTransaction, seals: Vec<NewSeal>)
         }
         txn.execute(&insert).await?;
     }
+    Ok(())
+}
+
+/// A seal as stored, with its salts: what verification checks a row against.
+pub(crate) struct StoredSeal {
+    /// The sealed row's position.
+    pub position: Position,
+    /// The sealed row's uuid.
+    pub activity: uuid::Uuid,
+    /// The position chained on from.
+    pub previous: Position,
+    /// The chain hash at `position`, as stored (64 hex digits unless tampered with).
+    pub hash: String,
+    /// Whether retention deleted the row while older rows remained.
+    pub pruned: bool,
+    /// The salts of its committed fields, as JSON.
+    pub salts: Option<String>,
+    /// The commitments of its erased fields, as JSON.
+    pub erased: Option<String>,
+    /// The canonical form of a row pruned while older rows remained.
+    pub form: Option<String>,
+}
+
+/// At most `limit` seals after `after` and at most `upper`, in position order.
+pub(crate) async fn seals_after(
+    conn: &impl ConnectionTrait,
+    after: Position,
+    upper: Position,
+    limit: u64,
+) -> Result<Vec<StoredSeal>> {
+    let rows = conn
+        .query_all_raw(statement(
+            conn.get_database_backend(),
+            "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased, form \
+             FROM seals WHERE (txid, seq) > ($1, $2) AND (txid, seq) <= ($3, $4) \
+             ORDER BY txid, seq LIMIT $5",
+            vec![
+                after.txid.into(),
+                after.seq.into(),
+                upper.txid.into(),
+                upper.seq.into(),
+                (limit as i64).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredSeal {
+                position: position_of(r)?,
+                activity: r.try_get_by_index(2)?,
+                previous: Position {
+                    txid: r.try_get_by_index(3)?,
+                    seq: r.try_get_by_index(4)?,
+                },
+                hash: r.try_get_by_index(5)?,
+                pruned: r.try_get_by_index(6)?,
+                salts: r.try_get_by_index(7)?,
+                erased: r.try_get_by_index(8)?,
+                form: r.try_get_by_index(9)?,
+            })
+        })
+        .collect()
+}
+
+/// Where the seal of the row `uuid` is, when it has one.
+pub(crate) async fn sealed_at(
+    conn: &impl ConnectionTrait,
+    uuid: uuid::Uuid,
+) -> Result<Option<Position>> {
+    let row = conn
+        .query_one_raw(statement(
+            conn.get_database_backend(),
+            "SELECT txid, seq FROM seals WHERE activity_uuid = $1",
+            vec![uuid.into()],
+        ))
+        .await?;
+    row.as_ref().map(position_of).transpose()
+}
+
+/// The statement that stores a seal's salts and erased commitments after
+/// erasure took some of them (an empty map is stored as NULL).
+pub(crate) fn set_salts(
+    backend: DbBackend,
+    position: Position,
+    salts: &FieldMap,
+    erased: &FieldMap,
+) -> Statement {
+    statement(
+        backend,
+        "UPDATE seals SET salts = $1, erased = $2 WHERE txid = $3 AND seq = $4",
+        vec![
+            (!salts.is_empty()).then(|| salts.to_json()).into(),
+            (!erased.is_empty()).then(|| erased.to_json()).into(),
+            position.txid.into(),
+            position.seq.into(),
+        ],
+    )
+}
+
+/// Marks the seals at `positions` as of rows retention deleted, and drops
+/// their salts: nothing is left to check them against.
+pub(crate) async fn mark_pruned(
+    txn: &DatabaseTransaction,
+    positions: impl IntoIterator<Item = (i64, i64)>,
+) -> Result<()> {
+    let positions = values_of(positions);
+    if positions.is_empty() {
+        return Ok(());
+    }
+    txn.execute_raw(statement(
+        txn.get_database_backend(),
+        &format!(
+            "UPDATE seals SET pruned = $1, salts = NULL, erased = NULL \
+             WHERE (txid, seq) IN (VALUES {positions})"
+        ),
+        vec![true.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Stores with each seal the canonical form of its row, which retention
+/// is about to delete while older rows remain.
+pub(crate) async fn keep_forms(
+    txn: &DatabaseTransaction,
+    forms: Vec<(Position, String)>,
+) -> Result<()> {
+    if forms.is_empty() {
+        return Ok(());
+    }
+    // One statement, not one per row: a prune batch's 3 × 5,000 values fit
+    // both databases' limits. Both name the columns of a bare VALUES
+    // column1, ….
+    let rows: Vec<String> = (0..forms.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let values = forms
+        .into_iter()
+        .flat_map(|(p, form)| [p.txid.into(), p.seq.into(), form.into()])
+        .collect();
+    txn.execute_raw(statement(
+        txn.get_database_backend(),
+        &format!(
+            "UPDATE seals SET form = v.column3 FROM (VALUES {}) AS v \
+             WHERE seals.txid = v.column1 AND seals.seq = v.column2",
+            rows.join(", ")
+        ),
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The oldest seal not marked pruned.
+pub(crate) async fn first_unpruned(conn: &impl ConnectionTrait) -> Result<Option<Position>> {
+    let row = conn
+        .query_one_raw(statement(
+            conn.get_database_backend(),
+            "SELECT txid, seq FROM seals WHERE pruned = false ORDER BY txid, seq LIMIT 1",
+            vec![],
+        ))
+        .await?;
+    row.as_ref().map(position_of).transpose()
+}
+
+/// Drops every seal up to `position`, whose hash `hash` (as stored)
+/// becomes the anchor verification starts from.
+pub(crate) async fn move_anchor(
+    txn: &DatabaseTransaction,
+    position: Position,
+    hash: String,
+) -> Result<()> {
+    let backend = txn.get_database_backend();
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seals WHERE (txid, seq) <= ($1, $2)",
+        vec![position.txid.into(), position.seq.into()],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "DELETE FROM seal_anchor WHERE id = 1",
+        vec![],
+    ))
+    .await?;
+    txn.execute_raw(statement(
+        backend,
+        "INSERT INTO seal_anchor (id, txid, seq, hash) VALUES (1, $1, $2, $3)",
+        vec![position.txid.into(), position.seq.into(), hash.into()],
+    ))
+    .await?;
     Ok(())
 }

@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use super::form::{self, Field, FieldMap};
 use super::head::SignedHead;
-use super::store::{anchor, chain_end, statement, ChainPoint};
+use super::store::{
+    anchor, chain_end, seal_before, sealed_at, seals_after, statement, ChainPoint, StoredSeal,
+};
 use crate::service::{ActivityFeed, Caller, Operation, Position, Result, ServiceError};
 
 /// Rows read per query while verifying.
@@ -107,19 +109,6 @@ pub struct Verification {
     pub failure: Option<Failure>,
 }
 
-/// A row of `seals` with its salts.
-struct SealRow {
-    position: Position,
-    activity: Uuid,
-    previous: Position,
-    hash: String,
-    pruned: bool,
-    salts: Option<String>,
-    erased: Option<String>,
-    /// The canonical form of a row pruned while older rows remained.
-    form: Option<String>,
-}
-
 /// Rows after `after` and at most `upper`, as a condition.
 fn range(after: Position, upper: Position) -> Expr {
     let pos = || {
@@ -130,49 +119,6 @@ fn range(after: Position, upper: Position) -> Expr {
     };
     let tuple = |p: Position| Expr::tuple([Expr::val(p.txid), Expr::val(p.seq)]);
     pos().gt(tuple(after)).and(pos().lte(tuple(upper)))
-}
-
-async fn seals_after(
-    conn: &impl ConnectionTrait,
-    after: Position,
-    upper: Position,
-) -> Result<Vec<SealRow>> {
-    let backend = conn.get_database_backend();
-    let rows = conn
-        .query_all_raw(statement(
-            backend,
-            "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased, form \
-             FROM seals WHERE (txid, seq) > ($1, $2) AND (txid, seq) <= ($3, $4) \
-             ORDER BY txid, seq LIMIT $5",
-            vec![
-                after.txid.into(),
-                after.seq.into(),
-                upper.txid.into(),
-                upper.seq.into(),
-                (PAGE as i64).into(),
-            ],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SealRow {
-                position: Position {
-                    txid: r.try_get_by_index(0)?,
-                    seq: r.try_get_by_index(1)?,
-                },
-                activity: r.try_get_by_index(2)?,
-                previous: Position {
-                    txid: r.try_get_by_index(3)?,
-                    seq: r.try_get_by_index(4)?,
-                },
-                hash: r.try_get_by_index(5)?,
-                pruned: r.try_get_by_index(6)?,
-                salts: r.try_get_by_index(7)?,
-                erased: r.try_get_by_index(8)?,
-                form: r.try_get_by_index(9)?,
-            })
-        })
-        .collect()
 }
 
 async fn rows_after(
@@ -187,25 +133,6 @@ async fn rows_after(
         .limit(PAGE)
         .all(conn)
         .await?)
-}
-
-/// Where the seal of the row `uuid` is, when it has one.
-async fn sealed_at(conn: &impl ConnectionTrait, uuid: Uuid) -> Result<Option<Position>> {
-    let backend = conn.get_database_backend();
-    let row = conn
-        .query_one_raw(statement(
-            backend,
-            "SELECT txid, seq FROM seals WHERE activity_uuid = $1",
-            vec![uuid.into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(r) => Some(Position {
-            txid: r.try_get_by_index(0)?,
-            seq: r.try_get_by_index(1)?,
-        }),
-        None => None,
-    })
 }
 
 /// The pseudonyms erasures gave: the resource of each sealed
@@ -264,7 +191,7 @@ async fn oldest_kept(conn: &impl ConnectionTrait) -> Result<Option<i64>> {
 /// before every row that is kept.
 fn pruned_point(
     previous: &ChainPoint,
-    seal: &SealRow,
+    seal: &StoredSeal,
     oldest_kept: Option<i64>,
 ) -> std::result::Result<ChainPoint, String> {
     let Some(text) = &seal.form else {
@@ -375,30 +302,15 @@ impl ActivityFeed {
         let anchor = anchor(conn).await?;
         let end = chain_end(conn).await?;
         let start = match from {
-            Some(f) if f > anchor.position => {
-                let backend = conn.get_database_backend();
-                let before = conn
-                    .query_one_raw(statement(
-                        backend,
-                        "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
-                         ORDER BY txid DESC, seq DESC LIMIT 1",
-                        vec![f.txid.into(), f.seq.into()],
-                    ))
-                    .await?;
-                match before {
-                    Some(row) => {
-                        let hash: String = row.try_get_by_index(2)?;
-                        ChainPoint {
-                            position: Position {
-                                txid: row.try_get_by_index(0)?,
-                                seq: row.try_get_by_index(1)?,
-                            },
-                            hash: form::from_hex(&hash).unwrap_or_default(),
-                        }
-                    }
-                    None => anchor,
-                }
-            }
+            Some(f) if f > anchor.position => match seal_before(conn, Some(f)).await? {
+                // A hash tampered into something not hex fails at the
+                // first row after it, as a changed field.
+                Some((position, hash)) => ChainPoint {
+                    position,
+                    hash: form::from_hex(&hash).unwrap_or_default(),
+                },
+                None => anchor,
+            },
             _ => anchor,
         };
         let upper = to.map_or(end.position, |t| t.min(end.position));
@@ -465,13 +377,13 @@ impl ActivityFeed {
         }
         let pseudonyms = pseudonyms(conn).await?;
         let oldest_kept = oldest_kept(conn).await?;
-        let mut seals: VecDeque<SealRow> = VecDeque::new();
+        let mut seals: VecDeque<StoredSeal> = VecDeque::new();
         let mut rows: VecDeque<activity::Model> = VecDeque::new();
         let (mut seal_cursor, mut row_cursor) = (start.position, start.position);
         let (mut seals_done, mut rows_done) = (false, false);
         loop {
             if seals.is_empty() && !seals_done {
-                let page = seals_after(conn, seal_cursor, upper).await?;
+                let page = seals_after(conn, seal_cursor, upper, PAGE).await?;
                 seals_done = (page.len() as u64) < PAGE;
                 if let Some(last) = page.last() {
                     seal_cursor = last.position;
@@ -592,7 +504,7 @@ impl ActivityFeed {
     async fn check(
         &self,
         walk: &mut Walk,
-        seal: &SealRow,
+        seal: &StoredSeal,
         row: &activity::Model,
         pseudonyms: &HashSet<Uuid>,
         conn: &impl ConnectionTrait,
