@@ -13,7 +13,10 @@
 # no protocol. Rounds alternate the order on this noisy machine.
 # Prints one line per layout and round, then the medians.
 #
-# Layouts: `per-row`; `per-batch`, the packed values fresh, as a client
+# Layouts: `per-row`; `per-row-lean`, the least a row per seal can hold
+# (position, uuid, the hash as 32 bytes, six raw 16-byte salts; no previous
+# position, no JSON) with its primary key; `per-row-no-key`, the same
+# without the key, a floor no usable table reaches; `per-batch`, the packed values fresh, as a client
 # sends them, so that PostgreSQL compresses them (TOAST) on the way in;
 # `per-batch-ext`, the same into columns with `STORAGE EXTERNAL` (stored
 # out of line, never compressed). A packed value copied from a table where
@@ -37,6 +40,9 @@ CREATE TABLE seals (txid bigint NOT NULL, seq bigint NOT NULL, activity_uuid uui
 CREATE TABLE seal_batches (txid bigint NOT NULL, seq bigint NOT NULL,
   last_txid bigint NOT NULL, last_seq bigint NOT NULL, sealed bytea NOT NULL, salts text,
   PRIMARY KEY (txid, seq));
+CREATE TABLE seals_lean (txid bigint NOT NULL, seq bigint NOT NULL, activity_uuid uuid NOT NULL,
+  hash bytea NOT NULL, salts bytea, PRIMARY KEY (txid, seq));
+CREATE TABLE seals_no_key (LIKE seals_lean);
 CREATE TABLE seal_batches_ext (LIKE seal_batches INCLUDING ALL);
 ALTER TABLE seal_batches_ext ALTER sealed SET STORAGE EXTERNAL, ALTER salts SET STORAGE EXTERNAL;
 -- A batch as the sealer has it: positions, uuids, hex hashes, salts JSON
@@ -65,6 +71,14 @@ run() {
         INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash, salts)
         SELECT t, q, u, t - 1, q, h, s FROM unnest(r.t, r.q, r.u, r.h, r.s) AS x(t, q, u, h, s);
         COMMIT; END LOOP;" ;;
+    per-row-lean) body="FOR r IN SELECT * FROM input ORDER BY batch LOOP
+        INSERT INTO seals_lean SELECT t, q, u, decode(h, 'hex'), decode(h, 'hex') || decode(h, 'hex') || decode(h, 'hex')
+        FROM unnest(r.t, r.q, r.u, r.h) AS x(t, q, u, h);
+        COMMIT; END LOOP;" ;;
+    per-row-no-key) body="FOR r IN SELECT * FROM input ORDER BY batch LOOP
+        INSERT INTO seals_no_key SELECT t, q, u, decode(h, 'hex'), decode(h, 'hex') || decode(h, 'hex') || decode(h, 'hex')
+        FROM unnest(r.t, r.q, r.u, r.h) AS x(t, q, u, h);
+        COMMIT; END LOOP;" ;;
     per-batch) body="FOR r IN SELECT * FROM packed ORDER BY batch LOOP
         INSERT INTO seal_batches VALUES (r.first, 0, r.last, 0, r.sealed || ''::bytea, r.salts || '');
         COMMIT; END LOOP;" ;;
@@ -75,13 +89,14 @@ run() {
         PERFORM octet_length(r.sealed || ''::bytea) + octet_length(r.salts || '');
         COMMIT; END LOOP;" ;;
     esac
-    q -c "TRUNCATE seals, seal_batches, seal_batches_ext" -c "CHECKPOINT"
+    q -c "TRUNCATE seals, seals_lean, seals_no_key, seal_batches, seal_batches_ext" -c "CHECKPOINT"
     local took
     took=$(q -c "DO \$\$ DECLARE r record; t0 timestamptz := clock_timestamp(); BEGIN $body
         RAISE NOTICE 'took %', extract(epoch FROM clock_timestamp() - t0); END \$\$;" 2>&1 |
         sed -n 's/.*took //p')
     local size
-    size=$(q -Atc "SELECT pg_total_relation_size('seals') + pg_total_relation_size('seal_batches')\
+    size=$(q -Atc "SELECT pg_total_relation_size('seals') + pg_total_relation_size('seals_lean')\
+        + pg_total_relation_size('seals_no_key') + pg_total_relation_size('seal_batches')\
         + pg_total_relation_size('seal_batches_ext')")
     awk -v l="$1" -v t="$took" -v n=$((batches * 2000)) -v b="$size" -v r="$2" \
         'BEGIN { printf "round %d %-13s %7.2f µs/row  %6.1f B/row\n", r, l, t * 1e6 / n, b / n }'
@@ -89,8 +104,8 @@ run() {
 
 # `concat` only builds the fresh values and stores nothing: subtract it from
 # the two packed layouts to get their storage alone.
-layouts="per-row per-batch per-batch-ext concat"
-reversed="concat per-batch-ext per-batch per-row"
+layouts="per-row per-row-lean per-row-no-key per-batch per-batch-ext concat"
+reversed="concat per-batch-ext per-batch per-row-no-key per-row-lean per-row"
 results=$(mktemp)
 for r in $(seq 1 "$rounds"); do
     if [ $((r % 2)) = 1 ]; then order="$layouts"; else order="$reversed"; fi
