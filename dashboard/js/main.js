@@ -562,9 +562,9 @@ async function startLive() {
     if (!paging.ready) await refresh();
     let newest = feed.newest();
     if (newest?.cursor) {
-      const data = await request(COUNT, { filter: { ...filter, since: newest.insertedAt } });
+      const gap = await countAfter(filter, newest);
       if (!current()) return;
-      if (data.activityCount > CATCH_UP_PAGES * PAGE_SIZE) {
+      if (gap > CATCH_UP_PAGES * PAGE_SIZE) {
         // Too much to replay row by row: start over from the newest page.
         restartTable();
         await refresh();
@@ -580,6 +580,21 @@ async function startLive() {
     }
   } catch (error) {
     if (gen === generation) failed(error, startLive);
+  }
+}
+
+/**
+ * How many activities matching `filter` came after `newest`: counted after
+ * its cursor. A server without `ActivityFilter.after` is asked since its
+ * time instead, which also counts every row logged at that instant, the
+ * shown ones too (a batch of hundreds shares one).
+ */
+async function countAfter(filter, newest) {
+  try {
+    return (await request(COUNT, { filter: { ...filter, after: newest.cursor } })).activityCount;
+  } catch (error) {
+    if (error instanceof AuthError || error?.name === 'AbortError') throw error;
+    return (await request(COUNT, { filter: { ...filter, since: newest.insertedAt } })).activityCount;
   }
 }
 

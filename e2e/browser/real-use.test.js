@@ -481,6 +481,78 @@ test('14: "Show newer" pages back to the top, which then follows live rows again
   assert.equal(await page.locator('#rows tr').count(), 200);
 });
 
+/**
+ * Opens a filter on a batch of 260 rows logged at one instant, more than the
+ * page replays after a reconnect (4 pages of 50), and waits until the page
+ * goes live after its newest row. With `olderServer`, the server refuses
+ * `ActivityFilter.after`, as one from before it did. Returns the page, how
+ * often its table was emptied after it showed rows, and the count requests.
+ */
+async function liveAfterABatch({ olderServer }) {
+  const run = prefix();
+  const batch = await server.logBatch(Array.from({ length: 260 }, (_, n) => ({ action: `${run}.instant`, metadata: { n } })));
+  assert.equal(new Set(batch.map((a) => a.insertedAt)).size, 1, 'the batch shares one instant');
+  let resumed;
+  const subscribed = new Promise((resolve) => { resumed = resolve; });
+  const counts = [];
+  const page = await open(`/?action=${run}.instant`, {
+    setup: async (p) => {
+      p.on('websocket', (ws) => ws.on('framesent', (frame) => {
+        const message = JSON.parse(String(frame.payload));
+        if (message.type === 'subscribe' && message.payload.variables?.after) resumed();
+      }));
+      await p.route(/\/graphql$/, async (route) => {
+        const body = JSON.parse(route.request().postData() ?? '{}');
+        if (!body.query?.includes('DashboardCount')) return route.continue();
+        const filter = body.variables?.filter ?? {};
+        counts.push(Object.keys(filter).filter((k) => k === 'after' || k === 'since'));
+        if (olderServer && 'after' in filter) {
+          return route.fulfill({ json: { data: null, errors: [{ message: 'Invalid value for argument "filter", unknown field "after" of type "ActivityFilter"' }] } });
+        }
+        return route.continue();
+      });
+      // Counts each time the table is emptied after it showed rows.
+      await p.addInitScript(() => {
+        window.emptied = 0;
+        document.addEventListener('DOMContentLoaded', () => {
+          const rows = document.querySelector('#rows');
+          let shown = false;
+          new MutationObserver(() => {
+            if (rows.children.length) shown = true;
+            else if (shown) window.emptied += 1;
+          }).observe(rows, { childList: true });
+        });
+      });
+    },
+  });
+  await waitRows(page, { exact: `${run}.instant`, count: 50 });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no resumed subscription within ${WAIT * 2} ms`)), WAIT * 2);
+    subscribed.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await waitRows(page, { exact: `${run}.instant`, count: 50 });
+  const numbers = await page.$$eval('#rows tr', (rows) => rows.map((r) => Number(r.querySelector('.col-details').textContent.replace(/\D/g, ''))));
+  assert.deepEqual(numbers, Array.from({ length: 50 }, (_, i) => 259 - i), 'the newest 50, in order');
+  const arrived = await server.log({ action: `${run}.instant`, metadata: { n: 260 } });
+  await waitRow(page, arrived.uuid);
+  return { page, emptied: await page.evaluate(() => window.emptied), counts };
+}
+
+test('14: a batch at one instant, larger than a catch-up, is not read twice when the page goes live', async () => {
+  const { emptied, counts } = await liveAfterABatch({ olderServer: false });
+  assert.deepEqual(counts, [['after']], 'what came after the newest row shown is counted after its cursor');
+  assert.equal(emptied, 0, 'the table was not emptied and read again');
+});
+
+test('14: a server without ActivityFilter.after is asked since the newest row\'s time instead', async () => {
+  const { page, counts } = await liveAfterABatch({ olderServer: true });
+  assert.deepEqual(counts, [['after'], ['since']], 'refused after its cursor, counted since its time');
+  assert.ok(await page.locator('#alert').isHidden(), 'the refusal never reached the screen');
+});
+
 // ---- 15: filters --------------------------------------------------------------------------------
 
 test('15: correlation id, metadata and metadata text filters', async () => {
