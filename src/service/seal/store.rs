@@ -3,6 +3,11 @@
 //! lock and epoch, the insert of new seals, the salts that sealing,
 //! pruning, erasure and verification read, and what pruning and erasure
 //! change. How seals are stored is this module's business alone.
+//!
+//! One file: every statement here reads or writes the same few tables, and
+//! a change of their layout (seals packed per batch, say) must change all of
+//! them together; split, half the statements would know a layout the other
+//! half no longer wrote.
 
 use std::collections::HashMap;
 
