@@ -11,7 +11,7 @@ import { Feed, newestFirst } from './feed.js';
 import { createFilterForm } from './filter-form.js';
 import { BUCKETS, FILTER_KEYS, describeFilter, endsInPast, readState, toActivityFilter, writeState } from './filters.js';
 import { count } from './format.js';
-import { AuthError, createGraphQLClient, isAuthErrorList } from './graphql.js';
+import { AuthError, RequestError, createGraphQLClient, isAuthErrorList } from './graphql.js';
 import { createLiveClient } from './live.js';
 import { COUNT, OPTIONS, PROBES, SUMMARY, USERS, activityDocuments } from './queries.js';
 import { createTable } from './table.js';
@@ -583,19 +583,28 @@ async function startLive() {
   }
 }
 
+/** False once the server refused `ActivityFilter.after` (one from before it). */
+let countsAfterCursor = true;
+
 /**
  * How many activities matching `filter` came after `newest`: counted after
- * its cursor. A server without `ActivityFilter.after` is asked since its
- * time instead, which also counts every row logged at that instant, the
- * shown ones too (a batch of hundreds shares one).
+ * its cursor, which is what `liveAfter` replays. (On PostgreSQL a cursor
+ * read just after a write can stand below it, and the count then holds
+ * what the replay would.) A server without `ActivityFilter.after` is asked
+ * since the row's time instead, which also counts every row logged at that
+ * instant, the shown ones too (a batch of hundreds shares one).
  */
 async function countAfter(filter, newest) {
-  try {
-    return (await request(COUNT, { filter: { ...filter, after: newest.cursor } })).activityCount;
-  } catch (error) {
-    if (error instanceof AuthError || error?.name === 'AbortError') throw error;
-    return (await request(COUNT, { filter: { ...filter, since: newest.insertedAt } })).activityCount;
+  if (countsAfterCursor) {
+    try {
+      return (await request(COUNT, { filter: { ...filter, after: newest.cursor } })).activityCount;
+    } catch (error) {
+      const refused = error instanceof RequestError && error.errors.some((e) => /\bafter\b/.test(e?.message ?? ''));
+      if (!refused) throw error;
+      countsAfterCursor = false;
+    }
   }
+  return (await request(COUNT, { filter: { ...filter, since: newest.insertedAt } })).activityCount;
 }
 
 function subscribeAndSettle(gen, filter) {
