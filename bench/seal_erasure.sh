@@ -17,11 +17,7 @@
 set -euo pipefail
 rounds="${1:-3}"
 batches="${2:-500}"
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
-db="af_bench_seal_erasure_$$"
-psql -d postgres -qc "CREATE DATABASE $db"
-trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
-q() { psql -d "$db" -X -q -v ON_ERROR_STOP=1 "$@"; }
+source "$(dirname "$0")/scratch_db.sh"
 
 q <<SQL
 CREATE TABLE seal_batches (last_txid bigint, last_seq bigint, entries bytea NOT NULL,

@@ -26,11 +26,7 @@
 set -euo pipefail
 rounds="${1:-4}"
 batches="${2:-100}"
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
-db="af_bench_seal_storage_$$"
-psql -d postgres -qc "CREATE DATABASE $db"
-trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
-q() { psql -d "$db" -X -q -v ON_ERROR_STOP=1 "$@"; }
+source "$(dirname "$0")/scratch_db.sh"
 
 q <<SQL
 CREATE TABLE seals (txid bigint NOT NULL, seq bigint NOT NULL, activity_uuid uuid NOT NULL,
