@@ -7,6 +7,8 @@
 
 /// One logged business action: "post.created", "role.assigned", …
 pub mod activity;
+/// The packed entries of `seal_batches`, the hash chain's seals.
+pub mod seal_batch;
 /// The words of metadata that `activities.search_text` holds.
 pub mod search_text;
 /// The people who appear as actor, target or resource of an activity.

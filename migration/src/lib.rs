@@ -46,6 +46,8 @@ mod m20261206_000400_salts_in_seals;
 /// trigger), so that a sealer can tell whether rows its publisher read may
 /// have changed since.
 mod m20261206_000500_chain_epoch;
+/// Adds `seal_batches`: the sealer's seals packed one row per batch.
+mod m20261206_000600_seal_batches;
 /// Refilling `search_text` with the service's word rule, for migrations.
 mod search_words;
 
@@ -67,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000300_rollups::Migration),
             Box::new(m20261206_000400_salts_in_seals::Migration),
             Box::new(m20261206_000500_chain_epoch::Migration),
+            Box::new(m20261206_000600_seal_batches::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::clock::now;
 use super::log::write_rows;
 use super::seal::form::{self, Field, PERSONAL_FIELDS};
-use super::seal::store::{salts_at, set_salts, statement};
+use super::seal::store::{move_out, salts_at, set_salts, statement};
 use super::seal::ERASED;
 use super::validate::NUL_REFUSED;
 use super::{search, ActivityFeed, Caller, Operation, Position, Result, ServiceError};
@@ -391,6 +391,15 @@ impl ActivityFeed {
         // until the commit the transaction holds an id, and on PostgreSQL
         // rows written meanwhile are not released (delivered live) before it ends.
         let mut writes = Vec::with_capacity(changes.len() * 2);
+        // Seals held in a batch become rows of `seals` first, which the
+        // statements below then change.
+        writes.extend(
+            move_out(
+                &txn,
+                sealed.keys().map(|&(txid, seq)| Position { txid, seq }),
+            )
+            .await?,
+        );
         for (old, new, fields) in &changes {
             writes.push(
                 backend.build(

@@ -60,7 +60,7 @@ fn seal_rows(rows: &[Arc<activity::Model>], mut previous: ChainPoint) -> Vec<New
             position: Position::of(row),
             activity_uuid: row.uuid,
             previous: previous.position,
-            hash: form::to_hex(&hash),
+            hash,
             salts,
         });
         previous = ChainPoint {

@@ -4,14 +4,21 @@
 //! pruning, erasure and verification read, and what pruning and erasure
 //! change. How seals are stored is this module's business alone.
 //!
+//! New seals are stored one row per batch in `seal_batches` (their entries
+//! packed, `entity::seal_batch`, and one line of salts each); `seals` holds
+//! one row per seal for those written before, and for those erasure or
+//! pruning changed, which are moved out of their batch first ([`move_out`]).
+//! A row in `seals` wins over a batch's entry at the same position.
+//!
 //! One file: every statement here reads or writes the same few tables, and
 //! a change of their layout (seals packed per batch, say) must change all of
 //! them together; split, half the statements would know a layout the other
 //! half no longer wrote.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sea_orm::sea_query::{Alias, ArrayType, Query};
+use entity::seal_batch::{self, Entry};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value as DbValue};
 
 use super::form::{self, FieldMap};
@@ -72,7 +79,8 @@ pub(crate) async fn salts_at(
     conn: &impl ConnectionTrait,
     positions: impl IntoIterator<Item = (i64, i64)>,
 ) -> Result<HashMap<(i64, i64), (FieldMap, FieldMap)>> {
-    let values = values_of(positions);
+    let positions: Vec<(i64, i64)> = positions.into_iter().collect();
+    let values = values_of(positions.iter().copied());
     if values.is_empty() {
         return Ok(HashMap::new());
     }
@@ -85,7 +93,8 @@ pub(crate) async fn salts_at(
             vec![],
         ))
         .await?;
-    rows.iter()
+    let mut found = rows
+        .iter()
         .map(|r| {
             let salts: Option<String> = r.try_get_by_index(2)?;
             let erased: Option<String> = r.try_get_by_index(3)?;
@@ -97,7 +106,26 @@ pub(crate) async fn salts_at(
                 ),
             ))
         })
-        .collect()
+        .collect::<Result<HashMap<_, _>>>()?;
+    let rest: Vec<Position> = positions
+        .into_iter()
+        .filter(|p| !found.contains_key(p))
+        .map(|(txid, seq)| Position { txid, seq })
+        .collect();
+    for batch in batches_holding(conn, rest).await? {
+        for (entry, line) in batch.entries.iter().zip(&batch.lines) {
+            if batch.wanted.contains(&entry_position(entry)) {
+                found.insert(
+                    (entry.txid, entry.seq),
+                    (
+                        FieldMap::from_column((!line.is_empty()).then_some(line.as_str())),
+                        FieldMap::default(),
+                    ),
+                );
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Takes the chain's lock for the rest of `txn`: on PostgreSQL an advisory
@@ -176,27 +204,53 @@ pub(crate) async fn seal_before(
 ) -> Result<Option<(Position, String)>> {
     // The bound on the newest of all changes nothing but gives the statement
     // a parameter, so that PostgreSQL may plan it afresh (see `seal_batch`):
-    // a plan cached while `seals` was empty scans the whole table for its
+    // a plan cached while the table was empty scans all of it for its
     // newest row.
-    let (sql, values) = match before {
+    let (rows_sql, batches_sql, values) = match before {
         Some(p) => (
             "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
              ORDER BY txid DESC, seq DESC LIMIT 1",
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (first_txid, first_seq) < ($1, $2) \
+                 ORDER BY first_txid DESC, first_seq DESC LIMIT 1"
+            ),
             vec![p.txid.into(), p.seq.into()],
         ),
         None => (
             "SELECT txid, seq, hash FROM seals WHERE txid >= $1 \
              ORDER BY txid DESC, seq DESC LIMIT 1",
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE last_txid >= $1 \
+                 ORDER BY last_txid DESC, last_seq DESC LIMIT 1"
+            ),
             vec![i64::MIN.into()],
         ),
     };
-    let found = conn
-        .query_one_raw(statement(conn.get_database_backend(), sql, values))
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(statement(backend, rows_sql, values.clone()))
         .await?;
-    match found {
-        Some(row) => Ok(Some((position_of(&row)?, row.try_get_by_index(2)?))),
-        None => Ok(None),
-    }
+    let row = match row {
+        Some(row) => Some((position_of(&row)?, row.try_get_by_index::<String>(2)?)),
+        None => None,
+    };
+    let batch = conn
+        .query_one_raw(statement(backend, &batches_sql, values))
+        .await?;
+    let entry = match batch {
+        Some(batch) => Batch::of(&batch)?
+            .entries
+            .iter()
+            .rev()
+            .find(|e| before.is_none_or(|p| entry_position(e) < p))
+            .map(|e| (entry_position(e), form::to_hex(&e.hash))),
+        None => None,
+    };
+    // At one position a row of `seals` wins over a batch's entry.
+    Ok(match (row, entry) {
+        (Some(row), Some(entry)) if entry.0 > row.0 => Some(entry),
+        (row, entry) => row.or(entry),
+    })
 }
 
 /// The position in a row's first two columns.
@@ -207,7 +261,7 @@ fn position_of(row: &sea_orm::QueryResult) -> Result<Position> {
     })
 }
 
-/// One seal as `seal_batch` inserts it.
+/// One seal as `insert_seals` stores it.
 pub(crate) struct NewSeal {
     /// The sealed row's position.
     pub position: Position,
@@ -215,84 +269,240 @@ pub(crate) struct NewSeal {
     pub activity_uuid: uuid::Uuid,
     /// The position chained on from.
     pub previous: Position,
-    /// The chain hash at `position`, 64 hex digits.
-    pub hash: String,
+    /// The chain hash at `position`.
+    pub hash: [u8; 32],
     /// The salts of its committed fields, as JSON; `None` when it has none.
     pub salts: Option<String>,
 }
 
-/// The columns of `seals` a new seal fills, in [`NewSeal`]'s order.
-const SEAL_COLUMNS: [&str; 7] = [
-    "txid",
-    "seq",
-    "activity_uuid",
-    "prev_txid",
-    "prev_seq",
-    "hash",
-    "salts",
-];
-
-/// Inserts `seals`. PostgreSQL takes the batch as one array per column
-/// (`unnest`): seven bound values however long the batch, where a
-/// multi-row VALUES list binds seven per seal. SQLite has no arrays; it
-/// takes VALUES lists of at most 1,000 rows (it binds at most 32,766 values
-/// per statement).
+/// Stores `seals`, each chained on from the one before, as one row of
+/// `seal_batches`: PostgreSQL spends on a row's tuple, not its width
+/// (BENCHMARKS.md, "A leaner row per seal does not get there").
 pub(crate) async fn insert_seals(txn: &DatabaseTransaction, seals: Vec<NewSeal>) -> Result<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let column =
-            |ty: ArrayType, values: Vec<DbValue>| DbValue::Array(ty, Some(Box::new(values)));
-        let mut columns: [Vec<DbValue>; 7] = Default::default();
-        for seal in seals {
-            columns[0].push(seal.position.txid.into());
-            columns[1].push(seal.position.seq.into());
-            columns[2].push(seal.activity_uuid.into());
-            columns[3].push(seal.previous.txid.into());
-            columns[4].push(seal.previous.seq.into());
-            columns[5].push(seal.hash.into());
-            // sqlx binds no NULL inside a text[]; no salts is '' there (a
-            // seal's salts, when it has any, are a JSON object), NULL in the table.
-            columns[6].push(seal.salts.unwrap_or_default().into());
-        }
-        let [txid, seq, uuid, prev_txid, prev_seq, hash, salts] = columns;
-        let sql = format!(
-            "INSERT INTO seals ({}) SELECT t, q, u, pt, pq, h, NULLIF(s, '') FROM unnest($1::bigint[], \
-             $2::bigint[], $3::uuid[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) \
-             AS batch (t, q, u, pt, pq, h, s)",
-            SEAL_COLUMNS.join(", ")
-        );
-        let values = [
-            column(ArrayType::BigInt, txid),
-            column(ArrayType::BigInt, seq),
-            column(ArrayType::Uuid, uuid),
-            column(ArrayType::BigInt, prev_txid),
-            column(ArrayType::BigInt, prev_seq),
-            column(ArrayType::String, hash),
-            column(ArrayType::String, salts),
-        ];
-        txn.execute_raw(statement(DbBackend::Postgres, &sql, values.into()))
-            .await?;
+    let (Some(first), Some(last)) = (seals.first(), seals.last()) else {
         return Ok(());
+    };
+    let (first, last) = (first.position, last.position);
+    let entries: Vec<Entry> = seals
+        .iter()
+        .map(|s| Entry {
+            txid: s.position.txid,
+            seq: s.position.seq,
+            prev_txid: s.previous.txid,
+            prev_seq: s.previous.seq,
+            uuid: s.activity_uuid,
+            hash: s.hash,
+        })
+        .collect();
+    // serde_json escapes every control character, so no salts' JSON holds
+    // a raw newline.
+    let salts = seals
+        .iter()
+        .map(|s| s.salts.as_deref().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    txn.execute_raw(statement(
+        txn.get_database_backend(),
+        "INSERT INTO seal_batches (last_txid, last_seq, first_txid, first_seq, entries, salts) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        vec![
+            last.txid.into(),
+            last.seq.into(),
+            first.txid.into(),
+            first.seq.into(),
+            seal_batch::pack(&entries).into(),
+            salts.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The columns of `seal_batches` that [`Batch::of`] reads, in its order.
+const BATCH_COLUMNS: &str = "last_txid, last_seq, entries, salts";
+
+/// A row of `seal_batches`, unpacked.
+struct Batch {
+    /// The position of its last entry.
+    last: Position,
+    /// Its entries, in position order.
+    entries: Vec<Entry>,
+    /// Each entry's salts line ("" for none).
+    lines: Vec<String>,
+    /// The positions of its entries a lookup asked for ([`batches_holding`]).
+    wanted: HashSet<Position>,
+}
+
+impl Batch {
+    /// A row read with [`BATCH_COLUMNS`].
+    fn of(row: &sea_orm::QueryResult) -> Result<Batch> {
+        let bytes: Vec<u8> = row.try_get_by_index(2)?;
+        let salts: String = row.try_get_by_index(3)?;
+        let entries = seal_batch::unpack(&bytes).ok_or_else(|| {
+            sea_orm::DbErr::Custom("a row of seal_batches holds a torn entry".into())
+        })?;
+        let mut lines: Vec<String> = salts.split('\n').map(str::to_owned).collect();
+        lines.resize(entries.len(), String::new());
+        Ok(Batch {
+            last: position_of(row)?,
+            entries,
+            lines,
+            wanted: HashSet::new(),
+        })
     }
-    let mut seals = seals.into_iter().peekable();
-    while seals.peek().is_some() {
+
+    /// Its entries as seals.
+    fn seals(&self) -> Vec<StoredSeal> {
+        self.entries
+            .iter()
+            .zip(&self.lines)
+            .map(|(e, line)| StoredSeal {
+                position: entry_position(e),
+                activity: e.uuid,
+                previous: Position {
+                    txid: e.prev_txid,
+                    seq: e.prev_seq,
+                },
+                hash: form::to_hex(&e.hash),
+                pruned: false,
+                salts: (!line.is_empty()).then(|| line.clone()),
+                erased: None,
+                form: None,
+            })
+            .collect()
+    }
+}
+
+/// An entry's position.
+fn entry_position(e: &Entry) -> Position {
+    Position {
+        txid: e.txid,
+        seq: e.seq,
+    }
+}
+
+/// The batches that hold any of `positions`, each with the positions of
+/// its entries that were asked for; one query per batch.
+async fn batches_holding(
+    conn: &impl ConnectionTrait,
+    positions: Vec<Position>,
+) -> Result<Vec<Batch>> {
+    let mut rest: Vec<Position> = positions;
+    rest.sort_unstable();
+    rest.dedup();
+    let mut batches = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let p = rest[i];
+        let row = conn
+            .query_one_raw(statement(
+                conn.get_database_backend(),
+                &format!(
+                    "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (last_txid, last_seq) >= ($1, $2) \
+                     ORDER BY last_txid, last_seq LIMIT 1"
+                ),
+                vec![p.txid.into(), p.seq.into()],
+            ))
+            .await?;
+        let Some(row) = row else { break };
+        let mut batch = Batch::of(&row)?;
+        let held: HashSet<Position> = batch.entries.iter().map(entry_position).collect();
+        while i < rest.len() && rest[i] <= batch.last {
+            if held.contains(&rest[i]) {
+                batch.wanted.insert(rest[i]);
+            }
+            i += 1;
+        }
+        if !batch.wanted.is_empty() {
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
+}
+
+/// Statements that move the seals at `positions` held only in a batch into
+/// rows of `seals` (salts included) and blank their salts lines in the
+/// batch, so that erasure and pruning then change them as rows. Built from
+/// what is read now; nothing is written until they run.
+pub(crate) async fn move_out(
+    conn: &impl ConnectionTrait,
+    positions: impl IntoIterator<Item = Position>,
+) -> Result<Vec<Statement>> {
+    let positions: Vec<Position> = positions.into_iter().collect();
+    let values = values_of(positions.iter().map(|p| (p.txid, p.seq)));
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let in_rows: HashSet<Position> = conn
+        .query_all_raw(statement(
+            backend,
+            &format!("SELECT txid, seq FROM seals WHERE (txid, seq) IN (VALUES {values})"),
+            vec![],
+        ))
+        .await?
+        .iter()
+        .map(position_of)
+        .collect::<Result<_>>()?;
+    let rest: Vec<Position> = positions
+        .into_iter()
+        .filter(|p| !in_rows.contains(p))
+        .collect();
+    let mut moved = Vec::new();
+    let mut writes = Vec::new();
+    for mut batch in batches_holding(conn, rest).await? {
+        for seal in batch.seals() {
+            if batch.wanted.contains(&seal.position) {
+                moved.push(seal);
+            }
+        }
+        for (entry, line) in batch.entries.iter().zip(batch.lines.iter_mut()) {
+            if batch.wanted.contains(&entry_position(entry)) {
+                line.clear();
+            }
+        }
+        writes.push(statement(
+            backend,
+            "UPDATE seal_batches SET salts = $1 WHERE last_txid = $2 AND last_seq = $3",
+            vec![
+                batch.lines.join("\n").into(),
+                batch.last.txid.into(),
+                batch.last.seq.into(),
+            ],
+        ));
+    }
+    // At most 1,000 rows of 7 values a statement: SQLite binds at most
+    // 32,766 values.
+    for chunk in moved.chunks(1000) {
         let mut insert = Query::insert()
             .into_table(Alias::new("seals"))
-            .columns(SEAL_COLUMNS.map(Alias::new))
+            .columns(
+                [
+                    "txid",
+                    "seq",
+                    "activity_uuid",
+                    "prev_txid",
+                    "prev_seq",
+                    "hash",
+                    "salts",
+                ]
+                .map(Alias::new),
+            )
             .to_owned();
-        for seal in seals.by_ref().take(1000) {
+        for seal in chunk {
             insert.values_panic([
                 seal.position.txid.into(),
                 seal.position.seq.into(),
-                seal.activity_uuid.into(),
+                seal.activity.into(),
                 seal.previous.txid.into(),
                 seal.previous.seq.into(),
-                seal.hash.into(),
-                seal.salts.into(),
+                seal.hash.clone().into(),
+                seal.salts.clone().into(),
             ]);
         }
-        txn.execute(&insert).await?;
+        writes.push(backend.build(&insert));
     }
-    Ok(())
+    Ok(writes)
 }
 
 /// A seal as stored, with its salts: what verification checks a row against.
@@ -322,9 +532,45 @@ pub(crate) async fn seals_after(
     upper: Position,
     limit: u64,
 ) -> Result<Vec<StoredSeal>> {
+    let backend = conn.get_database_backend();
+    let mut merged: BTreeMap<Position, StoredSeal> = BTreeMap::new();
+    // Batches until they hold `limit` seals in range; the rows of `seals`
+    // then go over them. Each source gives its first `limit`, so the first
+    // `limit` of both together are all there.
+    let (mut cursor, mut taken) = (after, 0);
+    loop {
+        let batches = conn
+            .query_all_raw(statement(
+                backend,
+                &format!(
+                    "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (last_txid, last_seq) > ($1, $2) \
+                     AND (first_txid, first_seq) <= ($3, $4) ORDER BY last_txid, last_seq LIMIT 4"
+                ),
+                vec![
+                    cursor.txid.into(),
+                    cursor.seq.into(),
+                    upper.txid.into(),
+                    upper.seq.into(),
+                ],
+            ))
+            .await?;
+        for row in &batches {
+            let batch = Batch::of(row)?;
+            cursor = batch.last;
+            for seal in batch.seals() {
+                if seal.position > after && seal.position <= upper {
+                    merged.insert(seal.position, seal);
+                    taken += 1;
+                }
+            }
+        }
+        if batches.len() < 4 || taken >= limit {
+            break;
+        }
+    }
     let rows = conn
         .query_all_raw(statement(
-            conn.get_database_backend(),
+            backend,
             "SELECT txid, seq, activity_uuid, prev_txid, prev_seq, hash, pruned, salts, erased, form \
              FROM seals WHERE (txid, seq) > ($1, $2) AND (txid, seq) <= ($3, $4) \
              ORDER BY txid, seq LIMIT $5",
@@ -337,23 +583,23 @@ pub(crate) async fn seals_after(
             ],
         ))
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredSeal {
-                position: position_of(r)?,
-                activity: r.try_get_by_index(2)?,
-                previous: Position {
-                    txid: r.try_get_by_index(3)?,
-                    seq: r.try_get_by_index(4)?,
-                },
-                hash: r.try_get_by_index(5)?,
-                pruned: r.try_get_by_index(6)?,
-                salts: r.try_get_by_index(7)?,
-                erased: r.try_get_by_index(8)?,
-                form: r.try_get_by_index(9)?,
-            })
-        })
-        .collect()
+    for r in &rows {
+        let seal = StoredSeal {
+            position: position_of(r)?,
+            activity: r.try_get_by_index(2)?,
+            previous: Position {
+                txid: r.try_get_by_index(3)?,
+                seq: r.try_get_by_index(4)?,
+            },
+            hash: r.try_get_by_index(5)?,
+            pruned: r.try_get_by_index(6)?,
+            salts: r.try_get_by_index(7)?,
+            erased: r.try_get_by_index(8)?,
+            form: r.try_get_by_index(9)?,
+        };
+        merged.insert(seal.position, seal);
+    }
+    Ok(merged.into_values().take(limit as usize).collect())
 }
 
 /// Where the seal of the row `uuid` is, when it has one.
@@ -361,14 +607,34 @@ pub(crate) async fn sealed_at(
     conn: &impl ConnectionTrait,
     uuid: uuid::Uuid,
 ) -> Result<Option<Position>> {
+    let backend = conn.get_database_backend();
     let row = conn
         .query_one_raw(statement(
-            conn.get_database_backend(),
+            backend,
             "SELECT txid, seq FROM seals WHERE activity_uuid = $1",
             vec![uuid.into()],
         ))
         .await?;
-    row.as_ref().map(position_of).transpose()
+    if let Some(row) = row {
+        return Ok(Some(position_of(&row)?));
+    }
+    // Only a failing verification asks: a scan of the batches for the bytes,
+    // then the entries (a match may straddle two).
+    let sql = if backend == DbBackend::Postgres {
+        format!("SELECT {BATCH_COLUMNS} FROM seal_batches WHERE position($1::bytea IN entries) > 0")
+    } else {
+        format!("SELECT {BATCH_COLUMNS} FROM seal_batches WHERE instr(entries, $1) > 0")
+    };
+    let bytes = uuid.as_bytes().to_vec();
+    for row in conn
+        .query_all_raw(statement(backend, &sql, vec![bytes.into()]))
+        .await?
+    {
+        if let Some(e) = Batch::of(&row)?.entries.iter().find(|e| e.uuid == uuid) {
+            return Ok(Some(entry_position(e)));
+        }
+    }
+    Ok(None)
 }
 
 /// The statement that stores a seal's salts and erased commitments after
@@ -397,6 +663,16 @@ pub(crate) async fn mark_pruned(
     txn: &DatabaseTransaction,
     positions: impl IntoIterator<Item = (i64, i64)>,
 ) -> Result<()> {
+    let positions: Vec<(i64, i64)> = positions.into_iter().collect();
+    run(
+        txn,
+        move_out(
+            txn,
+            positions.iter().map(|&(txid, seq)| Position { txid, seq }),
+        )
+        .await?,
+    )
+    .await?;
     let positions = values_of(positions);
     if positions.is_empty() {
         return Ok(());
@@ -422,6 +698,7 @@ pub(crate) async fn keep_forms(
     if forms.is_empty() {
         return Ok(());
     }
+    run(txn, move_out(txn, forms.iter().map(|(p, _)| *p)).await?).await?;
     // One statement, not one per row: a prune batch's 3 × 5,000 values fit
     // both databases' limits. Both name the columns of a bare VALUES
     // column1, ….
@@ -447,14 +724,31 @@ pub(crate) async fn keep_forms(
 
 /// The oldest seal not marked pruned.
 pub(crate) async fn first_unpruned(conn: &impl ConnectionTrait) -> Result<Option<Position>> {
-    let row = conn
-        .query_one_raw(statement(
-            conn.get_database_backend(),
-            "SELECT txid, seq FROM seals WHERE pruned = false ORDER BY txid, seq LIMIT 1",
-            vec![],
-        ))
-        .await?;
-    row.as_ref().map(position_of).transpose()
+    let (mut after, end) = (
+        Position::default(),
+        Position {
+            txid: i64::MAX,
+            seq: i64::MAX,
+        },
+    );
+    loop {
+        let page = seals_after(conn, after, end, 1000).await?;
+        if let Some(seal) = page.iter().find(|s| !s.pruned) {
+            return Ok(Some(seal.position));
+        }
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = last.position,
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Runs `statements` in order.
+async fn run(txn: &DatabaseTransaction, statements: Vec<Statement>) -> Result<()> {
+    for s in statements {
+        txn.execute_raw(s).await?;
+    }
+    Ok(())
 }
 
 /// Drops every seal up to `position`, whose hash `hash` (as stored)
@@ -465,12 +759,52 @@ pub(crate) async fn move_anchor(
     hash: String,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
-    txn.execute_raw(statement(
-        backend,
+    for sql in [
         "DELETE FROM seals WHERE (txid, seq) <= ($1, $2)",
-        vec![position.txid.into(), position.seq.into()],
-    ))
-    .await?;
+        "DELETE FROM seal_batches WHERE (last_txid, last_seq) <= ($1, $2)",
+    ] {
+        txn.execute_raw(statement(
+            backend,
+            sql,
+            vec![position.txid.into(), position.seq.into()],
+        ))
+        .await?;
+    }
+    // The batch the anchor falls in keeps only its entries after it.
+    let straddling = txn
+        .query_one_raw(statement(
+            backend,
+            &format!(
+                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (first_txid, first_seq) <= ($1, $2) \
+                 ORDER BY last_txid, last_seq LIMIT 1"
+            ),
+            vec![position.txid.into(), position.seq.into()],
+        ))
+        .await?;
+    if let Some(row) = straddling {
+        let batch = Batch::of(&row)?;
+        let (entries, lines): (Vec<Entry>, Vec<String>) = batch
+            .entries
+            .into_iter()
+            .zip(batch.lines)
+            .filter(|(e, _)| entry_position(e) > position)
+            .unzip();
+        let first = entries.first().map_or(batch.last, entry_position);
+        txn.execute_raw(statement(
+            backend,
+            "UPDATE seal_batches SET first_txid = $1, first_seq = $2, entries = $3, salts = $4 \
+             WHERE last_txid = $5 AND last_seq = $6",
+            vec![
+                first.txid.into(),
+                first.seq.into(),
+                seal_batch::pack(&entries).into(),
+                lines.join("\n").into(),
+                batch.last.txid.into(),
+                batch.last.seq.into(),
+            ],
+        ))
+        .await?;
+    }
     txn.execute_raw(statement(
         backend,
         "DELETE FROM seal_anchor WHERE id = 1",
@@ -484,4 +818,38 @@ pub(crate) async fn move_anchor(
     ))
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::seal_batch::{pack, unpack, Entry, ENTRY_BYTES};
+    use uuid::Uuid;
+
+    #[test]
+    fn packed_entries_round_trip_and_a_torn_batch_is_refused() {
+        let entries = [
+            Entry {
+                txid: 7,
+                seq: -1,
+                prev_txid: 6,
+                prev_seq: 3,
+                uuid: Uuid::from_u128(1),
+                hash: [9; 32],
+            },
+            Entry {
+                txid: i64::MAX,
+                seq: 0,
+                prev_txid: 7,
+                prev_seq: -1,
+                uuid: Uuid::from_u128(u128::MAX),
+                hash: [0; 32],
+            },
+        ];
+        let bytes = pack(&entries);
+        assert_eq!(bytes.len(), 2 * ENTRY_BYTES);
+        assert_eq!(&bytes[..8], &7i64.to_be_bytes());
+        assert_eq!(unpack(&bytes).unwrap(), entries);
+        assert_eq!(unpack(&bytes[..120]), None);
+        assert_eq!(unpack(&[]).unwrap(), []);
+    }
 }

@@ -1,5 +1,6 @@
-//! The move of each seal's salts from `seal_salts` into `seals`: a sealed,
-//! partly erased log verifies the same before, after a step down and up again.
+//! The moves of each seal's salts, from `seal_salts` into `seals` and from
+//! `seals` into packed batches: a sealed, partly erased log verifies the
+//! same before, after the steps down and up again.
 
 use migration::MigratorTrait;
 use serde_json::json;
@@ -40,17 +41,21 @@ async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
     assert_eq!(before["valid"], true, "{before}");
     assert_eq!(before["erasedCount"], 2, "{before}");
     let conn = app.db.connect().await;
-    let salted = scalar::<i64>(&conn, "SELECT count(*) FROM seals WHERE salts IS NOT NULL").await;
-    let erased = scalar::<i64>(&conn, "SELECT count(*) FROM seals WHERE erased IS NOT NULL").await;
-    assert_eq!(
-        (salted, erased),
-        (3, 1),
-        "two rows and the entry; one erased"
+    let count = |sql: &'static str| scalar::<i64>(&conn, sql);
+    let in_rows = (
+        count("SELECT count(*) FROM seals").await,
+        count("SELECT count(*) FROM seal_batches").await,
     );
 
-    // Act: the steps down (the chain's epoch, then the salts' move) put
-    // them back in `seal_salts`, the steps up move them into `seals` again.
-    // Nothing is written meanwhile, so the idle sealer reads no salt.
+    // Act: the steps down (the batches, the chain's epoch, then the salts'
+    // move) unpack the batches into rows and put the salts back in
+    // `seal_salts`; the steps up move them into `seals` again. Nothing is
+    // written meanwhile, so the idle sealer reads no salt.
+    migration::Migrator::down(&conn, Some(1)).await.unwrap();
+    let unpacked = (
+        count("SELECT count(*) FROM seals WHERE salts IS NOT NULL").await,
+        count("SELECT count(*) FROM seals WHERE erased IS NOT NULL").await,
+    );
     migration::Migrator::down(&conn, Some(2)).await.unwrap();
     let moved_out = (
         scalar::<i64>(&conn, "SELECT count(*) FROM seal_salts").await,
@@ -63,7 +68,11 @@ async fn salts_and_erased_commitments_survive_the_move_out_of_seals_and_back() {
     migration::Migrator::up(&conn, None).await.unwrap();
     let after = verify(&app, json!({})).await;
 
-    // Assert
+    // Assert: the erased row was moved out of its batch; the other two
+    // seals and the entry's stayed packed until the step down.
+    assert_eq!(in_rows.0, 1, "the erased row's seal alone is a row");
+    assert!(in_rows.1 >= 1, "{in_rows:?}");
+    assert_eq!(unpacked, (3, 1), "two rows and the entry; one erased");
     assert_eq!(moved_out, (3, 1));
     assert_eq!(after, before);
     conn.close().await.ok();

@@ -7,15 +7,19 @@ mod copies;
 mod erasure;
 mod instances;
 mod migration;
+mod packed;
 mod python;
 mod tamper;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ::migration::MigratorTrait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
+use entity::seal_batch::{self, Entry};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, Client, TestApp};
@@ -173,7 +177,86 @@ pub fn at(cursor: &Value) -> String {
     format!("txid = {txid} AND seq = {seq}")
 }
 
+/// Asserts that verification failed first at `at`, for `reason`.
+pub fn failed_at(report: &Value, at: &Value, reason: &str) {
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["failure"]["reason"], reason, "{report}");
+    assert_eq!(report["failure"]["position"], *at, "{report}");
+}
+
 /// Runs the same SQL on either database.
 pub async fn sql(app: &TestApp, sql: &str) {
     app.db.execute(sql, sql).await;
+}
+
+/// Moves every seal out of the sealer's packed batches into a row of
+/// `seals` (the newest migration's step down, then up again), so that a
+/// test can tamper with one seal in SQL as with any row.
+pub async fn unpack_seals(app: &TestApp) {
+    let conn = app.db.connect().await;
+    ::migration::Migrator::down(&conn, Some(1)).await.unwrap();
+    ::migration::Migrator::up(&conn, None).await.unwrap();
+    conn.close().await.ok();
+}
+
+/// Every packed seal with its salts line, in position order, as an
+/// intruder who knows the format reads them.
+pub async fn packed_seals(app: &TestApp) -> Vec<(Entry, String)> {
+    let conn = app.db.connect().await;
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT entries, salts FROM seal_batches ORDER BY last_txid, last_seq",
+        ))
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let mut all = Vec::new();
+    for row in rows {
+        let bytes: Vec<u8> = row.try_get_by_index(0).unwrap();
+        let salts: String = row.try_get_by_index(1).unwrap();
+        let mut lines = salts.split('\n');
+        for entry in seal_batch::unpack(&bytes).unwrap() {
+            all.push((entry, lines.next().unwrap_or_default().to_owned()));
+        }
+    }
+    all
+}
+
+/// Rewrites the packed seals as an intruder who knows the format could:
+/// all of them, changed by `edit`, stored back as one batch.
+pub async fn edit_packed_seals(app: &TestApp, edit: impl FnOnce(&mut Vec<(Entry, String)>)) {
+    let mut all = packed_seals(app).await;
+    edit(&mut all);
+    let conn = app.db.connect().await;
+    let backend = conn.get_database_backend();
+    conn.execute_unprepared("DELETE FROM seal_batches")
+        .await
+        .unwrap();
+    if let (Some((first, _)), Some((last, _))) = (all.first(), all.last()) {
+        let entries: Vec<Entry> = all.iter().map(|(e, _)| *e).collect();
+        let lines: Vec<&str> = all.iter().map(|(_, l)| l.as_str()).collect();
+        let sql = if backend == DbBackend::Postgres {
+            "INSERT INTO seal_batches (last_txid, last_seq, first_txid, first_seq, entries, salts) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        } else {
+            "INSERT INTO seal_batches (last_txid, last_seq, first_txid, first_seq, entries, salts) \
+             VALUES (?, ?, ?, ?, ?, ?)"
+        };
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                last.txid.into(),
+                last.seq.into(),
+                first.txid.into(),
+                first.seq.into(),
+                seal_batch::pack(&entries).into(),
+                lines.join("\n").into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    conn.close().await.ok();
 }

@@ -7,18 +7,12 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{json, Value};
 
 use super::{
-    at, cursor, log, log_many, position, prune_and_verify, sealed_through, sealed_within,
-    signing_app, sql, verify,
+    at, cursor, edit_packed_seals, failed_at, log, log_many, packed_seals, position,
+    prune_and_verify, sealed_through, sealed_within, signing_app, sql, unpack_seals, verify,
 };
 use crate::helpers::{row, scalar, spawn_app, Client};
 
 /// Asserts `report` failed first at `at` for `reason`.
-fn failed_at(report: &Value, at: &Value, reason: &str) {
-    assert_eq!(report["valid"], false, "{report}");
-    assert_eq!(report["failure"]["reason"], reason, "{report}");
-    assert_eq!(report["failure"]["position"], *at, "{report}");
-}
-
 #[tokio::test]
 async fn every_row_is_sealed_in_position_order_and_the_untouched_log_verifies() {
     // Arrange
@@ -178,11 +172,15 @@ async fn a_row_deleted_with_its_seal_and_salts_still_fails_as_missing_at_its_pos
     let rows = log_many(&app, 5).await;
     sealed_through(&app, &rows[4]["cursor"]).await;
 
-    // Act: an intruder who knows the chain's tables removes every trace.
-    let row = at(&rows[2]["cursor"]);
-    for table in ["activities", "seals"] {
-        sql(&app, &format!("DELETE FROM {table} WHERE {row}")).await;
-    }
+    // Act: an intruder who knows the chain's tables removes every trace:
+    // the row, and its seal from the packed batch.
+    let gone = position(&rows[2]["cursor"]);
+    sql(
+        &app,
+        &format!("DELETE FROM activities WHERE {}", at(&rows[2]["cursor"])),
+    )
+    .await;
+    edit_packed_seals(&app, |seals| seals.retain(|(e, _)| (e.txid, e.seq) != gone)).await;
     let report = verify(&app, json!({})).await;
 
     // Assert
@@ -276,14 +274,14 @@ async fn deleting_the_newest_rows_is_caught_only_against_a_head_kept_earlier() {
 
     // Act: the two newest rows go, with their seals and salts.
     for row in &rows[3..] {
-        for table in ["activities", "seals"] {
-            sql(
-                &app,
-                &format!("DELETE FROM {table} WHERE {}", at(&row["cursor"])),
-            )
-            .await;
-        }
+        sql(
+            &app,
+            &format!("DELETE FROM activities WHERE {}", at(&row["cursor"])),
+        )
+        .await;
     }
+    let kept = position(&rows[2]["cursor"]);
+    edit_packed_seals(&app, |seals| seals.retain(|(e, _)| (e.txid, e.seq) <= kept)).await;
     let alone = verify(&app, json!({})).await;
     let against_head = verify(&app, json!({ "head": head })).await;
 
@@ -348,12 +346,8 @@ async fn a_chain_rewritten_from_a_changed_row_on_fails_against_a_head() {
         ),
     )
     .await;
-    let (txid, seq) = position(&rows[0]["cursor"]);
-    sql(
-        &app,
-        &format!("DELETE FROM seals WHERE (txid, seq) > ({txid}, {seq})"),
-    )
-    .await;
+    let kept = position(&rows[0]["cursor"]);
+    edit_packed_seals(&app, |seals| seals.retain(|(e, _)| (e.txid, e.seq) <= kept)).await;
     sealed_through(&app, &rows[2]["cursor"]).await;
     let alone = verify(&app, json!({})).await;
     let against_head = verify(&app, json!({ "head": head })).await;
@@ -381,6 +375,7 @@ async fn pruning_keeps_the_chain_verifiable_from_the_oldest_kept_row() {
         .await;
     let last = log(&app, json!({ "action": "chain.last" })).await;
     sealed_through(&app, &last["cursor"]).await;
+    let packed = packed_seals(&app).await.len();
 
     // Act
     let (pruned, report) = prune_and_verify(&app, 30).await;
@@ -397,6 +392,17 @@ async fn pruning_keeps_the_chain_verifiable_from_the_oldest_kept_row() {
         "the anchor {} is before the oldest kept row",
         report["start"]
     );
+    // The prefix's packed entries went with it; the carried row's seal
+    // moved out of its batch into a row marked pruned.
+    let left = packed_seals(&app).await;
+    assert_eq!(left.len(), packed - 2, "{left:?}");
+    assert!(
+        left.iter().all(|(e, _)| (e.txid, e.seq) > (st, ss)),
+        "{left:?}"
+    );
+    let conn = app.db.connect().await;
+    let carried: i64 = scalar(&conn, "SELECT count(*) FROM seals WHERE pruned = true").await;
+    assert_eq!(carried, 1);
     app.stop().await;
 }
 
@@ -448,14 +454,25 @@ async fn a_prune_of_several_batches_that_carries_rows_across_a_kept_one_verifies
 #[tokio::test]
 async fn a_seal_keeps_salts_for_committed_fields_and_null_for_a_row_without_any() {
     // Arrange: a row with no field that may hold personal data, and one with
-    // an actor and metadata. (PostgreSQL's batch goes as arrays, where a
-    // missing value travels as ''; the table must still say NULL.)
+    // an actor and metadata.
     let app = signing_app().await;
     let bare = log(&app, json!({ "action": "chain.bare" })).await;
     let personal = log_many(&app, 1).await.remove(0);
     sealed_through(&app, &personal["cursor"]).await;
 
-    // Act
+    // Act: each packed seal's salts line, and each seal's salts once moved
+    // out of its batch into a row of `seals`.
+    let lines = packed_seals(&app).await;
+    let line = |row: &Value| {
+        let at = position(&row["cursor"]);
+        lines
+            .iter()
+            .find(|(e, _)| (e.txid, e.seq) == at)
+            .map(|(_, l)| l.clone())
+            .unwrap()
+    };
+    let (bare_line, personal_line) = (line(&bare), line(&personal));
+    unpack_seals(&app).await;
     let conn = app.db.connect().await;
     let salts = |row: &Value| {
         let (txid, seq) = position(&row["cursor"]);
@@ -464,8 +481,10 @@ async fn a_seal_keeps_salts_for_committed_fields_and_null_for_a_row_without_any(
     let bare_salts: Option<String> = scalar(&conn, &salts(&bare)).await;
     let personal_salts: Option<String> = scalar(&conn, &salts(&personal)).await;
 
-    // Assert
+    // Assert: an empty line and NULL for the row without any.
+    assert_eq!(bare_line, "");
     assert_eq!(bare_salts, None);
+    assert_eq!(personal_salts.as_deref(), Some(personal_line.as_str()));
     let personal_salts: Value = serde_json::from_str(&personal_salts.unwrap()).unwrap();
     assert!(personal_salts["actor_uuid"].is_string(), "{personal_salts}");
     assert!(
@@ -545,14 +564,11 @@ async fn a_sealer_stuck_mid_batch_keeps_no_writer_or_subscriber_waiting() {
         .await
         .unwrap();
     let next = log(&app, json!({ "action": "chain.next" })).await;
-    let ((txid, seq), (prev_txid, prev_seq)) =
-        (position(&next["cursor"]), position(&before["cursor"]));
+    let (txid, seq) = position(&next["cursor"]);
     blocker
         .execute_unprepared(&format!(
-            "INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash) \
-             VALUES ({txid}, {seq}, '{}', {prev_txid}, {prev_seq}, '{}')",
-            next["uuid"].as_str().unwrap(),
-            "0".repeat(64)
+            "INSERT INTO seal_batches (last_txid, last_seq, first_txid, first_seq, entries, salts) \
+             VALUES ({txid}, {seq}, {txid}, {seq}, '\\x', '')"
         ))
         .await
         .unwrap();
@@ -572,7 +588,7 @@ async fn a_sealer_stuck_mid_batch_keeps_no_writer_or_subscriber_waiting() {
         .unwrap();
     let waiting = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE {blocker_pid} = ANY(pg_blocking_pids(pid)) \
-         AND query LIKE 'INSERT INTO seals%'"
+         AND query LIKE 'INSERT INTO seal%'"
     );
     let mut stuck = 0i64;
     for _ in 0..200 {
@@ -657,6 +673,7 @@ async fn a_row_deleted_with_its_seal_marked_pruned_fails_as_missing_unless_older
     let app = signing_app().await;
     let rows = log_many(&app, 5).await;
     sealed_through(&app, &rows[4]["cursor"]).await;
+    unpack_seals(&app).await;
     let conn = app.db.connect().await;
     let (txid, seq) = position(&rows[2]["cursor"]);
     let row = entity::activity::Entity::find()
