@@ -1,4 +1,4 @@
-//! The packed format of `seal_batches.entries`: one 64-byte entry per
+//! The packed format of `seal_batches.entries`: one 80-byte entry per
 //! sealed row, in position order, shared by the service that writes and
 //! reads it and the migration that unpacks it on the way down.
 //!

@@ -54,17 +54,10 @@ impl MigrationTrait for Migration {
         let batches = db
             .query_all_raw(Statement::from_string(
                 backend,
-                "SELECT entries, salts FROM seal_batches \
-                 ORDER BY last_txid, last_seq",
+                "SELECT entries, salts FROM seal_batches ORDER BY last_txid, last_seq",
             ))
             .await?;
-        let insert = if backend == DatabaseBackend::Postgres {
-            "INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash, salts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (txid, seq) DO NOTHING"
-        } else {
-            "INSERT INTO seals (txid, seq, activity_uuid, prev_txid, prev_seq, hash, salts) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txid, seq) DO NOTHING"
-        };
+        let mut rows: Vec<[Value; 7]> = Vec::new();
         for batch in batches {
             let bytes: Vec<u8> = batch.try_get_by_index(0)?;
             let salts: String = batch.try_get_by_index(1)?;
@@ -74,21 +67,43 @@ impl MigrationTrait for Migration {
             for entry in entries {
                 let line = lines.next().unwrap_or_default();
                 let hash: String = entry.hash.iter().map(|b| format!("{b:02x}")).collect();
-                db.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    insert,
-                    [
-                        Value::from(entry.txid),
-                        entry.seq.into(),
-                        entry.uuid.into(),
-                        entry.prev_txid.into(),
-                        entry.prev_seq.into(),
-                        hash.into(),
-                        (!line.is_empty()).then(|| line.to_owned()).into(),
-                    ],
-                ))
-                .await?;
+                rows.push([
+                    Value::from(entry.txid),
+                    entry.seq.into(),
+                    entry.uuid.into(),
+                    entry.prev_txid.into(),
+                    entry.prev_seq.into(),
+                    hash.into(),
+                    (!line.is_empty()).then(|| line.to_owned()).into(),
+                ]);
             }
+        }
+        // 1,000 rows of 7 values a statement: SQLite binds at most 32,766.
+        for chunk in rows.chunks(1000) {
+            let mut insert = Query::insert()
+                .into_table(Alias::new("seals"))
+                .columns(
+                    [
+                        "txid",
+                        "seq",
+                        "activity_uuid",
+                        "prev_txid",
+                        "prev_seq",
+                        "hash",
+                        "salts",
+                    ]
+                    .map(Alias::new),
+                )
+                .on_conflict(
+                    OnConflict::columns([Alias::new("txid"), Alias::new("seq")])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            for row in chunk {
+                insert.values_panic(row.clone().map(SimpleExpr::from));
+            }
+            db.execute(&insert).await?;
         }
         db.execute_unprepared("DROP TABLE seal_batches").await?;
         Ok(())

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::activity::{Column, Entity};
 use sea_orm::{
@@ -93,29 +95,51 @@ impl ActivityFeed {
             txn.commit().await?;
             return Ok(0);
         }
-        keep_forms(&txn, &old).await?;
+        let forms = forms_of_carried(&txn, &old).await?;
         // Subtracted from the rollups in the same transaction, so they stay
         // exact batch by batch.
         let deleted = self
             .delete_rolled_up(&txn, old.iter().map(|(u, _, _)| *u).collect())
             .await?;
-        mark_pruned(&txn, old.iter().map(|(_, txid, seq)| (*txid, *seq))).await?;
-        compact(&txn).await?;
+        // Where the anchor goes first: the seals at or below it are dropped,
+        // so only those above it are marked pruned (and moved out of their
+        // batch to be marked).
+        let pruned: HashSet<Position> = old
+            .iter()
+            .map(|(_, txid, seq)| Position {
+                txid: *txid,
+                seq: *seq,
+            })
+            .collect();
+        let anchor = new_anchor(&txn, &pruned).await?;
+        let above = |p: &Position| anchor.as_ref().is_none_or(|(a, _)| p > a);
+        store::keep_forms(&txn, forms.into_iter().filter(|(p, _)| above(p)).collect()).await?;
+        mark_pruned(
+            &txn,
+            pruned.iter().filter(|p| above(p)).map(|p| (p.txid, p.seq)),
+        )
+        .await?;
+        if let Some((position, hash)) = anchor {
+            move_anchor(&txn, position, hash).await?;
+        }
         txn.commit().await?;
         Ok(deleted)
     }
 }
 
-/// Writes into the seal of each row of `old` that is not part of the pruned
-/// prefix (a row older in position order stays) the row's canonical form.
+/// The canonical form of each row of `old` that is not part of the pruned
+/// prefix (a row older in position order stays), for its seal.
 /// Its seal outlives it, marked pruned, and verification recomputes its
 /// hash from the form and checks that the row was older than every row
 /// kept: a mark alone would let a row deleted behind the server's back pass
 /// as pruned.
-async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Result<()> {
+async fn forms_of_carried(
+    txn: &DatabaseTransaction,
+    old: &[(Uuid, i64, i64)],
+) -> Result<Vec<(Position, String)>> {
     let Some(first_kept) = oldest_row(txn, old.iter().map(|(u, _, _)| *u)).await? else {
         // Nothing stays: every seal goes into the anchor.
-        return Ok(());
+        return Ok(Vec::new());
     };
     let carried: Vec<&(Uuid, i64, i64)> = old
         .iter()
@@ -127,11 +151,11 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
         })
         .collect();
     if carried.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sealed = salts_at(txn, carried.iter().map(|(_, txid, seq)| (*txid, *seq))).await?;
     if sealed.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows: std::collections::HashMap<(i64, i64), entity::activity::Model> = Entity::find()
         .filter(Column::Uuid.is_in(carried.iter().map(|(u, _, _)| *u)))
@@ -151,7 +175,7 @@ async fn keep_forms(txn: &DatabaseTransaction, old: &[(Uuid, i64, i64)]) -> Resu
             form::canonical_form(row, &committed.object),
         ));
     }
-    store::keep_forms(txn, forms).await
+    Ok(forms)
 }
 
 /// The position of the oldest row in position order, leaving out `except`.
@@ -172,18 +196,19 @@ async fn oldest_row(
     Ok(found.map(|(txid, seq)| Position { txid, seq }))
 }
 
-/// Drops the seals of the pruned prefix: those below the oldest remaining
-/// row and below the first seal whose row was not pruned; the newest of
-/// them becomes the anchor.
-async fn compact(txn: &DatabaseTransaction) -> Result<()> {
+/// Where the anchor moves once the rows `pruned` are gone: the newest seal
+/// below the oldest remaining row and below the first seal that is neither
+/// marked pruned nor of a row in `pruned` (a seal whose row vanished
+/// otherwise stays, for verification to report). `None` when it stays.
+async fn new_anchor(
+    txn: &DatabaseTransaction,
+    pruned: &HashSet<Position>,
+) -> Result<Option<(Position, String)>> {
     let oldest_row = oldest_row(txn, []).await?;
-    let first_kept = first_unpruned(txn).await?;
+    let first_kept = first_unpruned(txn, pruned).await?;
     let limit = match (oldest_row, first_kept) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let Some((position, hash)) = seal_before(txn, limit).await? else {
-        return Ok(());
-    };
-    move_anchor(txn, position, hash).await
+    seal_before(txn, limit).await
 }

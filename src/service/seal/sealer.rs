@@ -99,8 +99,8 @@ impl ActivityFeed {
             let txn = self.begin_write().await?;
             // It inserts no activity: live delivery need not wait for it.
             txn.execute_unprepared(BOOKKEEPING_SQL).await?;
-            // `seals` grows by a batch each round; a plan cached when it was
-            // small (or just vacuumed empty) would scan it whole every round
+            // `seal_batches` grows by a row each round; a plan cached when it
+            // was small (or just vacuumed empty) would scan it whole every round
             // until the next ANALYZE. Planned afresh, each round sees its size.
             txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
                 .await?;

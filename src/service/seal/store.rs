@@ -206,27 +206,31 @@ pub(crate) async fn seal_before(
     // a parameter, so that PostgreSQL may plan it afresh (see `seal_batch`):
     // a plan cached while the table was empty scans all of it for its
     // newest row.
+    let backend = conn.get_database_backend();
+    let tail = if backend == DbBackend::Postgres {
+        "substring(entries from octet_length(entries) - 79)"
+    } else {
+        "substr(entries, -80)"
+    };
     let (rows_sql, batches_sql, values) = match before {
         Some(p) => (
             "SELECT txid, seq, hash FROM seals WHERE (txid, seq) < ($1, $2) \
              ORDER BY txid DESC, seq DESC LIMIT 1",
-            format!(
-                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (first_txid, first_seq) < ($1, $2) \
-                 ORDER BY first_txid DESC, first_seq DESC LIMIT 1"
-            ),
+            "SELECT last_txid, last_seq, NULL FROM seal_batches \
+             WHERE (first_txid, first_seq) < ($1, $2) ORDER BY first_txid DESC, first_seq DESC LIMIT 1"
+                .to_owned(),
             vec![p.txid.into(), p.seq.into()],
         ),
         None => (
             "SELECT txid, seq, hash FROM seals WHERE txid >= $1 \
              ORDER BY txid DESC, seq DESC LIMIT 1",
             format!(
-                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE last_txid >= $1 \
+                "SELECT last_txid, last_seq, {tail} FROM seal_batches WHERE last_txid >= $1 \
                  ORDER BY last_txid DESC, last_seq DESC LIMIT 1"
             ),
             vec![i64::MIN.into()],
         ),
     };
-    let backend = conn.get_database_backend();
     let row = conn
         .query_one_raw(statement(backend, rows_sql, values.clone()))
         .await?;
@@ -238,12 +242,32 @@ pub(crate) async fn seal_before(
         .query_one_raw(statement(backend, &batches_sql, values))
         .await?;
     let entry = match batch {
-        Some(batch) => Batch::of(&batch)?
-            .entries
-            .iter()
-            .rev()
-            .find(|e| before.is_none_or(|p| entry_position(e) < p))
-            .map(|e| (entry_position(e), form::to_hex(&e.hash))),
+        Some(batch) => {
+            // The newest of all reads only the batch's last entry (the
+            // sealer asks every round), unless it is not the batch's last.
+            let tail: Option<Vec<u8>> = if before.is_none() {
+                batch.try_get_by_index(2)?
+            } else {
+                None
+            };
+            let tail = tail
+                .as_deref()
+                .and_then(seal_batch::unpack)
+                .and_then(|e| e.first().copied());
+            let last = position_of(&batch)?;
+            match tail {
+                Some(e) if entry_position(&e) == last => Some((last, form::to_hex(&e.hash))),
+                _ => batch_at(conn, last)
+                    .await?
+                    .and_then(|b| {
+                        b.entries
+                            .into_iter()
+                            .rev()
+                            .find(|e| before.is_none_or(|p| entry_position(e) < p))
+                    })
+                    .map(|e| (entry_position(&e), form::to_hex(&e.hash))),
+            }
+        }
         None => None,
     };
     // At one position a row of `seals` wins over a batch's entry.
@@ -343,6 +367,15 @@ impl Batch {
         })?;
         let mut lines: Vec<String> = salts.split('\n').map(str::to_owned).collect();
         lines.resize(entries.len(), String::new());
+        // In position order whatever the bytes' order: every reader relies
+        // on it, and an entry's position, not its place, is what it seals.
+        let (entries, lines) = if entries.is_sorted_by_key(entry_position) {
+            (entries, lines)
+        } else {
+            let mut both: Vec<(Entry, String)> = entries.into_iter().zip(lines).collect();
+            both.sort_by_key(|(e, _)| entry_position(e));
+            both.into_iter().unzip()
+        };
         Ok(Batch {
             last: position_of(row)?,
             entries,
@@ -373,6 +406,20 @@ impl Batch {
     }
 }
 
+/// The batch whose last position is `last`.
+async fn batch_at(conn: &impl ConnectionTrait, last: Position) -> Result<Option<Batch>> {
+    let row = conn
+        .query_one_raw(statement(
+            conn.get_database_backend(),
+            &format!(
+                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE last_txid = $1 AND last_seq = $2"
+            ),
+            vec![last.txid.into(), last.seq.into()],
+        ))
+        .await?;
+    row.as_ref().map(Batch::of).transpose()
+}
+
 /// An entry's position.
 fn entry_position(e: &Entry) -> Position {
     Position {
@@ -382,37 +429,65 @@ fn entry_position(e: &Entry) -> Position {
 }
 
 /// The batches that hold any of `positions`, each with the positions of
-/// its entries that were asked for; one query per batch.
+/// its entries that were asked for: two queries, whatever the number of
+/// batches (the first finds each position's batch by an index probe).
 async fn batches_holding(
     conn: &impl ConnectionTrait,
     positions: Vec<Position>,
 ) -> Result<Vec<Batch>> {
-    let mut rest: Vec<Position> = positions;
-    rest.sort_unstable();
-    rest.dedup();
+    let wanted: HashSet<Position> = positions.into_iter().collect();
+    let values = values_of(wanted.iter().map(|p| (p.txid, p.seq)));
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let holding = |column: &str| {
+        format!(
+            "(SELECT b.{column} FROM seal_batches b WHERE (b.last_txid, b.last_seq) >= \
+             (v.column1, v.column2) ORDER BY b.last_txid, b.last_seq LIMIT 1)"
+        )
+    };
+    let keys = conn
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT DISTINCT {}, {} FROM (VALUES {values}) AS v",
+                holding("last_txid"),
+                holding("last_seq")
+            ),
+            vec![],
+        ))
+        .await?;
+    let keys: Vec<(i64, i64)> = keys
+        .iter()
+        .filter_map(|r| {
+            let key: (Option<i64>, Option<i64>) =
+                (r.try_get_by_index(0).ok()?, r.try_get_by_index(1).ok()?);
+            Some((key.0?, key.1?))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = conn
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (last_txid, last_seq) IN (VALUES {})",
+                values_of(keys)
+            ),
+            vec![],
+        ))
+        .await?;
     let mut batches = Vec::new();
-    let mut i = 0;
-    while i < rest.len() {
-        let p = rest[i];
-        let row = conn
-            .query_one_raw(statement(
-                conn.get_database_backend(),
-                &format!(
-                    "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (last_txid, last_seq) >= ($1, $2) \
-                     ORDER BY last_txid, last_seq LIMIT 1"
-                ),
-                vec![p.txid.into(), p.seq.into()],
-            ))
-            .await?;
-        let Some(row) = row else { break };
-        let mut batch = Batch::of(&row)?;
-        let held: HashSet<Position> = batch.entries.iter().map(entry_position).collect();
-        while i < rest.len() && rest[i] <= batch.last {
-            if held.contains(&rest[i]) {
-                batch.wanted.insert(rest[i]);
-            }
-            i += 1;
-        }
+    for row in &rows {
+        let mut batch = Batch::of(row)?;
+        batch.wanted = batch
+            .entries
+            .iter()
+            .map(entry_position)
+            .filter(|p| wanted.contains(p))
+            .collect();
         if !batch.wanted.is_empty() {
             batches.push(batch);
         }
@@ -537,20 +612,23 @@ pub(crate) async fn seals_after(
     // Batches until they hold `limit` seals in range; the rows of `seals`
     // then go over them. Each source gives its first `limit`, so the first
     // `limit` of both together are all there.
-    let (mut cursor, mut taken) = (after, 0);
+    // A few batches first (a busy sealer's hold 2,000 seals), twice as many
+    // each time after (a quiet one's hold a few).
+    let (mut cursor, mut taken, mut want) = (after, 0, 4_i64);
     loop {
         let batches = conn
             .query_all_raw(statement(
                 backend,
                 &format!(
                     "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (last_txid, last_seq) > ($1, $2) \
-                     AND (first_txid, first_seq) <= ($3, $4) ORDER BY last_txid, last_seq LIMIT 4"
+                     AND (first_txid, first_seq) <= ($3, $4) ORDER BY last_txid, last_seq LIMIT $5"
                 ),
                 vec![
                     cursor.txid.into(),
                     cursor.seq.into(),
                     upper.txid.into(),
                     upper.seq.into(),
+                    want.into(),
                 ],
             ))
             .await?;
@@ -564,9 +642,10 @@ pub(crate) async fn seals_after(
                 }
             }
         }
-        if batches.len() < 4 || taken >= limit {
+        if (batches.len() as i64) < want || taken >= limit {
             break;
         }
+        want = (want * 2).min(1024);
     }
     let rows = conn
         .query_all_raw(statement(
@@ -722,8 +801,11 @@ pub(crate) async fn keep_forms(
     Ok(())
 }
 
-/// The oldest seal not marked pruned.
-pub(crate) async fn first_unpruned(conn: &impl ConnectionTrait) -> Result<Option<Position>> {
+/// The oldest seal neither marked pruned nor at one of `also`.
+pub(crate) async fn first_unpruned(
+    conn: &impl ConnectionTrait,
+    also: &HashSet<Position>,
+) -> Result<Option<Position>> {
     let (mut after, end) = (
         Position::default(),
         Position {
@@ -733,7 +815,10 @@ pub(crate) async fn first_unpruned(conn: &impl ConnectionTrait) -> Result<Option
     );
     loop {
         let page = seals_after(conn, after, end, 1000).await?;
-        if let Some(seal) = page.iter().find(|s| !s.pruned) {
+        if let Some(seal) = page
+            .iter()
+            .find(|s| !s.pruned && !also.contains(&s.position))
+        {
             return Ok(Some(seal.position));
         }
         match page.last() {
@@ -776,11 +861,13 @@ pub(crate) async fn move_anchor(
             backend,
             &format!(
                 "SELECT {BATCH_COLUMNS} FROM seal_batches WHERE (first_txid, first_seq) <= ($1, $2) \
-                 ORDER BY last_txid, last_seq LIMIT 1"
+                 ORDER BY first_txid DESC, first_seq DESC LIMIT 1"
             ),
             vec![position.txid.into(), position.seq.into()],
         ))
         .await?;
+    // Batches up to the anchor are gone: one that starts at or below it
+    // ends after it.
     if let Some(row) = straddling {
         let batch = Batch::of(&row)?;
         let (entries, lines): (Vec<Entry>, Vec<String>) = batch

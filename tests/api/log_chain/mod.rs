@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use entity::seal_batch::{self, Entry};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, Client, TestApp};
@@ -228,12 +228,30 @@ pub async fn packed_seals(app: &TestApp) -> Vec<(Entry, String)> {
 pub async fn edit_packed_seals(app: &TestApp, edit: impl FnOnce(&mut Vec<(Entry, String)>)) {
     let mut all = packed_seals(app).await;
     edit(&mut all);
-    let conn = app.db.connect().await;
+    store_packed_seals(app, all, usize::MAX).await;
+}
+
+/// Stores the packed seals again in batches of `per_batch`, as a sealer
+/// that found that many rows each round would have.
+pub async fn repack_seals(app: &TestApp, per_batch: usize) {
+    let all = packed_seals(app).await;
+    store_packed_seals(app, all, per_batch).await;
+}
+
+/// Replaces every row of `seal_batches` with `all`, `per_batch` a row, in
+/// one transaction: the running server's sealer must never find the chain
+/// empty, or it would seal every row again.
+async fn store_packed_seals(app: &TestApp, all: Vec<(Entry, String)>, per_batch: usize) {
+    let db = app.db.connect().await;
+    let conn = db.begin().await.unwrap();
     let backend = conn.get_database_backend();
     conn.execute_unprepared("DELETE FROM seal_batches")
         .await
         .unwrap();
-    if let (Some((first, _)), Some((last, _))) = (all.first(), all.last()) {
+    for all in all.chunks(per_batch) {
+        let (Some((first, _)), Some((last, _))) = (all.first(), all.last()) else {
+            continue;
+        };
         let entries: Vec<Entry> = all.iter().map(|(e, _)| *e).collect();
         let lines: Vec<&str> = all.iter().map(|(_, l)| l.as_str()).collect();
         let sql = if backend == DbBackend::Postgres {
@@ -258,5 +276,6 @@ pub async fn edit_packed_seals(app: &TestApp, edit: impl FnOnce(&mut Vec<(Entry,
         .await
         .unwrap();
     }
-    conn.close().await.ok();
+    conn.commit().await.unwrap();
+    db.close().await.ok();
 }

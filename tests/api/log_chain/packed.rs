@@ -8,8 +8,8 @@ use uuid::Uuid;
 use entity::seal_batch::Entry;
 
 use super::{
-    edit_packed_seals, failed_at, log_batch, log_many, packed_seals, position, sealed_through,
-    signing_app, verified, verify,
+    edit_packed_seals, failed_at, log_batch, log_many, packed_seals, position, repack_seals,
+    sealed_through, signing_app, verified, verify,
 };
 use crate::helpers::scalar;
 
@@ -43,6 +43,11 @@ async fn verification_pages_through_batches_and_the_rows_erasure_moved_out_of_th
         packed_seals(&app).await.len() >= 2_500,
         "the sealer packed its seals"
     );
+    // Small batches, as a quiet sealer's: a page of verification spans many.
+    repack_seals(&app, 7).await;
+    let repacked = verify(&app, json!({})).await;
+    assert_eq!(repacked["valid"], true, "{repacked}");
+    assert_eq!(repacked["checked"], 2_500, "{repacked}");
 
     // Act: the erasure moves the person's 25 seals out of their batches.
     let entry = app
@@ -65,6 +70,8 @@ async fn verification_pages_through_batches_and_the_rows_erasure_moved_out_of_th
         .filter(|(_, line)| line.is_empty())
         .count();
     assert_eq!(blanked, 25, "the moved seals' salts lines are blank");
+    let batches: i64 = scalar(&conn, "SELECT count(*) FROM seal_batches").await;
+    assert!(batches > 300, "{batches} batches");
     app.stop().await;
 }
 
