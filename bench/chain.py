@@ -148,11 +148,42 @@ def count(db, table):
     return int(psql(db, f"SELECT count(*) FROM {table}"))
 
 
+def packed(db):
+    """Whether the database stores seals one row per batch (`seal_batches`,
+    which builds from c2cbf9b on create), besides `seals`."""
+    return psql(db, "SELECT to_regclass('seal_batches') IS NOT NULL") == "t"
+
+
+def sealed_count(db):
+    """How many seals there are, in rows and packed entries (80 bytes each)."""
+    n = count(db, "seals")
+    if packed(db):
+        n += int(psql(db, "SELECT COALESCE(sum(octet_length(entries)) / 80, 0) FROM seal_batches"))
+    return n
+
+
+def any_sealed(db):
+    packed_sql = " OR EXISTS (SELECT FROM seal_batches)" if packed(db) else ""
+    return psql(db, f"SELECT EXISTS (SELECT FROM seals){packed_sql}") == "t"
+
+
+def newest_sealed_seq(db):
+    """The seq of the newest seal, or None."""
+    packed_sql = (" UNION ALL (SELECT last_txid, last_seq FROM seal_batches "
+                  "ORDER BY last_txid DESC, last_seq DESC LIMIT 1)") if packed(db) else ""
+    out = psql(db, f"SELECT seq FROM ((SELECT txid, seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1)"
+                   f"{packed_sql}) s ORDER BY txid DESC, seq DESC LIMIT 1")
+    return int(out) if out else None
+
+
 def all_sealed(db):
-    """Whether the newest activity is sealed: an index probe, where counting
-    the seals would scan the table the sealer is filling, in competition with it."""
-    return psql(db, "SELECT EXISTS (SELECT 1 FROM seals s JOIN (SELECT txid, seq FROM activities "
-                    "ORDER BY txid DESC, seq DESC LIMIT 1) a ON (s.txid, s.seq) = (a.txid, a.seq))") == "t"
+    """Whether the newest activity is sealed: index probes, where counting
+    the seals would scan the tables the sealer is filling, in competition with it."""
+    newest = "(SELECT txid, seq FROM activities ORDER BY txid DESC, seq DESC LIMIT 1)"
+    packed_sql = (f" OR EXISTS (SELECT 1 FROM seal_batches b JOIN {newest} a "
+                  "ON (b.last_txid, b.last_seq) >= (a.txid, a.seq))") if packed(db) else ""
+    return psql(db, f"SELECT EXISTS (SELECT 1 FROM seals s JOIN {newest} a "
+                    f"ON (s.txid, s.seq) = (a.txid, a.seq)){packed_sql}") == "t"
 
 
 def catch_up(db):
@@ -198,7 +229,7 @@ def cpu_per_row(proc, machine_before, rows):
 def refuse_if_sealed(db, sealer):
     """Stops the run when a sealer-off run found seals: a server left
     running elsewhere answered, and every figure would be its."""
-    if not sealer and psql(db, "SELECT EXISTS (SELECT FROM seals)") == "t":
+    if not sealer and any_sealed(db):
         sys.exit("rows were sealed with the sealer off: another server answered")
 
 
@@ -219,8 +250,8 @@ def sealing_rate(rows, cpus=None):
         start, first = None, 0
         while True:
             now = time.monotonic()
-            if start is None and psql(db, "SELECT EXISTS (SELECT 1 FROM seals)") == "t":
-                start, first = now, count(db, "seals")
+            if start is None and any_sealed(db):
+                start, first = now, sealed_count(db)
             if start is not None and all_sealed(db):
                 break
             time.sleep(0.2)
@@ -276,6 +307,8 @@ def sealing_large(rows):
         seed(db, rows)
         psql(db, "VACUUM ANALYZE activities")
     psql(db, "TRUNCATE seals; DELETE FROM seal_anchor")
+    if packed(db):
+        psql(db, "TRUNCATE seal_batches")
     # A set-based seed is one transaction: its rows' positions are one txid
     # and consecutive seqs, so the newest seal's seq tells how far it is.
     first = int(psql(db, "SELECT min(seq) FROM activities"))
@@ -288,8 +321,8 @@ def sealing_large(rows):
         while not all_sealed(db):
             time.sleep(1)
             if time.monotonic() - last[0] >= 10:
-                newest = psql(db, "SELECT seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1")
-                done = int(newest) - first + 1 if newest else 0
+                newest = newest_sealed_seq(db)
+                done = newest - first + 1 if newest is not None else 0
                 now = time.monotonic()
                 windows.append(round((done - last[1]) / (now - last[0])))
                 last = (now, done)
@@ -308,7 +341,7 @@ def writers(sealer, seconds):
     proc = serve(db, sealer)
     try:
         rows_per_s, errors = batches(seconds)
-        lag = count(db, "activities") - count(db, "seals")
+        lag = count(db, "activities") - sealed_count(db)
         caught_up = catch_up(db) if sealer else None
     finally:
         stop(proc)
@@ -397,7 +430,7 @@ def separate_cores(sealer, seconds, backends_cpus="1", started=None, sealer_bin=
                 postgres_cpu(), writers_server=cpu_seconds(procs[0].pid)))
             after = postgres_cpu()
             writers_server = cpu_seconds(procs[0].pid) - before["writers_server"]
-            lag = count(db, "activities") - count(db, "seals")
+            lag = count(db, "activities") - sealed_count(db)
         finally:
             done.append(True)
             pinner.join()
@@ -510,6 +543,12 @@ def simulated(arm, spec, seconds, rows_per_s):
 LAG_SECONDS = ("SELECT extract(epoch FROM (SELECT inserted_at FROM activities ORDER BY txid DESC, seq DESC "
                "LIMIT 1) - (SELECT a.inserted_at FROM seals s JOIN activities a ON (a.txid, a.seq) = "
                "(s.txid, s.seq) ORDER BY s.txid DESC, s.seq DESC LIMIT 1))")
+# The same where seals are packed too: the newer of the two tables' newest.
+LAG_SECONDS_PACKED = ("SELECT extract(epoch FROM (SELECT inserted_at FROM activities ORDER BY txid DESC, "
+                      "seq DESC LIMIT 1) - (SELECT a.inserted_at FROM activities a JOIN ("
+                      "(SELECT txid, seq FROM seals ORDER BY txid DESC, seq DESC LIMIT 1) UNION ALL "
+                      "(SELECT last_txid, last_seq FROM seal_batches ORDER BY last_txid DESC, last_seq DESC "
+                      "LIMIT 1) ORDER BY 1 DESC, 2 DESC LIMIT 1) s ON (a.txid, a.seq) = (s.txid, s.seq)))")
 
 
 class LagSampler:
@@ -522,9 +561,14 @@ class LagSampler:
         self.proc = subprocess.Popen(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtX",
                                       "-v", "ON_ERROR_STOP=1"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.packed = False
 
     def sample(self):
-        self.proc.stdin.write(LAG_SECONDS + ";\n")
+        # `seal_batches` appears when a build that packs seals migrates.
+        if not self.packed:
+            self.proc.stdin.write("SELECT to_regclass('seal_batches') IS NOT NULL;\n")
+            self.packed = self.proc.stdout.readline().strip() == "t"
+        self.proc.stdin.write((LAG_SECONDS_PACKED if self.packed else LAG_SECONDS) + ";\n")
         line = self.proc.stdout.readline()
         if not line:
             sys.exit("the lag query failed")
