@@ -107,16 +107,17 @@ async fn prune_deletes_in_bounded_batches() {
 
     // Assert: a bounded number of statements per batch whatever its rows
     // (a batch that leaves sealed rows behind an older kept one adds three,
-    // for their forms; finding the sealer's packed batches and trimming the
-    // one the anchor falls in adds a few), and three batches of at most
+    // for their forms; finding the sealer's packed batches, as many as its
+    // rounds made, and trimming the one the anchor falls in adds some), and
+    // three batches of at most
     // 5,000 rows for 12,001: not one DELETE of them all, nor a statement
     // per row.
     assert_eq!(one_batch["prune"]["deleted"], 4_000);
     assert_eq!(three_batches["prune"]["deleted"], 12_001);
     let (one, three) = (between - before, after - between);
-    assert!((5..=30).contains(&one), "{one} statements for one batch");
+    assert!((5..=50).contains(&one), "{one} statements for one batch");
     assert!(
-        (3 * 5..=3 * 30).contains(&three) && three > one,
+        (3 * 5..=3 * 50).contains(&three) && three > one,
         "{three} statements for three batches, {one} for one"
     );
     assert_eq!(app.count(json!({})).await, 1);
