@@ -11,8 +11,8 @@
 //! A row in `seals` wins over a batch's entry at the same position.
 //!
 //! One file: every statement here reads or writes the same few tables, and
-//! a change of their layout (seals packed per batch, say) must change all of
-//! them together; split, half the statements would know a layout the other
+//! a change of their layout must change all of them together (packing seals
+//! per batch did); split, half the statements would know a layout the other
 //! half no longer wrote.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
